@@ -1,0 +1,70 @@
+//===- XfmrDialect.cpp - dialect, types and attributes ---------------------===//
+#include "xfmr/IR/XfmrDialect.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace mlir::xfmr;
+
+#include "xfmr/IR/XfmrOpsDialect.cpp.inc"
+#include "xfmr/IR/XfmrEnums.cpp.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "xfmr/IR/XfmrAttrs.cpp.inc"
+
+#define GET_TYPEDEF_CLASSES
+#include "xfmr/IR/XfmrOpsTypes.cpp.inc"
+
+void XfmrDialect::initialize() {
+  addOperations<
+#define GET_OP_LIST
+#include "xfmr/IR/XfmrOps.cpp.inc"
+      >();
+  registerTypes();
+  registerAttributes();
+}
+
+void XfmrDialect::registerTypes() {
+  addTypes<
+#define GET_TYPEDEF_LIST
+#include "xfmr/IR/XfmrOpsTypes.cpp.inc"
+      >();
+}
+
+void XfmrDialect::registerAttributes() {
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "xfmr/IR/XfmrAttrs.cpp.inc"
+      >();
+}
+
+LogicalResult KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
+                                  int64_t layers, int64_t kvHeads,
+                                  int64_t contextLength, int64_t headDim,
+                                  Type elementType) {
+  if (layers <= 0 || kvHeads <= 0 || contextLength <= 0 || headDim <= 0)
+    return emitError() << "kv_cache dimensions must be positive";
+  if (!llvm::isa<FloatType>(elementType))
+    return emitError() << "kv_cache element type must be a float type, got "
+                       << elementType;
+  return success();
+}
+
+LogicalResult ScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                   int64_t vectorWidth, int64_t tileM,
+                                   int64_t tileN, int64_t unroll) {
+  if (vectorWidth <= 0 || !llvm::isPowerOf2_64(vectorWidth) || vectorWidth > 64)
+    return emitError() << "vector_width must be a power of two in [1, 64], got "
+                       << vectorWidth;
+  if (tileM <= 0 || tileM > 16)
+    return emitError() << "tile_m must be in [1, 16], got " << tileM;
+  if (tileN <= 0 || tileN % vectorWidth != 0)
+    return emitError() << "tile_n (" << tileN
+                       << ") must be a positive multiple of vector_width ("
+                       << vectorWidth << ")";
+  if (unroll <= 0 || unroll > 16)
+    return emitError() << "unroll must be in [1, 16], got " << unroll;
+  return success();
+}

@@ -1,0 +1,193 @@
+//===- XfmrOps.cpp - op verifiers ------------------------------------------===//
+//
+// Every verifier checks the facts lowering relies on: ranks, the hidden
+// dimensions that must agree between operands, and element types.
+//
+//===----------------------------------------------------------------------===//
+#include "xfmr/IR/XfmrDialect.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::xfmr;
+
+#define GET_OP_CLASSES
+#include "xfmr/IR/XfmrOps.cpp.inc"
+
+namespace {
+int64_t dim(Value v, unsigned i) {
+  return cast<RankedTensorType>(v.getType()).getDimSize(i);
+}
+Type elem(Value v) { return cast<ShapedType>(v.getType()).getElementType(); }
+
+/// An activation's feature dimension must be static: kernels are generated
+/// per shape. Only the token dimension (0) may be dynamic.
+LogicalResult checkActivation(Operation *op, Value v, StringRef what) {
+  if (ShapedType::isDynamic(dim(v, 1)))
+    return op->emitOpError() << what << " must have a static feature dimension";
+  return success();
+}
+
+LogicalResult checkSameRows(Operation *op, Value a, Value b) {
+  int64_t ra = dim(a, 0), rb = dim(b, 0);
+  if (!ShapedType::isDynamic(ra) && !ShapedType::isDynamic(rb) && ra != rb)
+    return op->emitOpError() << "token dimensions differ: " << ra << " vs "
+                             << rb;
+  return success();
+}
+} // namespace
+
+LogicalResult WeightOp::verify() {
+  auto type = cast<RankedTensorType>(getType());
+  if (!type.hasStaticShape())
+    return emitOpError("weight tensors must have a static shape");
+  if (getName().empty())
+    return emitOpError("weight name must not be empty");
+  if (getColumnOffset() && *getColumnOffset() < 0)
+    return emitOpError("column offset must be non-negative");
+  if (getTransposed() && type.getRank() != 2)
+    return emitOpError("only 2-D weights can be transposed");
+  return success();
+}
+
+LogicalResult EmbeddingOp::verify() {
+  int64_t d = dim(getTable(), 1);
+  if (failed(checkActivation(*this, getResult(), "result")))
+    return failure();
+  if (dim(getResult(), 1) != d)
+    return emitOpError() << "result width " << dim(getResult(), 1)
+                         << " differs from the embedding width " << d;
+  if (getPositions() && dim(getPositions(), 1) != d)
+    return emitOpError() << "positional embedding width "
+                         << dim(getPositions(), 1)
+                         << " differs from the token embedding width " << d;
+  if (elem(getResult()) != elem(getTable()))
+    return emitOpError("result element type differs from the table's");
+  int64_t n = dim(getTokens(), 0), r = dim(getResult(), 0);
+  if (!ShapedType::isDynamic(n) && !ShapedType::isDynamic(r) && n != r)
+    return emitOpError() << "result has " << r << " rows for " << n
+                         << " tokens";
+  return success();
+}
+
+template <typename NormOp>
+static LogicalResult verifyNorm(NormOp op, ArrayRef<Value> params) {
+  if (failed(checkActivation(op, op.getInput(), "input")))
+    return failure();
+  if (op.getInput().getType() != op.getResult().getType())
+    return op.emitOpError("result type must equal the input type");
+  int64_t d = dim(op.getInput(), 1);
+  for (Value p : params)
+    if (cast<RankedTensorType>(p.getType()).getDimSize(0) != d)
+      return op.emitOpError() << "parameter of size "
+                              << cast<RankedTensorType>(p.getType()).getDimSize(0)
+                              << " does not match the feature dimension " << d;
+  if (op.getEpsilon().convertToDouble() <= 0.0)
+    return op.emitOpError("epsilon must be positive");
+  return success();
+}
+
+LogicalResult LayerNormOp::verify() {
+  return verifyNorm(*this, {getGamma(), getBeta()});
+}
+
+LogicalResult RMSNormOp::verify() { return verifyNorm(*this, {getGamma()}); }
+
+LogicalResult LinearOp::verify() {
+  if (failed(checkActivation(*this, getInput(), "input")) ||
+      failed(checkActivation(*this, getResult(), "result")) ||
+      failed(checkSameRows(*this, getInput(), getResult())))
+    return failure();
+  int64_t k = dim(getInput(), 1), n = dim(getResult(), 1);
+  if (dim(getWeight(), 0) != k)
+    return emitOpError() << "weight has " << dim(getWeight(), 0)
+                         << " rows but the input has " << k << " features";
+  if (dim(getWeight(), 1) != n)
+    return emitOpError() << "weight has " << dim(getWeight(), 1)
+                         << " columns but the result has " << n << " features";
+  if (getBias() && dim(getBias(), 0) != n)
+    return emitOpError() << "bias of size " << dim(getBias(), 0)
+                         << " does not match the " << n << " output features";
+  return success();
+}
+
+LogicalResult LMHeadOp::verify() {
+  if (failed(checkActivation(*this, getInput(), "input")) ||
+      failed(checkActivation(*this, getResult(), "result")) ||
+      failed(checkSameRows(*this, getInput(), getResult())))
+    return failure();
+  if (dim(getWeight(), 1) != dim(getInput(), 1))
+    return emitOpError() << "weight rows have " << dim(getWeight(), 1)
+                         << " features but the input has "
+                         << dim(getInput(), 1);
+  if (dim(getWeight(), 0) != dim(getResult(), 1))
+    return emitOpError() << "weight has " << dim(getWeight(), 0)
+                         << " vocabulary rows but the result has "
+                         << dim(getResult(), 1) << " logits";
+  return success();
+}
+
+LogicalResult RotaryOp::verify() {
+  if (failed(checkActivation(*this, getInput(), "input")))
+    return failure();
+  int64_t hd = getHeadDim();
+  if (hd <= 0 || hd % 2 != 0)
+    return emitOpError() << "head_dim must be positive and even, got " << hd;
+  if (dim(getInput(), 1) % hd != 0)
+    return emitOpError() << "feature dimension " << dim(getInput(), 1)
+                         << " is not a multiple of head_dim " << hd;
+  if (getTheta().convertToDouble() <= 0.0)
+    return emitOpError("theta must be positive");
+  return success();
+}
+
+double AttentionOp::getScaleOrDefault() {
+  if (auto s = getScale())
+    return s->convertToDouble();
+  return 1.0 / std::sqrt(double(getCache().getType().getHeadDim()));
+}
+
+LogicalResult AttentionOp::verify() {
+  KVCacheType cache = getCache().getType();
+  int64_t heads = getNumHeads(), hd = cache.getHeadDim();
+  int64_t kvh = cache.getKvHeads();
+  for (Value v : {getQ(), getK(), getV(), getResult()})
+    if (failed(checkActivation(*this, v, "operand")))
+      return failure();
+  if (heads <= 0 || heads % kvh != 0)
+    return emitOpError() << "num_heads (" << heads
+                         << ") must be a positive multiple of the cache's "
+                         << kvh << " kv heads";
+  if (getLayer() < 0 || getLayer() >= cache.getLayers())
+    return emitOpError() << "layer " << getLayer() << " is outside the cache's "
+                         << cache.getLayers() << " layers";
+  if (dim(getQ(), 1) != heads * hd)
+    return emitOpError() << "query width " << dim(getQ(), 1) << " is not "
+                         << heads << " heads x " << hd;
+  for (Value kv : {getK(), getV()})
+    if (dim(kv, 1) != kvh * hd)
+      return emitOpError() << "key/value width " << dim(kv, 1) << " is not "
+                           << kvh << " kv heads x " << hd;
+  if (getResult().getType() != getQ().getType())
+    return emitOpError("result type must equal the query type");
+  if (elem(getK()) != cache.getElementType() ||
+      elem(getV()) != cache.getElementType())
+    return emitOpError("key/value element type differs from the cache's");
+  if (failed(checkSameRows(*this, getQ(), getK())) ||
+      failed(checkSameRows(*this, getQ(), getV())))
+    return failure();
+  if (auto s = getScale(); s && s->convertToDouble() <= 0.0)
+    return emitOpError("scale must be positive");
+  return success();
+}
+
+LogicalResult DispatchOp::verifySymbolUses(SymbolTableCollection &symbols) {
+  Operation *callee =
+      symbols.lookupNearestSymbolFrom(*this, getKernelAttr());
+  if (!callee)
+    return emitOpError() << "kernel " << getKernelAttr() << " not found";
+  return success();
+}

@@ -1,0 +1,42 @@
+//===- Passes.h - xfmr passes and pipelines ---------------------*- C++ -*-===//
+#ifndef XFMR_LOWERING_PASSES_H
+#define XFMR_LOWERING_PASSES_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassManager.h"
+#include "xfmr/IR/XfmrDialect.h"
+
+namespace mlir::xfmr {
+
+#define GEN_PASS_DECL
+#include "xfmr/Lowering/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "xfmr/Lowering/Passes.h.inc"
+
+/// Options of the CPU pipeline that `xfmr compile` and `xfmr-opt
+/// --xfmr-cpu-pipeline` run.
+struct CPUPipelineOptions {
+  int64_t vectorWidth = 16;
+  int64_t maxTokens = 1024;
+};
+
+/// Schedules and outlining: @forward becomes a list of xfmr.dispatch.
+void buildKernelFormationPipeline(OpPassManager &pm, const CPUPipelineOptions &o);
+
+/// Outlined kernels (after the manifest is exported) -> LLVM dialect.
+void buildCPUCodegenPipeline(OpPassManager &pm, const CPUPipelineOptions &o);
+
+/// Registers the passes and the `xfmr-cpu-pipeline` pipeline.
+void registerXfmrPipelines();
+
+} // namespace mlir::xfmr
+
+#endif // XFMR_LOWERING_PASSES_H

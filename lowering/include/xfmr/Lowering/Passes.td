@@ -1,0 +1,90 @@
+//===- Passes.td - xfmr passes -----------------------------*- tablegen -*-===//
+#ifndef XFMR_PASSES
+#define XFMR_PASSES
+
+include "mlir/Pass/PassBase.td"
+
+//===----------------------------------------------------------------------===//
+// Model-level passes (on the xfmr dialect)
+//===----------------------------------------------------------------------===//
+
+def XfmrAssignSchedulesPass : Pass<"xfmr-assign-schedules", "ModuleOp"> {
+  let summary = "Attach a default #xfmr.schedule to every compute op without one";
+  let description = [{
+    Writes the knobs lowering reads (vector width, register tile, thread
+    split) on each compute op, fitted to its shapes: the vector width and the
+    column tile are shrunk until they divide the dimension they tile.
+    Schedules already present (pinned by hand or by the autotuner) are kept.
+  }];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"16",
+           "f32 lanes of one SIMD vector (16 for AVX-512, 8 for AVX2)">,
+    Option<"tileM", "tile-m", "int64_t", /*default=*/"4",
+           "rows of a matrix-product register tile">,
+    Option<"tileN", "tile-n", "int64_t", /*default=*/"64",
+           "columns of a matrix-product register tile (the thread split unit)">,
+  ];
+  let dependentDialects = ["::mlir::xfmr::XfmrDialect"];
+}
+
+//===----------------------------------------------------------------------===//
+// Kernel formation
+//===----------------------------------------------------------------------===//
+
+def XfmrOutlineKernelsPass : Pass<"xfmr-outline-kernels", "ModuleOp"> {
+  let summary = "Outline each compute op of @forward into a shared kernel function";
+  let description = [{
+    Replaces every compute op in `@forward` with an `xfmr.dispatch` of a
+    private kernel function `@xk_<op>_<n>` holding that op alone. Ops with
+    the same name, operand and result types, schedule and code-relevant
+    attributes share one kernel, so GPT-2's 12 layers compile about ten
+    kernels, not 120. The attention `layer` stays on the dispatch (it picks
+    the cache slice at run time). Each kernel records how its work splits
+    over threads in `xfmr.work`: `"rows"` (one unit per token) or a constant
+    number of units.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
+}
+
+//===----------------------------------------------------------------------===//
+// CPU code generation
+//===----------------------------------------------------------------------===//
+
+def XfmrLowerKernelsToLoopsPass : Pass<"xfmr-lower-kernels-to-loops", "ModuleOp"> {
+  let summary = "Rewrite each kernel function into memref/scf/vector loops";
+  let description = [{
+    Gives every `xfmr.kernel` function the kernel ABI and a body of upstream
+    ops. Arguments become static memrefs (activations sized for `max-tokens`
+    rows), the result becomes a trailing output memref, and four `index`
+    arguments follow: the token count `n`, the position `pos`, and the
+    `[begin, end)` range of work units this call computes. The body is
+    generated per op family from the op's `#xfmr.schedule`: register-tiled
+    outer products for `xfmr.linear`, row-parallel dot products for
+    `xfmr.lm_head`, one-pass online-softmax attention per kv head, and
+    vectorized row loops for norms and element-wise ops.
+    `@forward` is dropped: its dispatch list lives on in the manifest.
+  }];
+  let options = [
+    Option<"maxTokens", "max-tokens", "int64_t", /*default=*/"1024",
+           "largest number of tokens one call processes (activation rows)">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect", "::mlir::func::FuncDialect"
+  ];
+}
+
+def XfmrEmitKernelEntriesPass : Pass<"xfmr-emit-kernel-entries", "ModuleOp"> {
+  let summary = "Give each lowered kernel a uniform C entry point";
+  let description = [{
+    Runs on the LLVM dialect. For every kernel `@xk_*` it adds
+    `void xk_*_entry(void *const *buffers, int64_t n, int64_t pos,
+    int64_t begin, int64_t end)`, which loads the buffer pointers and calls
+    the kernel with the bare-pointer memref convention. The runtime calls
+    every kernel through this one signature.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
+#endif // XFMR_PASSES

@@ -1,0 +1,64 @@
+//===- AssignSchedules.cpp - default #xfmr.schedule per compute op ---------===//
+#include "xfmr/Lowering/Passes.h"
+
+namespace mlir::xfmr {
+#define GEN_PASS_DEF_XFMRASSIGNSCHEDULESPASS
+#include "xfmr/Lowering/Passes.h.inc"
+} // namespace mlir::xfmr
+
+using namespace mlir;
+using namespace mlir::xfmr;
+
+namespace {
+/// Largest power of two <= want that divides n.
+int64_t fitWidth(int64_t want, int64_t n) {
+  int64_t w = 1;
+  while (w * 2 <= want && n % (w * 2) == 0)
+    w *= 2;
+  return w;
+}
+
+/// Largest multiple of vw that is <= want and divides n (vw divides n).
+int64_t fitTile(int64_t want, int64_t vw, int64_t n) {
+  for (int64_t t = (std::max(want, vw) / vw) * vw; t > vw; t -= vw)
+    if (n % t == 0)
+      return t;
+  return vw;
+}
+
+int64_t cols(Value v) { return cast<ShapedType>(v.getType()).getDimSize(1); }
+
+struct AssignSchedules
+    : xfmr::impl::XfmrAssignSchedulesPassBase<AssignSchedules> {
+  using Base::Base;
+  void runOnOperation() override {
+    MLIRContext *ctx = &getContext();
+    auto make = [&](int64_t vw, int64_t tm, int64_t tn) {
+      return ScheduleAttr::get(ctx, vw, tm, tn, 1);
+    };
+    getOperation().walk([&](Operation *op) {
+      if (!isa<XfmrDialect>(op->getDialect()) || isa<WeightOp, DispatchOp>(op) ||
+          op->hasAttr("schedule"))
+        return;
+      ScheduleAttr s;
+      if (auto lin = dyn_cast<LinearOp>(op)) {
+        int64_t n = cols(lin.getResult());
+        int64_t vw = fitWidth(vectorWidth, n);
+        s = make(vw, tileM, fitTile(tileN, vw, n));
+      } else if (auto head = dyn_cast<LMHeadOp>(op)) {
+        int64_t vw = fitWidth(vectorWidth, cols(head.getInput()));
+        s = make(vw, 1, std::max<int64_t>(tileN / vw, 1) * vw);
+      } else if (auto att = dyn_cast<AttentionOp>(op)) {
+        int64_t vw = fitWidth(vectorWidth, att.getCache().getType().getHeadDim());
+        s = make(vw, 1, vw);
+      } else if (auto rot = dyn_cast<RotaryOp>(op)) {
+        s = make(1, 1, 1);
+      } else {
+        int64_t vw = fitWidth(vectorWidth, cols(op->getResult(0)));
+        s = make(vw, 1, vw);
+      }
+      op->setAttr("schedule", s);
+    });
+  }
+};
+} // namespace

@@ -1,0 +1,123 @@
+//===- KernelBuilder.h - shared helpers of the CPU kernel generators -*- C++ -*-===//
+//
+// Every CPU kernel has the same ABI (see XfmrLowerKernelsToLoopsPass):
+//   (in_0 .. in_k : memref, out : memref, n, pos, begin, end : index)
+// A generator receives these values in `KernelArgs` and fills the body of
+// the kernel function with memref/scf/vector/arith/math ops.
+//
+//===----------------------------------------------------------------------===//
+#ifndef XFMR_LOWERING_CPU_KERNELBUILDER_H
+#define XFMR_LOWERING_CPU_KERNELBUILDER_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "xfmr/IR/XfmrDialect.h"
+
+#include <functional>
+
+namespace mlir::xfmr::cpu {
+
+struct KernelArgs {
+  SmallVector<Value> inputs; // memrefs, in op operand order (index and cache operands excluded)
+  Value kCache, vCache;      // attention only: this layer's [kv_heads, ctx, head_dim]
+  Value out;                 // the result memref
+  Value n, pos, begin, end;  // index scalars
+};
+
+/// Small builder vocabulary so generators read like the math they emit.
+struct KB {
+  ImplicitLocOpBuilder &b;
+  explicit KB(ImplicitLocOpBuilder &b) : b(b) {}
+
+  Value idx(int64_t v) { return b.create<arith::ConstantIndexOp>(v); }
+  Value f32(double v) {
+    return b.create<arith::ConstantOp>(b.getF32FloatAttr(float(v)));
+  }
+  Value splat(VectorType t, double v) {
+    return b.create<arith::ConstantOp>(
+        DenseElementsAttr::get(t, b.getF32FloatAttr(float(v))));
+  }
+  Value add(Value x, Value y) {
+    return isa<IndexType>(x.getType()) ? b.create<arith::AddIOp>(x, y).getResult()
+                                       : b.create<arith::AddFOp>(x, y).getResult();
+  }
+  Value mul(Value x, Value y) {
+    return isa<IndexType>(x.getType()) ? b.create<arith::MulIOp>(x, y).getResult()
+                                       : b.create<arith::MulFOp>(x, y).getResult();
+  }
+  Value sub(Value x, Value y) {
+    return isa<IndexType>(x.getType()) ? b.create<arith::SubIOp>(x, y).getResult()
+                                       : b.create<arith::SubFOp>(x, y).getResult();
+  }
+  Value div(Value x, Value y) { return b.create<arith::DivFOp>(x, y); }
+  Value fma(Value x, Value y, Value acc) {
+    return b.create<vector::FMAOp>(x, y, acc);
+  }
+  Value load(Value mem, ValueRange ix) { return b.create<memref::LoadOp>(mem, ix); }
+  void store(Value v, Value mem, ValueRange ix) {
+    b.create<memref::StoreOp>(v, mem, ix);
+  }
+  Value vload(VectorType t, Value mem, ValueRange ix) {
+    return b.create<vector::LoadOp>(t, mem, ix);
+  }
+  void vstore(Value v, Value mem, ValueRange ix) {
+    b.create<vector::StoreOp>(v, mem, ix);
+  }
+  Value bcast(VectorType t, Value s) { return b.create<vector::BroadcastOp>(t, s); }
+  Value sum(Value v) {
+    return b.create<vector::ReductionOp>(vector::CombiningKind::ADD, v);
+  }
+
+  /// for (iv = lb; iv < ub; iv += step) body(iv): no loop-carried values.
+  void forLoop(Value lb, Value ub, Value step,
+               const std::function<void(Value)> &body) {
+    b.create<scf::ForOp>(lb, ub, step, ValueRange{},
+                         [&](OpBuilder &nb, Location, Value iv, ValueRange) {
+                           OpBuilder::InsertionGuard g(b);
+                           b.setInsertionPoint(nb.getInsertionBlock(),
+                                               nb.getInsertionPoint());
+                           body(iv);
+                           b.create<scf::YieldOp>();
+                         });
+  }
+
+  /// A loop carrying `init`; body returns the next values.
+  SmallVector<Value>
+  forLoop(Value lb, Value ub, Value step, ValueRange init,
+          const std::function<SmallVector<Value>(Value, ValueRange)> &body) {
+    auto loop = b.create<scf::ForOp>(
+        lb, ub, step, init,
+        [&](OpBuilder &nb, Location, Value iv, ValueRange args) {
+          OpBuilder::InsertionGuard g(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          SmallVector<Value> next = body(iv, args);
+          b.create<scf::YieldOp>(next);
+        });
+    return SmallVector<Value>(loop.getResults());
+  }
+};
+
+/// The op's schedule; lowering runs after xfmr-assign-schedules, so a
+/// missing one is a pipeline error reported by the caller.
+inline ScheduleAttr scheduleOf(Operation *op) {
+  return op->getAttrOfType<ScheduleAttr>("schedule");
+}
+
+// One generator per op family. Each returns failure after emitting a
+// diagnostic on `op` when the schedule does not fit the shapes.
+LogicalResult buildLinear(ImplicitLocOpBuilder &b, LinearOp op, KernelArgs &a);
+LogicalResult buildLMHead(ImplicitLocOpBuilder &b, LMHeadOp op, KernelArgs &a);
+LogicalResult buildLayerNorm(ImplicitLocOpBuilder &b, LayerNormOp op, KernelArgs &a);
+LogicalResult buildRMSNorm(ImplicitLocOpBuilder &b, RMSNormOp op, KernelArgs &a);
+LogicalResult buildEmbedding(ImplicitLocOpBuilder &b, EmbeddingOp op, KernelArgs &a);
+LogicalResult buildElementwise(ImplicitLocOpBuilder &b, Operation *op, KernelArgs &a);
+LogicalResult buildRotary(ImplicitLocOpBuilder &b, RotaryOp op, KernelArgs &a);
+LogicalResult buildAttention(ImplicitLocOpBuilder &b, AttentionOp op, KernelArgs &a);
+
+} // namespace mlir::xfmr::cpu
+
+#endif // XFMR_LOWERING_CPU_KERNELBUILDER_H

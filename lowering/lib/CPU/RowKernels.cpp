@@ -1,0 +1,194 @@
+//===- RowKernels.cpp - row-parallel kernels: norms, embedding, element-wise ===//
+//
+// These kernels are memory-light and split over rows (tokens): work unit r
+// is row r. Each row is processed `vector_width` lanes at a time; the
+// schedule pass picks a width that divides the row.
+//
+//===----------------------------------------------------------------------===//
+#include "KernelBuilder.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::xfmr;
+using namespace mlir::xfmr::cpu;
+
+namespace {
+int64_t featureDim(Value v) {
+  return cast<ShapedType>(v.getType()).getDimSize(1);
+}
+
+LogicalResult checkWidth(Operation *op, int64_t d, int64_t vw) {
+  if (d % vw != 0)
+    return op->emitOpError() << "schedule vector_width " << vw
+                             << " does not divide the row length " << d;
+  return success();
+}
+
+/// Mean and biased variance's reciprocal square root of row `r` of `x`
+/// (`centered`: layer norm; otherwise the RMS of RMS norm).
+std::pair<Value, Value> rowStats(KB &k, VectorType vt, Value x, Value r,
+                                 int64_t d, double eps, bool centered) {
+  Value c0 = k.idx(0), cvw = k.idx(vt.getNumElements());
+  Value dInv = k.f32(1.0 / double(d));
+  Value mean = k.f32(0.0);
+  if (centered) {
+    Value s = k.forLoop(c0, k.idx(d), cvw, {k.splat(vt, 0.0)},
+                        [&](Value c, ValueRange acc) {
+                          return SmallVector<Value>{
+                              k.add(acc[0], k.vload(vt, x, {r, c}))};
+                        })[0];
+    mean = k.mul(k.sum(s), dInv);
+  }
+  Value meanV = k.bcast(vt, mean);
+  Value sq = k.forLoop(c0, k.idx(d), cvw, {k.splat(vt, 0.0)},
+                       [&](Value c, ValueRange acc) {
+                         Value dv = k.sub(k.vload(vt, x, {r, c}), meanV);
+                         return SmallVector<Value>{k.fma(dv, dv, acc[0])};
+                       })[0];
+  Value var = k.mul(k.sum(sq), dInv);
+  Value rstd = k.div(k.f32(1.0), k.b.create<math::SqrtOp>(k.add(var, k.f32(eps))));
+  return {meanV, k.bcast(vt, rstd)};
+}
+} // namespace
+
+LogicalResult cpu::buildLayerNorm(ImplicitLocOpBuilder &b, LayerNormOp op,
+                                  KernelArgs &a) {
+  KB k(b);
+  int64_t d = featureDim(op.getInput()), vw = scheduleOf(op).getVectorWidth();
+  if (failed(checkWidth(op, d, vw)))
+    return failure();
+  auto vt = VectorType::get({vw}, b.getF32Type());
+  Value x = a.inputs[0], g = a.inputs[1], beta = a.inputs[2];
+  double eps = op.getEpsilon().convertToDouble();
+  k.forLoop(a.begin, a.end, k.idx(1), [&](Value r) {
+    auto [mean, rstd] = rowStats(k, vt, x, r, d, eps, /*centered=*/true);
+    k.forLoop(k.idx(0), k.idx(d), k.idx(vw), [&](Value c) {
+      Value xn = k.mul(k.sub(k.vload(vt, x, {r, c}), mean), rstd);
+      k.vstore(k.fma(xn, k.vload(vt, g, {c}), k.vload(vt, beta, {c})), a.out,
+               {r, c});
+    });
+  });
+  return success();
+}
+
+LogicalResult cpu::buildRMSNorm(ImplicitLocOpBuilder &b, RMSNormOp op,
+                                KernelArgs &a) {
+  KB k(b);
+  int64_t d = featureDim(op.getInput()), vw = scheduleOf(op).getVectorWidth();
+  if (failed(checkWidth(op, d, vw)))
+    return failure();
+  auto vt = VectorType::get({vw}, b.getF32Type());
+  Value x = a.inputs[0], g = a.inputs[1];
+  double eps = op.getEpsilon().convertToDouble();
+  k.forLoop(a.begin, a.end, k.idx(1), [&](Value r) {
+    Value rstd = rowStats(k, vt, x, r, d, eps, /*centered=*/false).second;
+    k.forLoop(k.idx(0), k.idx(d), k.idx(vw), [&](Value c) {
+      Value xn = k.mul(k.vload(vt, x, {r, c}), rstd);
+      k.vstore(k.mul(xn, k.vload(vt, g, {c})), a.out, {r, c});
+    });
+  });
+  return success();
+}
+
+LogicalResult cpu::buildEmbedding(ImplicitLocOpBuilder &b, EmbeddingOp op,
+                                  KernelArgs &a) {
+  KB k(b);
+  int64_t d = featureDim(op.getTable()), vw = scheduleOf(op).getVectorWidth();
+  if (failed(checkWidth(op, d, vw)))
+    return failure();
+  auto vt = VectorType::get({vw}, b.getF32Type());
+  Value tokens = a.inputs[0], table = a.inputs[1];
+  Value positions = op.getPositions() ? a.inputs[2] : Value();
+  k.forLoop(a.begin, a.end, k.idx(1), [&](Value r) {
+    Value tok = b.create<arith::IndexCastOp>(b.getIndexType(),
+                                             k.load(tokens, {r}));
+    Value p = k.add(a.pos, r);
+    k.forLoop(k.idx(0), k.idx(d), k.idx(vw), [&](Value c) {
+      Value v = k.vload(vt, table, {tok, c});
+      if (positions)
+        v = k.add(v, k.vload(vt, positions, {p, c}));
+      k.vstore(v, a.out, {r, c});
+    });
+  });
+  return success();
+}
+
+namespace {
+/// act(x) for the element-wise ops, on one vector.
+Value activation(KB &k, VectorType vt, Operation *op, Value x) {
+  auto silu = [&](Value v) {
+    // x * sigmoid(x) = x / (1 + exp(-x))
+    Value e = k.b.create<math::ExpOp>(k.b.create<arith::NegFOp>(v));
+    return k.div(v, k.add(k.splat(vt, 1.0), e));
+  };
+  auto gelu = [&](Value v) {
+    // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+    Value x3 = k.mul(k.mul(v, v), v);
+    Value inner = k.mul(k.splat(vt, 0.7978845608028654),
+                        k.fma(k.splat(vt, 0.044715), x3, v));
+    Value t = k.b.create<math::TanhOp>(inner);
+    return k.mul(k.mul(k.splat(vt, 0.5), v), k.add(k.splat(vt, 1.0), t));
+  };
+  if (isa<GeluOp>(op))
+    return gelu(x);
+  if (isa<SiluOp>(op))
+    return silu(x);
+  auto glu = cast<GLUOp>(op);
+  return glu.getActivation() == GatedActivation::silu ? silu(x) : gelu(x);
+}
+} // namespace
+
+LogicalResult cpu::buildElementwise(ImplicitLocOpBuilder &b, Operation *op,
+                                    KernelArgs &a) {
+  KB k(b);
+  int64_t d = featureDim(op->getResult(0));
+  int64_t vw = scheduleOf(op).getVectorWidth();
+  if (failed(checkWidth(op, d, vw)))
+    return failure();
+  auto vt = VectorType::get({vw}, b.getF32Type());
+  k.forLoop(a.begin, a.end, k.idx(1), [&](Value r) {
+    k.forLoop(k.idx(0), k.idx(d), k.idx(vw), [&](Value c) {
+      Value x = k.vload(vt, a.inputs[0], {r, c});
+      Value y;
+      if (isa<AddOp>(op))
+        y = k.add(x, k.vload(vt, a.inputs[1], {r, c}));
+      else if (isa<GLUOp>(op))
+        y = k.mul(activation(k, vt, op, x), k.vload(vt, a.inputs[1], {r, c}));
+      else
+        y = activation(k, vt, op, x);
+      k.vstore(y, a.out, {r, c});
+    });
+  });
+  return success();
+}
+
+LogicalResult cpu::buildRotary(ImplicitLocOpBuilder &b, RotaryOp op,
+                               KernelArgs &a) {
+  // Scalar: RoPE is a small share of a Llama step; correctness first.
+  KB k(b);
+  int64_t d = featureDim(op.getInput()), hd = op.getHeadDim(), half = hd / 2;
+  double lnTheta = std::log(op.getTheta().convertToDouble());
+  Value x = a.inputs[0];
+  Type f32 = b.getF32Type();
+  k.forLoop(a.begin, a.end, k.idx(1), [&](Value r) {
+    Value p = b.create<arith::UIToFPOp>(
+        f32, b.create<arith::IndexCastOp>(b.getI64Type(), k.add(a.pos, r)));
+    k.forLoop(k.idx(0), k.idx(half), k.idx(1), [&](Value i) {
+      Value fi = b.create<arith::UIToFPOp>(
+          f32, b.create<arith::IndexCastOp>(b.getI64Type(), i));
+      // inv_freq = theta^(-2i/hd) = exp(-2 i ln(theta) / hd)
+      Value invFreq = b.create<math::ExpOp>(
+          k.mul(fi, k.f32(-2.0 * lnTheta / double(hd))));
+      Value ang = k.mul(p, invFreq);
+      Value cs = b.create<math::CosOp>(ang), sn = b.create<math::SinOp>(ang);
+      k.forLoop(k.idx(0), k.idx(d), k.idx(hd), [&](Value h0) {
+        Value i1 = k.add(h0, i), i2 = k.add(i1, k.idx(half));
+        Value x1 = k.load(x, {r, i1}), x2 = k.load(x, {r, i2});
+        k.store(k.sub(k.mul(x1, cs), k.mul(x2, sn)), a.out, {r, i1});
+        k.store(k.add(k.mul(x2, cs), k.mul(x1, sn)), a.out, {r, i2});
+      });
+    });
+  });
+  return success();
+}

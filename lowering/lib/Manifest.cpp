@@ -1,0 +1,168 @@
+//===- Manifest.cpp - export @forward's dispatches for the runtime ---------===//
+#include "xfmr/Lowering/Manifest.h"
+#include "xfmr/Lowering/Passes.h"
+
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/MapVector.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <map>
+#include <tuple>
+
+using namespace mlir;
+using namespace mlir::xfmr;
+
+namespace {
+int64_t rowBytes(Value v) {
+  auto t = cast<ShapedType>(v.getType());
+  return t.getDimSize(1) * int64_t(t.getElementTypeBitWidth() / 8);
+}
+} // namespace
+
+FailureOr<Manifest> xfmr::exportManifest(ModuleOp module, int64_t maxTokens) {
+  auto fwd = module.lookupSymbol<func::FuncOp>("forward");
+  if (!fwd)
+    return module.emitError("no @forward function to export");
+  if (fwd.getNumArguments() != 3)
+    return fwd.emitError("@forward must take (tokens, pos, kv cache)");
+  Value tokens = fwd.getArgument(0), pos = fwd.getArgument(1),
+        cache = fwd.getArgument(2);
+  auto kvType = dyn_cast<KVCacheType>(cache.getType());
+  if (!kvType || !kvType.getElementType().isF32())
+    return fwd.emitError("@forward's third argument must be an f32 kv cache");
+
+  Manifest m;
+  std::string body;
+  llvm::raw_string_ostream os(body);
+  auto ret = cast<func::ReturnOp>(fwd.getBody().front().getTerminator());
+  if (ret.getNumOperands() != 1)
+    return fwd.emitError("@forward must return the logits");
+  Value logits = ret.getOperand(0);
+
+  // Last dispatch reading each value, for buffer reuse.
+  SmallVector<DispatchOp> dispatches;
+  fwd.walk([&](DispatchOp d) { dispatches.push_back(d); });
+  llvm::DenseMap<Value, unsigned> lastUse;
+  for (auto [i, d] : llvm::enumerate(dispatches))
+    for (Value v : d.getOperands())
+      lastUse[v] = i;
+
+  std::map<std::tuple<std::string, int64_t, bool, std::vector<int64_t>>, int>
+      weightIds;
+  llvm::DenseMap<Value, std::string> refs;
+  llvm::MapVector<StringRef, std::pair<int, std::string>> kernels;
+  std::vector<int64_t> slotBytes; // row bytes per activation slot
+  std::vector<int> freeSlots;
+  llvm::DenseMap<Value, int> slotOf;
+
+  for (WeightOp w : fwd.getOps<WeightOp>()) {
+    WeightView view;
+    view.name = w.getName().str();
+    if (view.name.find_first_of(" \t\n") != std::string::npos)
+      return w.emitOpError("weight names must not contain whitespace");
+    view.columnOffset = w.getColumnOffset().value_or(0);
+    view.transposed = w.getTransposed();
+    auto t = cast<RankedTensorType>(w.getType());
+    if (!t.getElementType().isF32())
+      return w.emitOpError("only f32 weights are supported by this compiler");
+    view.shape.assign(t.getShape().begin(), t.getShape().end());
+    auto key = std::make_tuple(view.name, view.columnOffset, view.transposed,
+                               view.shape);
+    auto it = weightIds.find(key);
+    if (it == weightIds.end()) {
+      view.bytes = t.getNumElements() * 4;
+      view.offset = llvm::alignTo(m.weightBytes, 64);
+      m.weightBytes = view.offset + view.bytes;
+      it = weightIds.emplace(key, int(m.weights.size())).first;
+      m.weights.push_back(view);
+    }
+    refs[w.getResult()] = "w" + std::to_string(it->second);
+  }
+  refs[tokens] = "tok";
+
+  for (auto [i, d] : llvm::enumerate(dispatches)) {
+    auto kernel = module.lookupSymbol<func::FuncOp>(d.getKernel());
+    if (!kernel)
+      return d.emitOpError("kernel not found");
+    auto [kit, inserted] = kernels.insert(
+        {kernel.getSymName(), {int(kernels.size()), std::string()}});
+    if (inserted) {
+      Attribute work = kernel->getAttr("xfmr.work");
+      if (auto n = dyn_cast_or_null<IntegerAttr>(work))
+        kit->second.second = std::to_string(n.getInt());
+      else
+        kit->second.second = "rows";
+    }
+    if (d.getNumResults() != 1)
+      return d.emitOpError("dispatches must have one result");
+    Value result = d.getResult(0);
+    std::string outRef;
+    if (result == logits) {
+      outRef = "L";
+    } else {
+      int slot;
+      if (!freeSlots.empty()) {
+        slot = freeSlots.back();
+        freeSlots.pop_back();
+      } else {
+        slot = int(slotBytes.size());
+        slotBytes.push_back(0);
+      }
+      slotBytes[slot] = std::max(slotBytes[slot], rowBytes(result));
+      slotOf[result] = slot;
+      outRef = "a" + std::to_string(slot);
+    }
+    os << "dispatch " << kit->second.first;
+    if (result == logits)
+      os << " logits " << rowBytes(d.getOperand(0));
+    else
+      os << " -";
+    for (Value v : d.getOperands()) {
+      if (v == pos)
+        continue;
+      if (v == cache) {
+        auto layer = d->getAttrOfType<IntegerAttr>("layer");
+        if (!layer)
+          return d.emitOpError("cache operand without a layer attribute");
+        os << " c" << layer.getInt();
+        continue;
+      }
+      auto ref = refs.find(v);
+      if (ref == refs.end())
+        return d.emitOpError("operand is not a weight, input or dispatch result");
+      os << " " << ref->second;
+    }
+    os << " " << outRef << "\n";
+    refs[result] = outRef;
+    for (Value v : d.getOperands())
+      if (slotOf.count(v) && lastUse[v] == i)
+        freeSlots.push_back(slotOf[v]);
+  }
+  if (!refs.count(logits) || refs[logits] != "L")
+    return fwd.emitError("@forward's result must be produced by a dispatch");
+
+  std::string text;
+  llvm::raw_string_ostream out(text);
+  out << "xfmr-manifest 1\n";
+  if (auto model = module->getAttrOfType<DictionaryAttr>("xfmr.model"))
+    for (NamedAttribute a : model)
+      if (auto i = dyn_cast<IntegerAttr>(a.getValue()))
+        out << "model " << a.getName().strref() << " " << i.getInt() << "\n";
+  out << "max_tokens " << maxTokens << "\n";
+  out << "vocab " << cast<ShapedType>(logits.getType()).getDimSize(1) << "\n";
+  out << "kv " << kvType.getLayers() << " " << kvType.getKvHeads() << " "
+      << kvType.getContextLength() << " " << kvType.getHeadDim() << "\n";
+  out << "weights_bytes " << m.weightBytes << "\n";
+  for (auto [i, w] : llvm::enumerate(m.weights))
+    out << "weight " << i << " " << w.offset << " " << w.bytes << " " << w.name
+        << "\n";
+  for (auto [i, b] : llvm::enumerate(slotBytes))
+    out << "slot " << i << " " << b << "\n";
+  for (auto &[name, info] : kernels)
+    out << "kernel " << info.first << " " << name << "_entry " << info.second
+        << "\n";
+  out << body;
+  out << "end\n";
+  m.text = text;
+  return m;
+}

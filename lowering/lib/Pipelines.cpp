@@ -1,0 +1,63 @@
+//===- Pipelines.cpp - the CPU code generation pipeline --------------------===//
+#include "xfmr/Lowering/Passes.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+void xfmr::buildKernelFormationPipeline(OpPassManager &pm,
+                                        const CPUPipelineOptions &o) {
+  pm.addPass(createXfmrAssignSchedulesPass(
+      XfmrAssignSchedulesPassOptions{o.vectorWidth, 4, 64}));
+  pm.addPass(createXfmrOutlineKernelsPass());
+}
+
+void xfmr::buildCPUCodegenPipeline(OpPassManager &pm,
+                                   const CPUPipelineOptions &o) {
+  pm.addPass(createXfmrLowerKernelsToLoopsPass(
+      XfmrLowerKernelsToLoopsPassOptions{o.maxTokens}));
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  pm.addPass(createConvertVectorToSCFPass());
+  pm.addPass(createConvertSCFToCFPass());
+  ConvertVectorToLLVMPassOptions vec;
+  vec.reassociateFPReductions = true;
+  pm.addPass(createConvertVectorToLLVMPass(vec));
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  ConvertFuncToLLVMPassOptions fn;
+  fn.useBarePtrCallConv = true;
+  pm.addPass(createConvertFuncToLLVMPass(fn));
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createXfmrEmitKernelEntriesPass());
+  pm.addPass(createCanonicalizerPass());
+}
+
+namespace {
+struct CPUPipelineCLOptions
+    : public PassPipelineOptions<CPUPipelineCLOptions> {
+  Option<int64_t> vectorWidth{*this, "vector-width",
+                              llvm::cl::desc("f32 SIMD lanes"),
+                              llvm::cl::init(16)};
+  Option<int64_t> maxTokens{*this, "max-tokens",
+                            llvm::cl::desc("activation rows per call"),
+                            llvm::cl::init(1024)};
+};
+} // namespace
+
+void xfmr::registerXfmrPipelines() {
+  registerXfmrPasses();
+  PassPipelineRegistration<CPUPipelineCLOptions>(
+      "xfmr-cpu-pipeline",
+      "xfmr dialect to the LLVM dialect: schedules, kernels, CPU loops, LLVM",
+      [](OpPassManager &pm, const CPUPipelineCLOptions &o) {
+        CPUPipelineOptions opts{o.vectorWidth, o.maxTokens};
+        buildKernelFormationPipeline(pm, opts);
+        buildCPUCodegenPipeline(pm, opts);
+      });
+}
