@@ -1,0 +1,116 @@
+#include "reference_gpt2.h"
+
+#include <cmath>
+
+using namespace xfmr;
+using namespace xfmr::reference;
+
+namespace {
+std::vector<double> toDouble(const std::vector<float> &f) {
+  return std::vector<double>(f.begin(), f.end());
+}
+} // namespace
+
+ReferenceGPT2::ReferenceGPT2(const io::GPT2Files &files) : c_(files.config()) {
+  auto L = [&](const std::string &n) { return toDouble(files.load(n)); };
+  wte_ = L("wte.weight");
+  wpe_ = L("wpe.weight");
+  lnfg_ = L("ln_f.weight");
+  lnfb_ = L("ln_f.bias");
+  for (int64_t i = 0; i < c_.nLayer; ++i) {
+    std::string h = "h." + std::to_string(i) + ".";
+    layers_.push_back({L(h + "ln_1.weight"), L(h + "ln_1.bias"),
+                       L(h + "attn.c_attn.weight"), L(h + "attn.c_attn.bias"),
+                       L(h + "attn.c_proj.weight"), L(h + "attn.c_proj.bias"),
+                       L(h + "ln_2.weight"), L(h + "ln_2.bias"),
+                       L(h + "mlp.c_fc.weight"), L(h + "mlp.c_fc.bias"),
+                       L(h + "mlp.c_proj.weight"), L(h + "mlp.c_proj.bias")});
+  }
+  kCache_.assign(size_t(c_.nLayer), {});
+  vCache_.assign(size_t(c_.nLayer), {});
+}
+
+ReferenceGPT2::Vec ReferenceGPT2::layerNorm(const Vec &x, const Vec &g,
+                                            const Vec &b) const {
+  double mean = 0, var = 0;
+  for (double v : x)
+    mean += v;
+  mean /= double(x.size());
+  for (double v : x)
+    var += (v - mean) * (v - mean);
+  var /= double(x.size());
+  Vec y(x.size(), 0.0);
+  for (size_t i = 0; i < x.size(); ++i)
+    y[i] = (x[i] - mean) / std::sqrt(var + c_.epsilon) * g[i] + b[i];
+  return y;
+}
+
+ReferenceGPT2::Vec ReferenceGPT2::linear(const Vec &x, const Vec &w,
+                                         const Vec &b, int64_t out) const {
+  Vec y(b.begin(), b.end());
+  for (size_t k = 0; k < x.size(); ++k)
+    for (int64_t n = 0; n < out; ++n)
+      y[size_t(n)] += x[k] * w[k * size_t(out) + size_t(n)];
+  return y;
+}
+
+std::vector<double> ReferenceGPT2::step(int32_t token) {
+  const int64_t E = c_.nEmbd, H = c_.nHead, D = E / H;
+  Vec x(static_cast<size_t>(E), 0.0);
+  for (int64_t i = 0; i < E; ++i)
+    x[size_t(i)] = wte_[size_t(token * E + i)] + wpe_[size_t(pos_ * E + i)];
+  for (int64_t l = 0; l < c_.nLayer; ++l) {
+    Layer &ly = layers_[size_t(l)];
+    Vec qkv = linear(layerNorm(x, ly.ln1g, ly.ln1b), ly.attnW, ly.attnB, 3 * E);
+    Vec &kc = kCache_[size_t(l)], &vc = vCache_[size_t(l)];
+    kc.insert(kc.end(), qkv.begin() + E, qkv.begin() + 2 * E);
+    vc.insert(vc.end(), qkv.begin() + 2 * E, qkv.end());
+    int64_t T = pos_ + 1;
+    Vec attn(static_cast<size_t>(E), 0.0);
+    for (int64_t h = 0; h < H; ++h) {
+      Vec scores(static_cast<size_t>(T), 0.0);
+      double maxS = -1e300;
+      for (int64_t t = 0; t < T; ++t) {
+        double s = 0;
+        for (int64_t d = 0; d < D; ++d)
+          s += qkv[size_t(h * D + d)] * kc[size_t(t * E + h * D + d)];
+        scores[size_t(t)] = s / std::sqrt(double(D));
+        maxS = std::max(maxS, scores[size_t(t)]);
+      }
+      double total = 0;
+      for (double &s : scores)
+        total += (s = std::exp(s - maxS));
+      for (int64_t t = 0; t < T; ++t)
+        for (int64_t d = 0; d < D; ++d)
+          attn[size_t(h * D + d)] +=
+              scores[size_t(t)] / total * vc[size_t(t * E + h * D + d)];
+    }
+    Vec proj = linear(attn, ly.projW, ly.projB, E);
+    for (int64_t i = 0; i < E; ++i)
+      x[size_t(i)] += proj[size_t(i)];
+    Vec hmid = linear(layerNorm(x, ly.ln2g, ly.ln2b), ly.fcW, ly.fcB, 4 * E);
+    for (double &v : hmid)
+      v = 0.5 * v * (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
+    Vec out = linear(hmid, ly.fc2W, ly.fc2B, E);
+    for (int64_t i = 0; i < E; ++i)
+      x[size_t(i)] += out[size_t(i)];
+  }
+  Vec xf = layerNorm(x, lnfg_, lnfb_);
+  std::vector<double> logits(static_cast<size_t>(c_.vocab), 0.0);
+  for (int64_t v = 0; v < c_.vocab; ++v) {
+    double s = 0;
+    for (int64_t i = 0; i < E; ++i)
+      s += xf[size_t(i)] * wte_[size_t(v * E + i)];
+    logits[size_t(v)] = s;
+  }
+  ++pos_;
+  return logits;
+}
+
+std::vector<std::vector<double>>
+ReferenceGPT2::forward(const std::vector<int32_t> &tokens) {
+  std::vector<std::vector<double>> out;
+  for (int32_t t : tokens)
+    out.push_back(step(t));
+  return out;
+}

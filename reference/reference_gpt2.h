@@ -1,0 +1,41 @@
+// The oracle: a plain GPT-2 forward pass in float64, straight from the
+// Hugging Face weights, written for obviousness, not speed. Tests compare
+// compiled models against it.
+#ifndef XFMR_REFERENCE_GPT2_H
+#define XFMR_REFERENCE_GPT2_H
+
+#include "xfmr/io/gpt2.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace xfmr::reference {
+
+class ReferenceGPT2 {
+public:
+  explicit ReferenceGPT2(const io::GPT2Files &files);
+  /// Appends tokens to the cache; returns the logits of each ([n][vocab]).
+  std::vector<std::vector<double>> forward(const std::vector<int32_t> &tokens);
+  void reset() { pos_ = 0; }
+  const io::GPT2Config &config() const { return c_; }
+
+private:
+  using Vec = std::vector<double>;
+  struct Layer {
+    Vec ln1g, ln1b, attnW, attnB, projW, projB, ln2g, ln2b, fcW, fcB, fc2W, fc2B;
+  };
+  Vec layerNorm(const Vec &x, const Vec &g, const Vec &b) const;
+  /// y = x W + b with W stored [in][out] (GPT-2's Conv1D).
+  Vec linear(const Vec &x, const Vec &w, const Vec &b, int64_t out) const;
+  std::vector<double> step(int32_t token);
+
+  io::GPT2Config c_;
+  Vec wte_, wpe_, lnfg_, lnfb_;
+  std::vector<Layer> layers_;
+  std::vector<Vec> kCache_, vCache_; // per layer: [pos][n_embd]
+  int64_t pos_ = 0;
+};
+
+} // namespace xfmr::reference
+
+#endif

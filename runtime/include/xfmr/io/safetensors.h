@@ -1,0 +1,62 @@
+// Reader of Hugging Face safetensors files, validated before use.
+//
+// The file is memory-mapped; open() checks the header length, the JSON, every
+// tensor's dtype, shape and byte range (inside the file, matching the shape,
+// no two tensors overlapping) and reports the first problem as one line
+// naming the file and the tensor.
+#ifndef XFMR_IO_SAFETENSORS_H
+#define XFMR_IO_SAFETENSORS_H
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace xfmr::io {
+
+enum class DType { F32, F16, BF16 };
+
+struct TensorInfo {
+  std::string name;
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+  uint64_t begin = 0, end = 0; // byte range within the data section
+  int64_t elements() const;
+};
+
+class SafeTensors {
+public:
+  /// nullptr and *error set when the file is missing or malformed.
+  static std::unique_ptr<SafeTensors> open(const std::string &path,
+                                           std::string *error);
+  ~SafeTensors();
+  const std::string &path() const { return path_; }
+  const std::vector<TensorInfo> &tensors() const { return tensors_; }
+  const TensorInfo *find(const std::string &name) const;
+  /// The tensor converted to f32, row-major.
+  std::vector<float> toF32(const TensorInfo &t) const;
+
+private:
+  SafeTensors() = default;
+  std::string path_;
+  std::vector<TensorInfo> tensors_;
+  const uint8_t *map_ = nullptr;
+  size_t mapBytes_ = 0;
+  const uint8_t *data_ = nullptr; // start of the data section
+};
+
+/// Writes tensors as an F32 safetensors file (used for synthetic models).
+struct F32Tensor {
+  std::string name;
+  std::vector<int64_t> shape;
+  std::vector<float> data;
+};
+bool writeSafeTensors(const std::string &path,
+                      const std::vector<F32Tensor> &tensors, std::string *error);
+
+float halfToFloat(uint16_t h);
+float bf16ToFloat(uint16_t h);
+
+} // namespace xfmr::io
+
+#endif

@@ -1,0 +1,106 @@
+/* xfmr runtime: load a compiled model and generate tokens.
+ *
+ * A compiled model is a directory written by `xfmr compile`:
+ *   manifest.txt   the dispatch list (which kernel runs on which buffers)
+ *   kernels.so     the generated kernels, one C entry point each
+ *   weights.bin    the weights in the layout the kernels read (memory-mapped)
+ *   vocab.json, merges.txt   the tokenizer, when the source model had one
+ *
+ * The runtime knows nothing of the compiler. Every function that can fail
+ * returns NULL or a negative value and leaves a one-line message in
+ * xfmr_last_error() (per thread).
+ *
+ *   xfmr_model *m = xfmr_model_open("out", 2);
+ *   xfmr_session *s = xfmr_session_create(m, 0);
+ *   xfmr_prefill(s, ids, n, 0);               // logits of the last token
+ *   int32_t next = xfmr_sample(sampler, xfmr_logits(s, NULL), xfmr_model_vocab_size(m));
+ *   xfmr_decode(s, next);                     // one more token
+ */
+#ifndef XFMR_RUNTIME_H
+#define XFMR_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct xfmr_model xfmr_model;
+typedef struct xfmr_session xfmr_session;
+typedef struct xfmr_sampler xfmr_sampler;
+typedef struct xfmr_tokenizer xfmr_tokenizer;
+
+/* The last error of this thread, or "" when none. */
+const char *xfmr_last_error(void);
+
+/* ---- Models --------------------------------------------------------------- */
+
+/* Opens a compiled model; n_threads <= 0 means one per core. */
+xfmr_model *xfmr_model_open(const char *dir, int n_threads);
+void xfmr_model_close(xfmr_model *model);
+int xfmr_model_vocab_size(const xfmr_model *model);
+/* Positions the compiled KV cache holds. */
+int xfmr_model_context_length(const xfmr_model *model);
+int xfmr_model_threads(const xfmr_model *model);
+/* Bytes of weights the kernels read (the size of weights.bin). */
+int64_t xfmr_model_weight_bytes(const xfmr_model *model);
+
+/* ---- Sessions: one sequence with its KV cache ----------------------------- */
+
+/* n_ctx <= 0 or larger than the model's: the model's context length. */
+xfmr_session *xfmr_session_create(xfmr_model *model, int n_ctx);
+void xfmr_session_free(xfmr_session *session);
+/* Number of tokens in the cache (the position of the next token). */
+int xfmr_session_position(const xfmr_session *session);
+/* Forgets every token; the next prefill starts at position 0. */
+void xfmr_session_reset(xfmr_session *session);
+
+/* Appends n tokens. all_logits != 0 keeps the logits of every new token
+ * (n rows), otherwise only of the last one. Returns 0, or -1 on error
+ * (token out of range, context full), in which case the session is
+ * unchanged. */
+int xfmr_prefill(xfmr_session *session, const int32_t *tokens, int n,
+                 int all_logits);
+/* Appends one token: xfmr_prefill(session, &token, 1, 0). */
+int xfmr_decode(xfmr_session *session, int32_t token);
+/* Row-major [rows, vocab] logits of the last prefill/decode call. */
+const float *xfmr_logits(const xfmr_session *session, int *rows);
+
+/* Per-kernel time of this session's calls so far (for `xfmr bench`):
+ * fills up to cap entries with kernel symbol and total seconds; returns the
+ * number of kernels. Timing is off until xfmr_session_profile(s, 1). */
+void xfmr_session_profile(xfmr_session *session, int enable);
+int xfmr_session_kernel_times(const xfmr_session *session, const char **names,
+                              double *seconds, int cap);
+
+/* ---- Sampling -------------------------------------------------------------- */
+
+typedef struct xfmr_sampler_params {
+  float temperature; /* <= 0: greedy (arg max) */
+  int top_k;         /* <= 0: no limit */
+  float top_p;       /* >= 1 or <= 0: no nucleus cut */
+  uint64_t seed;
+} xfmr_sampler_params;
+
+xfmr_sampler *xfmr_sampler_create(const xfmr_sampler_params *params);
+void xfmr_sampler_free(xfmr_sampler *sampler);
+int32_t xfmr_sample(xfmr_sampler *sampler, const float *logits, int vocab);
+
+/* ---- Tokenizer (GPT-2 byte-level BPE: vocab.json + merges.txt) ------------ */
+
+xfmr_tokenizer *xfmr_tokenizer_load(const char *dir);
+void xfmr_tokenizer_free(xfmr_tokenizer *tokenizer);
+/* Encodes UTF-8 text; writes up to cap ids and returns how many the text
+ * has (call again with a larger buffer when the result exceeds cap). */
+int xfmr_tokenize(xfmr_tokenizer *tokenizer, const char *text, int32_t *ids,
+                  int cap);
+/* The bytes of one token (not NUL-terminated), or NULL for an unknown id. */
+const char *xfmr_token_bytes(const xfmr_tokenizer *tokenizer, int32_t id,
+                             size_t *len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* XFMR_RUNTIME_H */

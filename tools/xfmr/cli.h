@@ -1,0 +1,90 @@
+// Shared pieces of the xfmr command line: argument access and exits.
+#ifndef XFMR_TOOLS_CLI_H
+#define XFMR_TOOLS_CLI_H
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+namespace xfmr::cli {
+
+/// Exit code for bad input: usage errors, bad model files, bad options.
+constexpr int kBadInput = 2;
+
+[[noreturn]] inline void die(int code, const std::string &message) {
+  std::fprintf(stderr, "xfmr: %s\n", message.c_str());
+  std::exit(code);
+}
+
+/// A tiny option reader: positional arguments, `--flag VALUE` and flags.
+class Args {
+public:
+  Args(int argc, char **argv, int first) : argv_(argv + first, argv + argc) {}
+  /// The value after `name`, removing both; `def` when absent.
+  std::string take(const std::string &name, const std::string &def = "") {
+    for (size_t i = 0; i < argv_.size(); ++i)
+      if (argv_[i] == name) {
+        if (i + 1 >= argv_.size())
+          die(kBadInput, "option " + name + " needs a value");
+        std::string v = argv_[i + 1];
+        argv_.erase(argv_.begin() + long(i), argv_.begin() + long(i) + 2);
+        return v;
+      }
+    return def;
+  }
+  long takeInt(const std::string &name, long def, long lo, long hi) {
+    std::string v = take(name);
+    if (v.empty())
+      return def;
+    char *end = nullptr;
+    long x = std::strtol(v.c_str(), &end, 10);
+    if (*end != '\0' || x < lo || x > hi)
+      die(kBadInput, "option " + name + " expects an integer in [" +
+                         std::to_string(lo) + ", " + std::to_string(hi) +
+                         "], got '" + v + "'");
+    return x;
+  }
+  double takeFloat(const std::string &name, double def, double lo, double hi) {
+    std::string v = take(name);
+    if (v.empty())
+      return def;
+    char *end = nullptr;
+    double x = std::strtod(v.c_str(), &end);
+    if (*end != '\0' || !(x >= lo && x <= hi))
+      die(kBadInput, "option " + name + " expects a number in [" +
+                         std::to_string(lo) + ", " + std::to_string(hi) +
+                         "], got '" + v + "'");
+    return x;
+  }
+  bool flag(const std::string &name) {
+    for (size_t i = 0; i < argv_.size(); ++i)
+      if (argv_[i] == name) {
+        argv_.erase(argv_.begin() + long(i));
+        return true;
+      }
+    return false;
+  }
+  /// The remaining positional arguments; any leftover option is an error.
+  std::vector<std::string> positional(size_t count, const char *usage) {
+    for (const std::string &a : argv_)
+      if (a.size() > 1 && a[0] == '-')
+        die(kBadInput, "unknown option '" + a + "'\nusage: " + usage);
+    if (argv_.size() != count)
+      die(kBadInput, std::string("usage: ") + usage);
+    return argv_;
+  }
+
+private:
+  std::vector<std::string> argv_;
+};
+
+int cmdCompile(int argc, char **argv);
+int cmdImport(int argc, char **argv);
+int cmdRun(int argc, char **argv);
+int cmdBench(int argc, char **argv);
+int cmdInitModel(int argc, char **argv);
+
+} // namespace xfmr::cli
+
+#endif

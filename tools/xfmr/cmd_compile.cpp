@@ -1,0 +1,41 @@
+// xfmr compile / xfmr import
+#include "cli.h"
+#include "compile_model.h"
+
+#include <chrono>
+
+using namespace xfmr::cli;
+
+int xfmr::cli::cmdCompile(int argc, char **argv) {
+  const char *usage = "xfmr compile MODEL_DIR -o OUT [--max-tokens N] "
+                      "[--dump-ir DIR] [--cpu NAME --features +a,+b]";
+  Args args(argc, argv, 2);
+  CompileOptions opts;
+  std::string out = args.take("-o");
+  opts.maxTokens = args.takeInt("--max-tokens", 512, 1, 1 << 20);
+  opts.irDumpDir = args.take("--dump-ir");
+  opts.cpu = args.take("--cpu");
+  opts.features = args.take("--features");
+  auto pos = args.positional(1, usage);
+  if (out.empty())
+    die(kBadInput, std::string("missing -o OUT\nusage: ") + usage);
+  auto t0 = std::chrono::steady_clock::now();
+  std::string error;
+  int rc = compileModel(pos[0], out, opts, &error);
+  if (rc != 0)
+    die(rc, error);
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("compiled %s -> %s in %.2f s\n", pos[0].c_str(), out.c_str(), s);
+  return 0;
+}
+
+int xfmr::cli::cmdImport(int argc, char **argv) {
+  Args args(argc, argv, 2);
+  auto pos = args.positional(1, "xfmr import MODEL_DIR");
+  std::string text, error;
+  int rc = importModel(pos[0], &text, &error);
+  if (rc != 0)
+    die(rc, error);
+  std::fputs(text.c_str(), stdout);
+  return 0;
+}
