@@ -24,3 +24,4 @@ llvm_config.with_environment("PATH", config.xfmr_tools_dir, append_path=True)
 tools = ["xfmr-opt", "xfmr", "FileCheck", "not", "count"]
 llvm_config.add_tool_substitutions(tools, [config.xfmr_tools_dir, config.llvm_tools_dir])
 
+config.substitutions.append(("%python", "python3"))

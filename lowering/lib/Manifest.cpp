@@ -60,7 +60,7 @@ FailureOr<Manifest> xfmr::exportManifest(ModuleOp module, int64_t maxTokens) {
     view.name = w.getName().str();
     if (view.name.find_first_of(" \t\n") != std::string::npos)
       return w.emitOpError("weight names must not contain whitespace");
-    view.columnOffset = w.getColumnOffset().value_or(0);
+    view.columnOffset = w.getColumnOffsetAttr() ? w.getColumnOffsetAttr().getInt() : 0;
     view.transposed = w.getTransposed();
     auto t = cast<RankedTensorType>(w.getType());
     if (!t.getElementType().isF32())

@@ -110,6 +110,11 @@ io::GPT2Config odd() { // widths that are not multiples of 16
 }
 
 INSTANTIATE_TEST_SUITE_P(
+    GPT2Small124M, GPT2EndToEnd,
+    ::testing::Values(Case{"gpt2_124m_2threads", io::GPT2Config{}, 2}),
+    [](const auto &info) { return std::string(info.param.name); });
+
+INSTANTIATE_TEST_SUITE_P(
     Small, GPT2EndToEnd,
     ::testing::Values(Case{"small_1thread", small(), 1},
                       Case{"small_2threads", small(), 2},

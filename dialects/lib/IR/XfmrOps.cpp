@@ -46,7 +46,7 @@ LogicalResult WeightOp::verify() {
     return emitOpError("weight tensors must have a static shape");
   if (getName().empty())
     return emitOpError("weight name must not be empty");
-  if (getColumnOffset() && *getColumnOffset() < 0)
+  if (getColumnOffsetAttr() && getColumnOffsetAttr().getInt() < 0)
     return emitOpError("column offset must be non-negative");
   if (getTransposed() && type.getRank() != 2)
     return emitOpError("only 2-D weights can be transposed");

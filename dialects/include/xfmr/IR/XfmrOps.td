@@ -199,7 +199,7 @@ def Xfmr_GLUOp : Xfmr_Op<"glu", [Pure, SameOperandsAndResultType]> {
 // Attention
 //===----------------------------------------------------------------------===//
 
-def Xfmr_RotaryOp : Xfmr_Op<"rotary", [Pure, SameOperandsAndResultType]> {
+def Xfmr_RotaryOp : Xfmr_Op<"rotary", [Pure, AllTypesMatch<["input", "result"]>]> {
   let summary = "Rotary position embedding (RoPE) of queries or keys";
   let description = [{
     Rotates each `head_dim`-wide head of row `t` by the angles of position

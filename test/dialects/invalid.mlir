@@ -1,0 +1,293 @@
+// RUN: xfmr-opt %s -split-input-file -verify-diagnostics
+
+func.func @weight_dynamic() {
+  // expected-error @+1 {{weight tensors must have a static shape}}
+  %w = xfmr.weight "w" : tensor<?x4xf32>
+  return
+}
+
+// -----
+
+func.func @weight_empty_name() {
+  // expected-error @+1 {{weight name must not be empty}}
+  %w = xfmr.weight "" : tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @weight_negative_offset() {
+  // expected-error @+1 {{column offset must be non-negative}}
+  %w = xfmr.weight "w" columns from -1 : tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @weight_transposed_1d() {
+  // expected-error @+1 {{only 2-D weights can be transposed}}
+  %w = xfmr.weight "w" transposed : tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @embedding_width(%t: tensor<?xi32>, %p: index, %e: tensor<10x8xf32>) {
+  // expected-error @+1 {{result width 4 differs from the embedding width 8}}
+  %h = xfmr.embedding %t, %e at %p : tensor<?xi32>, tensor<10x8xf32> -> tensor<?x4xf32>
+  return
+}
+
+// -----
+
+func.func @embedding_positions(%t: tensor<?xi32>, %p: index, %e: tensor<10x8xf32>, %pe: tensor<16x4xf32>) {
+  // expected-error @+1 {{positional embedding width 4 differs from the token embedding width 8}}
+  %h = xfmr.embedding %t, %e, %pe at %p : tensor<?xi32>, tensor<10x8xf32>, tensor<16x4xf32> -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @embedding_elem(%t: tensor<?xi32>, %p: index, %e: tensor<10x8xf32>) {
+  // expected-error @+1 {{result element type differs from the table's}}
+  %h = xfmr.embedding %t, %e at %p : tensor<?xi32>, tensor<10x8xf32> -> tensor<?x8xf16>
+  return
+}
+
+// -----
+
+func.func @embedding_rows(%t: tensor<3xi32>, %p: index, %e: tensor<10x8xf32>) {
+  // expected-error @+1 {{result has 4 rows for 3 tokens}}
+  %h = xfmr.embedding %t, %e at %p : tensor<3xi32>, tensor<10x8xf32> -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @activation_dynamic_features(%x: tensor<?x?xf32>, %g: tensor<8xf32>) {
+  // expected-error @+1 {{input must have a static feature dimension}}
+  %y = xfmr.rms_norm %x, %g {epsilon = 1.0e-5 : f64} : tensor<?x?xf32>, tensor<8xf32> -> tensor<?x?xf32>
+  return
+}
+
+// -----
+
+func.func @norm_param(%x: tensor<?x8xf32>, %g: tensor<4xf32>, %b: tensor<8xf32>) {
+  // expected-error @+1 {{parameter of size 4 does not match the feature dimension 8}}
+  %y = xfmr.layer_norm %x, %g, %b {epsilon = 1.0e-5 : f64} : tensor<?x8xf32>, tensor<4xf32>, tensor<8xf32> -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @norm_result(%x: tensor<?x8xf32>, %g: tensor<8xf32>) {
+  // expected-error @+1 {{result type must equal the input type}}
+  %y = xfmr.rms_norm %x, %g {epsilon = 1.0e-5 : f64} : tensor<?x8xf32>, tensor<8xf32> -> tensor<?x8xf16>
+  return
+}
+
+// -----
+
+func.func @norm_epsilon(%x: tensor<?x8xf32>, %g: tensor<8xf32>) {
+  // expected-error @+1 {{epsilon must be positive}}
+  %y = xfmr.rms_norm %x, %g {epsilon = 0.0 : f64} : tensor<?x8xf32>, tensor<8xf32> -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @linear_rows(%x: tensor<?x8xf32>, %w: tensor<4x16xf32>) {
+  // expected-error @+1 {{weight has 4 rows but the input has 8 features}}
+  %y = xfmr.linear %x, %w : tensor<?x8xf32>, tensor<4x16xf32> -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
+func.func @linear_cols(%x: tensor<?x8xf32>, %w: tensor<8x16xf32>) {
+  // expected-error @+1 {{weight has 16 columns but the result has 12 features}}
+  %y = xfmr.linear %x, %w : tensor<?x8xf32>, tensor<8x16xf32> -> tensor<?x12xf32>
+  return
+}
+
+// -----
+
+func.func @linear_bias(%x: tensor<?x8xf32>, %w: tensor<8x16xf32>, %b: tensor<8xf32>) {
+  // expected-error @+1 {{bias of size 8 does not match the 16 output features}}
+  %y = xfmr.linear %x, %w, %b : tensor<?x8xf32>, tensor<8x16xf32>, tensor<8xf32> -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
+func.func @linear_token_rows(%x: tensor<3x8xf32>, %w: tensor<8x16xf32>) {
+  // expected-error @+1 {{token dimensions differ: 3 vs 4}}
+  %y = xfmr.linear %x, %w : tensor<3x8xf32>, tensor<8x16xf32> -> tensor<4x16xf32>
+  return
+}
+
+// -----
+
+func.func @lm_head_features(%x: tensor<?x8xf32>, %w: tensor<32x4xf32>) {
+  // expected-error @+1 {{weight rows have 4 features but the input has 8}}
+  %y = xfmr.lm_head %x, %w : tensor<?x8xf32>, tensor<32x4xf32> -> tensor<?x32xf32>
+  return
+}
+
+// -----
+
+func.func @lm_head_vocab(%x: tensor<?x8xf32>, %w: tensor<32x8xf32>) {
+  // expected-error @+1 {{weight has 32 vocabulary rows but the result has 16 logits}}
+  %y = xfmr.lm_head %x, %w : tensor<?x8xf32>, tensor<32x8xf32> -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
+func.func @rotary_odd(%x: tensor<?x12xf32>, %p: index) {
+  // expected-error @+1 {{head_dim must be positive and even, got 3}}
+  %y = xfmr.rotary %x at %p {head_dim = 3 : i64, theta = 10000.0 : f64} : tensor<?x12xf32>
+  return
+}
+
+// -----
+
+func.func @rotary_multiple(%x: tensor<?x12xf32>, %p: index) {
+  // expected-error @+1 {{feature dimension 12 is not a multiple of head_dim 8}}
+  %y = xfmr.rotary %x at %p {head_dim = 8 : i64, theta = 10000.0 : f64} : tensor<?x12xf32>
+  return
+}
+
+// -----
+
+func.func @rotary_theta(%x: tensor<?x8xf32>, %p: index) {
+  // expected-error @+1 {{theta must be positive}}
+  %y = xfmr.rotary %x at %p {head_dim = 8 : i64, theta = 0.0 : f64} : tensor<?x8xf32>
+  return
+}
+
+// -----
+
+!c = !xfmr.kv_cache<layers = 2, heads = 2, context = 8, head_dim = 4, f32>
+func.func @attention_heads(%q: tensor<?x12xf32>, %k: tensor<?x8xf32>, %c: !c, %p: index) {
+  // expected-error @+1 {{num_heads (3) must be a positive multiple of the cache's 2 kv heads}}
+  %y = xfmr.attention %q, %k, %k, %c at %p {layer = 0 : i64, num_heads = 3 : i64} : tensor<?x12xf32>, tensor<?x8xf32>, tensor<?x8xf32>, !c -> tensor<?x12xf32>
+  return
+}
+
+// -----
+
+!c = !xfmr.kv_cache<layers = 2, heads = 2, context = 8, head_dim = 4, f32>
+func.func @attention_layer(%q: tensor<?x8xf32>, %c: !c, %p: index) {
+  // expected-error @+1 {{layer 2 is outside the cache's 2 layers}}
+  %y = xfmr.attention %q, %q, %q, %c at %p {layer = 2 : i64, num_heads = 2 : i64} : tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, !c -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+!c = !xfmr.kv_cache<layers = 2, heads = 2, context = 8, head_dim = 4, f32>
+func.func @attention_query(%q: tensor<?x12xf32>, %k: tensor<?x8xf32>, %c: !c, %p: index) {
+  // expected-error @+1 {{query width 12 is not 4 heads x 4}}
+  %y = xfmr.attention %q, %k, %k, %c at %p {layer = 0 : i64, num_heads = 4 : i64} : tensor<?x12xf32>, tensor<?x8xf32>, tensor<?x8xf32>, !c -> tensor<?x12xf32>
+  return
+}
+
+// -----
+
+!c = !xfmr.kv_cache<layers = 2, heads = 2, context = 8, head_dim = 4, f32>
+func.func @attention_kv(%q: tensor<?x16xf32>, %k: tensor<?x16xf32>, %c: !c, %p: index) {
+  // expected-error @+1 {{key/value width 16 is not 2 kv heads x 4}}
+  %y = xfmr.attention %q, %k, %k, %c at %p {layer = 0 : i64, num_heads = 4 : i64} : tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x16xf32>, !c -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
+!c = !xfmr.kv_cache<layers = 2, heads = 2, context = 8, head_dim = 4, f32>
+func.func @attention_result(%q: tensor<?x8xf32>, %c: !c, %p: index) {
+  // expected-error @+1 {{result type must equal the query type}}
+  %y = xfmr.attention %q, %q, %q, %c at %p {layer = 0 : i64, num_heads = 2 : i64} : tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, !c -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+!c = !xfmr.kv_cache<layers = 2, heads = 2, context = 8, head_dim = 4, f16>
+func.func @attention_elem(%q: tensor<?x8xf32>, %c: !c, %p: index) {
+  // expected-error @+1 {{key/value element type differs from the cache's}}
+  %y = xfmr.attention %q, %q, %q, %c at %p {layer = 0 : i64, num_heads = 2 : i64} : tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, !c -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+!c = !xfmr.kv_cache<layers = 2, heads = 2, context = 8, head_dim = 4, f32>
+func.func @attention_rows(%q: tensor<3x8xf32>, %k: tensor<2x8xf32>, %c: !c, %p: index) {
+  // expected-error @+1 {{token dimensions differ: 3 vs 2}}
+  %y = xfmr.attention %q, %k, %k, %c at %p {layer = 0 : i64, num_heads = 2 : i64} : tensor<3x8xf32>, tensor<2x8xf32>, tensor<2x8xf32>, !c -> tensor<3x8xf32>
+  return
+}
+
+// -----
+
+!c = !xfmr.kv_cache<layers = 2, heads = 2, context = 8, head_dim = 4, f32>
+func.func @attention_scale(%q: tensor<?x8xf32>, %c: !c, %p: index) {
+  // expected-error @+1 {{scale must be positive}}
+  %y = xfmr.attention %q, %q, %q, %c at %p {layer = 0 : i64, num_heads = 2 : i64, scale = -1.0 : f64} : tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, !c -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+// expected-error @+1 {{kv_cache dimensions must be positive}}
+func.func @cache_dims(%c: !xfmr.kv_cache<layers = 0, heads = 2, context = 8, head_dim = 4, f32>) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{kv_cache element type must be a float type, got 'i8'}}
+func.func @cache_elem(%c: !xfmr.kv_cache<layers = 1, heads = 2, context = 8, head_dim = 4, i8>) {
+  return
+}
+
+// -----
+
+func.func @schedule_width(%x: tensor<?x8xf32>) {
+  // expected-error @+1 {{vector_width must be a power of two in [1, 64], got 3}}
+  %y = xfmr.gelu %x {schedule = #xfmr.schedule<vector_width = 3, tile_m = 1, tile_n = 3, unroll = 1>} : tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @schedule_tile_m(%x: tensor<?x8xf32>) {
+  // expected-error @+1 {{tile_m must be in [1, 16], got 0}}
+  %y = xfmr.gelu %x {schedule = #xfmr.schedule<vector_width = 8, tile_m = 0, tile_n = 8, unroll = 1>} : tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @schedule_tile_n(%x: tensor<?x8xf32>) {
+  // expected-error @+1 {{tile_n (12) must be a positive multiple of vector_width (8)}}
+  %y = xfmr.gelu %x {schedule = #xfmr.schedule<vector_width = 8, tile_m = 1, tile_n = 12, unroll = 1>} : tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @schedule_unroll(%x: tensor<?x8xf32>) {
+  // expected-error @+1 {{unroll must be in [1, 16], got 0}}
+  %y = xfmr.gelu %x {schedule = #xfmr.schedule<vector_width = 8, tile_m = 1, tile_n = 8, unroll = 0>} : tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @dispatch_missing(%x: tensor<?x8xf32>) {
+  // expected-error @+1 {{kernel @nowhere not found}}
+  %y = xfmr.dispatch @nowhere(%x) : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  return
+}

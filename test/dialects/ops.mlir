@@ -1,0 +1,47 @@
+// RUN: xfmr-opt %s | FileCheck %s
+// Round trip: print, parse the printed form again, print the same.
+// RUN: xfmr-opt %s | xfmr-opt | FileCheck %s
+
+!cache = !xfmr.kv_cache<layers = 2, heads = 2, context = 64, head_dim = 16, f32>
+
+// CHECK-LABEL: func.func @all_ops
+func.func @all_ops(%tokens: tensor<?xi32>, %pos: index, %cache: !cache) -> tensor<?x128xf32> {
+  // CHECK: xfmr.weight "wte.weight" : tensor<128x64xf32>
+  %wte = xfmr.weight "wte.weight" : tensor<128x64xf32>
+  %wpe = xfmr.weight "wpe.weight" : tensor<64x64xf32>
+  // CHECK: xfmr.weight "attn.weight" columns from 64 : tensor<64x32xf32>
+  %wk = xfmr.weight "attn.weight" columns from 64 : tensor<64x32xf32>
+  %wq = xfmr.weight "attn.weight" : tensor<64x64xf32>
+  %bk = xfmr.weight "attn.bias" columns from 64 : tensor<32xf32>
+  // CHECK: xfmr.weight "lm_head.weight" transposed : tensor<64x128xf32>
+  %wt = xfmr.weight "lm_head.weight" transposed : tensor<64x128xf32>
+  %g = xfmr.weight "ln.weight" : tensor<64xf32>
+  %b = xfmr.weight "ln.bias" : tensor<64xf32>
+  // CHECK: xfmr.embedding %{{.*}}, %{{.*}}, %{{.*}} at %{{.*}} : tensor<?xi32>, tensor<128x64xf32>, tensor<64x64xf32> -> tensor<?x64xf32>
+  %h = xfmr.embedding %tokens, %wte, %wpe at %pos : tensor<?xi32>, tensor<128x64xf32>, tensor<64x64xf32> -> tensor<?x64xf32>
+  // CHECK: xfmr.embedding %{{.*}}, %{{.*}} at %{{.*}} : tensor<?xi32>, tensor<128x64xf32> -> tensor<?x64xf32>
+  %h2 = xfmr.embedding %tokens, %wte at %pos : tensor<?xi32>, tensor<128x64xf32> -> tensor<?x64xf32>
+  // CHECK: xfmr.layer_norm {{.*}} {epsilon = 1.000000e-05 : f64}
+  %x = xfmr.layer_norm %h, %g, %b {epsilon = 1.0e-05 : f64} : tensor<?x64xf32>, tensor<64xf32>, tensor<64xf32> -> tensor<?x64xf32>
+  // CHECK: xfmr.rms_norm {{.*}} {epsilon = 9.9999999999999995E-7 : f64}
+  %r = xfmr.rms_norm %h2, %g {epsilon = 1.0e-06 : f64} : tensor<?x64xf32>, tensor<64xf32> -> tensor<?x64xf32>
+  // CHECK: xfmr.linear %{{.*}}, %{{.*}}, %{{.*}} {schedule = #xfmr.schedule<vector_width = 16, tile_m = 4, tile_n = 32, unroll = 2>}
+  %k = xfmr.linear %x, %wk, %bk {schedule = #xfmr.schedule<vector_width = 16, tile_m = 4, tile_n = 32, unroll = 2>} : tensor<?x64xf32>, tensor<64x32xf32>, tensor<32xf32> -> tensor<?x32xf32>
+  // CHECK: xfmr.linear %{{.*}}, %{{.*}} : tensor<?x64xf32>, tensor<64x64xf32> -> tensor<?x64xf32>
+  %q = xfmr.linear %x, %wq : tensor<?x64xf32>, tensor<64x64xf32> -> tensor<?x64xf32>
+  // CHECK: xfmr.rotary %{{.*}} at %{{.*}} {head_dim = 16 : i64, theta = 1.000000e+04 : f64}
+  %qr = xfmr.rotary %q at %pos {head_dim = 16 : i64, theta = 10000.0 : f64} : tensor<?x64xf32>
+  // CHECK: xfmr.attention {{.*}} {layer = 1 : i64, num_heads = 4 : i64} : {{.*}}, !xfmr.kv_cache<layers = 2, heads = 2, context = 64, head_dim = 16, f32> -> tensor<?x64xf32>
+  %a = xfmr.attention %qr, %k, %k, %cache at %pos {layer = 1 : i64, num_heads = 4 : i64} : tensor<?x64xf32>, tensor<?x32xf32>, tensor<?x32xf32>, !cache -> tensor<?x64xf32>
+  // CHECK: xfmr.add
+  %s = xfmr.add %a, %r : tensor<?x64xf32>
+  // CHECK: xfmr.gelu
+  %ge = xfmr.gelu %s : tensor<?x64xf32>
+  // CHECK: xfmr.silu
+  %si = xfmr.silu %s : tensor<?x64xf32>
+  // CHECK: xfmr.glu %{{.*}}, %{{.*}}, silu
+  %gl = xfmr.glu %ge, %si, silu : tensor<?x64xf32>
+  // CHECK: xfmr.lm_head
+  %l = xfmr.lm_head %gl, %wte : tensor<?x64xf32>, tensor<128x64xf32> -> tensor<?x128xf32>
+  return %l : tensor<?x128xf32>
+}

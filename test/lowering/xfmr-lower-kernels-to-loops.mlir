@@ -1,0 +1,81 @@
+// RUN: xfmr-opt %s -split-input-file -xfmr-lower-kernels-to-loops="max-tokens=32" -verify-diagnostics | FileCheck %s
+
+// The kernel ABI: inputs and the output as static memrefs (activations get
+// max-tokens rows), then n, pos, begin, end. The body is a loop over this
+// call's work units (64-column blocks) with a register tile of 4 rows x 4
+// vectors, and a one-row remainder loop.
+// CHECK-LABEL: func.func @xk_linear_0(
+// CHECK-SAME: %[[X:.+]]: memref<32x64xf32>, %[[W:.+]]: memref<64x128xf32>, %[[B:.+]]: memref<128xf32>, %[[OUT:.+]]: memref<32x128xf32>,
+// CHECK-SAME: %[[N:.+]]: index, %[[POS:.+]]: index, %[[BEGIN:.+]]: index, %[[END:.+]]: index)
+// CHECK: scf.for %[[U:.+]] = %[[BEGIN]] to %[[END]]
+// CHECK:   scf.for {{.*}} iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK:     vector.load %[[W]]
+// CHECK:     vector.fma
+// CHECK:   vector.store {{.*}}, %[[OUT]]
+// CHECK:   scf.for {{.*}} to %[[N]]
+// CHECK-NOT: xfmr.
+func.func private @xk_linear_0(%x: tensor<?x64xf32>, %w: tensor<64x128xf32>, %b: tensor<128xf32>) -> tensor<?x128xf32> attributes {xfmr.kernel, xfmr.work = 2 : i64} {
+  %y = xfmr.linear %x, %w, %b {schedule = #xfmr.schedule<vector_width = 16, tile_m = 4, tile_n = 64, unroll = 1>} : tensor<?x64xf32>, tensor<64x128xf32>, tensor<128xf32> -> tensor<?x128xf32>
+  return %y : tensor<?x128xf32>
+}
+
+// -----
+
+// A KV cache operand becomes this layer's keys and values; the position
+// operand is the ABI's pos. exp is expanded to a polynomial.
+// CHECK-LABEL: func.func @xk_attention_0(
+// CHECK-SAME: memref<32x16xf32>, %{{.+}}: memref<32x16xf32>, %{{.+}}: memref<32x16xf32>, %[[KC:.+]]: memref<2x8x8xf32>, %[[VC:.+]]: memref<2x8x8xf32>, %{{.+}}: memref<32x16xf32>,
+// CHECK: vector.store {{.*}}, %[[KC]]
+// CHECK: vector.store {{.*}}, %[[VC]]
+// CHECK: arith.maximumf
+// CHECK-NOT: math.exp
+func.func private @xk_attention_0(%q: tensor<?x16xf32>, %k: tensor<?x16xf32>, %v: tensor<?x16xf32>, %c: !xfmr.kv_cache<layers = 1, heads = 2, context = 8, head_dim = 8, f32>, %p: index) -> tensor<?x16xf32> attributes {xfmr.kernel, xfmr.work = 2 : i64} {
+  %a = xfmr.attention %q, %k, %v, %c at %p {layer = 0 : i64, num_heads = 2 : i64, schedule = #xfmr.schedule<vector_width = 8, tile_m = 1, tile_n = 8, unroll = 1>} : tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x16xf32>, !xfmr.kv_cache<layers = 1, heads = 2, context = 8, head_dim = 8, f32> -> tensor<?x16xf32>
+  return %a : tensor<?x16xf32>
+}
+
+// -----
+
+// Non-kernel functions (@forward) are dropped: the manifest holds them.
+// CHECK-NOT: func.func @forward
+// CHECK: func.func @xk_gelu_0(%{{.+}}: memref<32x16xf32>, %{{.+}}: memref<32x16xf32>, %{{.+}}: index, %{{.+}}: index, %{{.+}}: index, %{{.+}}: index)
+// CHECK-NOT: math.tanh
+func.func @forward(%x: tensor<?x16xf32>) -> tensor<?x16xf32> {
+  return %x : tensor<?x16xf32>
+}
+func.func private @xk_gelu_0(%x: tensor<?x16xf32>) -> tensor<?x16xf32> attributes {xfmr.kernel, xfmr.work = "rows"} {
+  %y = xfmr.gelu %x {schedule = #xfmr.schedule<vector_width = 16, tile_m = 1, tile_n = 16, unroll = 1>} : tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
+
+// -----
+
+func.func private @xk_linear_bad(%x: tensor<?x64xf32>, %w: tensor<64x48xf32>) -> tensor<?x48xf32> attributes {xfmr.kernel, xfmr.work = 1 : i64} {
+  // expected-error @+1 {{schedule tile_n 32 does not divide the 48 columns}}
+  %y = xfmr.linear %x, %w {schedule = #xfmr.schedule<vector_width = 16, tile_m = 4, tile_n = 32, unroll = 1>} : tensor<?x64xf32>, tensor<64x48xf32> -> tensor<?x48xf32>
+  return %y : tensor<?x48xf32>
+}
+
+// -----
+
+func.func private @xk_norm_bad(%x: tensor<?x24xf32>, %g: tensor<24xf32>) -> tensor<?x24xf32> attributes {xfmr.kernel, xfmr.work = "rows"} {
+  // expected-error @+1 {{schedule vector_width 16 does not divide the row length 24}}
+  %y = xfmr.rms_norm %x, %g {epsilon = 1.0e-5 : f64, schedule = #xfmr.schedule<vector_width = 16, tile_m = 1, tile_n = 16, unroll = 1>} : tensor<?x24xf32>, tensor<24xf32> -> tensor<?x24xf32>
+  return %y : tensor<?x24xf32>
+}
+
+// -----
+
+func.func private @xk_unscheduled(%x: tensor<?x16xf32>) -> tensor<?x16xf32> attributes {xfmr.kernel, xfmr.work = "rows"} {
+  // expected-error @+1 {{has no #xfmr.schedule; run xfmr-assign-schedules first}}
+  %y = xfmr.silu %x : tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
+
+// -----
+
+func.func private @xk_f16(%x: tensor<?x16xf16>) -> tensor<?x16xf16> attributes {xfmr.kernel, xfmr.work = "rows"} {
+  // expected-error @+1 {{CPU lowering supports f32 activations only}}
+  %y = xfmr.silu %x {schedule = #xfmr.schedule<vector_width = 16, tile_m = 1, tile_n = 16, unroll = 1>} : tensor<?x16xf16>
+  return %y : tensor<?x16xf16>
+}
