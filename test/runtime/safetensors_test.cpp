@@ -1,0 +1,81 @@
+#include "xfmr/io/gpt2.h"
+#include "xfmr/io/safetensors.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <unistd.h>
+#include <fstream>
+
+using namespace xfmr::io;
+
+namespace {
+std::string tempPath(const char *name) {
+  return std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") +
+         "/xfmr-st-" + std::to_string(::getpid()) + "-" + name;
+}
+
+TEST(SafeTensors, WritesAndReadsBack) {
+  std::string path = tempPath("a.safetensors"), err;
+  ASSERT_TRUE(writeSafeTensors(path, {{"a", {2, 3}, {1, 2, 3, 4, 5, 6}}, {"b", {1}, {7}}}, &err)) << err;
+  auto st = SafeTensors::open(path, &err);
+  ASSERT_TRUE(st) << err;
+  ASSERT_EQ(st->tensors().size(), 2u);
+  const TensorInfo *a = st->find("a");
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->shape, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(st->toF32(*a), (std::vector<float>{1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(st->find("c"), nullptr);
+  std::remove(path.c_str());
+}
+
+TEST(SafeTensors, HalfAndBFloat16Conversion) {
+  EXPECT_EQ(halfToFloat(0x3C00), 1.0f);
+  EXPECT_EQ(halfToFloat(0xC000), -2.0f);
+  EXPECT_EQ(halfToFloat(0x0001), 5.9604644775390625e-08f); // smallest subnormal
+  EXPECT_EQ(halfToFloat(0x7BFF), 65504.0f);
+  EXPECT_TRUE(std::isinf(halfToFloat(0x7C00)));
+  EXPECT_EQ(bf16ToFloat(0x3F80), 1.0f);
+  EXPECT_EQ(bf16ToFloat(0xC0A0), -5.0f);
+}
+
+TEST(SafeTensors, ReadsF16AndBF16Tensors) {
+  std::string path = tempPath("h.safetensors"), err;
+  std::string header = R"({"h":{"dtype":"F16","shape":[2],"data_offsets":[0,4]},)"
+                       R"("b":{"dtype":"BF16","shape":[1],"data_offsets":[4,6]}})";
+  while (header.size() % 8)
+    header += ' ';
+  std::ofstream f(path, std::ios::binary);
+  uint64_t n = header.size();
+  f.write(reinterpret_cast<char *>(&n), 8);
+  f << header;
+  uint16_t data[3] = {0x3C00, 0x4000, 0x4040};
+  f.write(reinterpret_cast<char *>(data), 6);
+  f.close();
+  auto st = SafeTensors::open(path, &err);
+  ASSERT_TRUE(st) << err;
+  EXPECT_EQ(st->toF32(*st->find("h")), (std::vector<float>{1.0f, 2.0f}));
+  EXPECT_EQ(st->toF32(*st->find("b")), (std::vector<float>{3.0f}));
+  std::remove(path.c_str());
+}
+
+TEST(GPT2Files, RandomModelRoundTripsAndIsSeeded) {
+  std::string dir = tempPath("gpt2"), err;
+  GPT2Config c;
+  c.nLayer = 1;
+  c.nEmbd = 8;
+  c.nHead = 2;
+  c.nCtx = 4;
+  c.vocab = 10;
+  ASSERT_TRUE(writeRandomGPT2(dir, c, 5, &err)) << err;
+  auto files = GPT2Files::open(dir, &err);
+  ASSERT_TRUE(files) << err;
+  EXPECT_EQ(files->config().nEmbd, 8);
+  EXPECT_EQ(files->load("h.0.ln_1.weight"), std::vector<float>(8, 1.0f));
+  std::vector<float> wte = files->load("wte.weight");
+  ASSERT_TRUE(writeRandomGPT2(dir, c, 5, &err)) << err;
+  EXPECT_EQ(GPT2Files::open(dir, &err)->load("wte.weight"), wte);
+  std::system(("rm -rf '" + dir + "'").c_str());
+}
+} // namespace
