@@ -1,0 +1,407 @@
+// Every CPU kernel family against a plain float64 loop, on fresh random
+// inputs at several shapes (sizes that are not multiples of the vector
+// width included), with the work split over several calls as the thread
+// pool splits it. Kernels are compiled by the real pipeline and JIT-ed.
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
+#include "mlir/Dialect/Index/IR/IndexDialect.h"
+#include "mlir/ExecutionEngine/ExecutionEngine.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "xfmr/Lowering/Passes.h"
+#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/Support/TargetSelect.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+using namespace mlir;
+
+namespace {
+using EntryFn = void (*)(void *const *, int64_t, int64_t, int64_t, int64_t);
+constexpr int64_t kMaxTokens = 16;
+
+/// One kernel compiled from `@forward(args) { op }`.
+struct Kernel {
+  MLIRContext ctx;
+  std::unique_ptr<ExecutionEngine> engine;
+  EntryFn fn = nullptr;
+  int64_t units = 0; // 0: rows
+
+  explicit Kernel(const std::string &forward) {
+    DialectRegistry registry;
+    registry.insert<xfmr::XfmrDialect, func::FuncDialect, arith::ArithDialect,
+                    math::MathDialect, memref::MemRefDialect, scf::SCFDialect,
+                    vector::VectorDialect, cf::ControlFlowDialect,
+                    index::IndexDialect, LLVM::LLVMDialect>();
+    ctx.appendDialectRegistry(registry);
+    registerBuiltinDialectTranslation(ctx);
+    registerLLVMDialectTranslation(ctx);
+    OwningOpRef<ModuleOp> m = parseSourceString<ModuleOp>(forward, &ctx);
+    if (!m) {
+      ADD_FAILURE() << "parse failed:\n" << forward;
+      return;
+    }
+    xfmr::CPUPipelineOptions o;
+    o.maxTokens = kMaxTokens;
+    PassManager formation(&ctx);
+    xfmr::buildKernelFormationPipeline(formation, o);
+    if (failed(formation.run(*m))) {
+      ADD_FAILURE() << "formation failed";
+      return;
+    }
+    std::string name;
+    for (auto f : m->getOps<func::FuncOp>())
+      if (f->hasAttr("xfmr.kernel")) {
+        name = f.getSymName().str();
+        if (auto n = dyn_cast<IntegerAttr>(f->getAttr("xfmr.work")))
+          units = n.getInt();
+      }
+    PassManager codegen(&ctx);
+    xfmr::buildCPUCodegenPipeline(codegen, o);
+    if (failed(codegen.run(*m))) {
+      ADD_FAILURE() << "codegen failed";
+      return;
+    }
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+    auto tmb = llvm::orc::JITTargetMachineBuilder::detectHost();
+    auto tm = tmb->createTargetMachine();
+    ExecutionEngineOptions eo;
+    eo.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
+    auto e = ExecutionEngine::create(*m, eo, std::move(*tm));
+    if (!e) {
+      ADD_FAILURE() << "JIT failed: " << llvm::toString(e.takeError());
+      return;
+    }
+    engine = std::move(*e);
+    auto sym = engine->lookup(name + "_entry");
+    if (!sym) {
+      ADD_FAILURE() << llvm::toString(sym.takeError());
+      return;
+    }
+    fn = reinterpret_cast<EntryFn>(*sym);
+  }
+
+  /// Runs all units, split in three calls like three threads would.
+  void run(std::vector<void *> buffers, int64_t n, int64_t pos) {
+    ASSERT_NE(fn, nullptr);
+    int64_t u = units ? units : n;
+    int64_t a = u / 3, b = 2 * u / 3;
+    fn(buffers.data(), n, pos, 0, a);
+    fn(buffers.data(), n, pos, a, b);
+    fn(buffers.data(), n, pos, b, u);
+  }
+};
+
+std::mt19937 &rng() {
+  static std::mt19937 g(std::random_device{}());
+  return g;
+}
+std::vector<float> randomVec(size_t n, float scale = 1.f) {
+  std::normal_distribution<float> d(0.f, scale);
+  std::vector<float> v(n);
+  for (float &x : v)
+    x = d(rng());
+  return v;
+}
+
+double relErr(const std::vector<float> &got, const std::vector<double> &want,
+              size_t count) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < count; ++i) {
+    num += (got[i] - want[i]) * (got[i] - want[i]);
+    den += want[i] * want[i];
+  }
+  return std::sqrt(num / std::max(den, 1e-30));
+}
+
+std::string act(int64_t d) { return "tensor<?x" + std::to_string(d) + "xf32>"; }
+std::string ten(std::vector<int64_t> s) {
+  std::string r = "tensor<";
+  for (int64_t d : s)
+    r += std::to_string(d) + "x";
+  return r + "f32>";
+}
+
+// ---------------------------------------------------------------- linear --
+struct LinearShape {
+  int64_t m, k, n;
+};
+class LinearKernel : public ::testing::TestWithParam<LinearShape> {};
+
+TEST_P(LinearKernel, MatchesReference) {
+  auto [M, K, N] = GetParam();
+  std::string src = "func.func @forward(%x: " + act(K) + ", %w: " + ten({K, N}) +
+                    ", %b: " + ten({N}) + ") -> " + act(N) +
+                    " {\n %y = xfmr.linear %x, %w, %b : " + act(K) + ", " +
+                    ten({K, N}) + ", " + ten({N}) + " -> " + act(N) +
+                    "\n return %y : " + act(N) + "\n}";
+  Kernel k(src);
+  auto x = randomVec(size_t(kMaxTokens * K)), w = randomVec(size_t(K * N)),
+       b = randomVec(size_t(N));
+  std::vector<float> y(size_t(kMaxTokens * N), NAN);
+  k.run({x.data(), w.data(), b.data(), y.data()}, M, 0);
+  std::vector<double> ref(size_t(M * N));
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) {
+      double s = b[size_t(j)];
+      for (int64_t kk = 0; kk < K; ++kk)
+        s += double(x[size_t(i * K + kk)]) * w[size_t(kk * N + j)];
+      ref[size_t(i * N + j)] = s;
+    }
+  EXPECT_LT(relErr(y, ref, size_t(M * N)), 1e-6);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, LinearKernel,
+                         ::testing::Values(LinearShape{1, 64, 192},
+                                           LinearShape{5, 64, 192},
+                                           LinearShape{9, 24, 40},
+                                           LinearShape{16, 16, 16},
+                                           LinearShape{3, 7, 12},
+                                           LinearShape{4, 128, 320}));
+
+// --------------------------------------------------------------- lm_head --
+TEST(LMHeadKernel, MatchesReference) {
+  for (auto [M, D, V] : {std::tuple<int64_t, int64_t, int64_t>{1, 64, 100},
+                         {3, 24, 7}, {5, 48, 130}}) {
+    std::string src = "func.func @forward(%x: " + act(D) + ", %e: " + ten({V, D}) +
+                      ") -> " + act(V) + " {\n %y = xfmr.lm_head %x, %e : " +
+                      act(D) + ", " + ten({V, D}) + " -> " + act(V) +
+                      "\n return %y : " + act(V) + "\n}";
+    Kernel k(src);
+    auto x = randomVec(size_t(kMaxTokens * D)), e = randomVec(size_t(V * D));
+    std::vector<float> y(size_t(kMaxTokens * V), NAN);
+    k.run({x.data(), e.data(), y.data()}, M, 0);
+    std::vector<double> ref(size_t(M * V));
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t v = 0; v < V; ++v) {
+        double s = 0;
+        for (int64_t d = 0; d < D; ++d)
+          s += double(x[size_t(i * D + d)]) * e[size_t(v * D + d)];
+        ref[size_t(i * V + v)] = s;
+      }
+    EXPECT_LT(relErr(y, ref, size_t(M * V)), 1e-6) << M << "x" << D << "x" << V;
+  }
+}
+
+// ----------------------------------------------------------------- norms --
+TEST(NormKernels, MatchReference) {
+  for (int64_t D : {8, 24, 64, 96}) {
+    for (bool rms : {false, true}) {
+      std::string op =
+          rms ? "%y = xfmr.rms_norm %x, %g {epsilon = 1.0e-06 : f64} : " + act(D) +
+                    ", " + ten({D}) + " -> " + act(D)
+              : "%y = xfmr.layer_norm %x, %g, %b {epsilon = 1.0e-05 : f64} : " +
+                    act(D) + ", " + ten({D}) + ", " + ten({D}) + " -> " + act(D);
+      std::string src = "func.func @forward(%x: " + act(D) + ", %g: " + ten({D}) +
+                        ", %b: " + ten({D}) + ") -> " + act(D) + " {\n " + op +
+                        "\n return %y : " + act(D) + "\n}";
+      Kernel k(src);
+      const int64_t M = 5;
+      auto x = randomVec(size_t(kMaxTokens * D), 3.f), g = randomVec(size_t(D)),
+           b = randomVec(size_t(D));
+      for (float &v : x)
+        v += 2.f; // a mean far from zero
+      std::vector<float> y(size_t(kMaxTokens * D), NAN);
+      std::vector<void *> bufs{x.data(), g.data()};
+      if (!rms)
+        bufs.push_back(b.data());
+      bufs.push_back(y.data());
+      k.run(bufs, M, 0);
+      std::vector<double> ref(size_t(M * D));
+      for (int64_t i = 0; i < M; ++i) {
+        double mean = 0, var = 0;
+        for (int64_t d = 0; d < D; ++d)
+          mean += x[size_t(i * D + d)];
+        mean = rms ? 0 : mean / double(D);
+        for (int64_t d = 0; d < D; ++d)
+          var += (x[size_t(i * D + d)] - mean) * (x[size_t(i * D + d)] - mean);
+        double r = 1 / std::sqrt(var / double(D) + (rms ? 1e-6 : 1e-5));
+        for (int64_t d = 0; d < D; ++d)
+          ref[size_t(i * D + d)] = (x[size_t(i * D + d)] - mean) * r * g[size_t(d)] +
+                                   (rms ? 0.0 : b[size_t(d)]);
+      }
+      EXPECT_LT(relErr(y, ref, size_t(M * D)), 1e-6) << (rms ? "rms " : "ln ") << D;
+    }
+  }
+}
+
+// ------------------------------------------------------------ element-wise --
+double gelu(double v) {
+  return 0.5 * v * (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
+}
+double silu(double v) { return v / (1 + std::exp(-v)); }
+
+TEST(ElementwiseKernels, MatchReference) {
+  for (int64_t D : {16, 40, 96}) {
+    for (std::string op : {"gelu", "silu", "add", "glu_silu", "glu_gelu"}) {
+      bool binary = op != "gelu" && op != "silu";
+      std::string body;
+      if (op == "gelu" || op == "silu")
+        body = "%y = xfmr." + op + " %a : " + act(D);
+      else if (op == "add")
+        body = "%y = xfmr.add %a, %c : " + act(D);
+      else
+        body = "%y = xfmr.glu %a, %c, " + op.substr(4) + " : " + act(D);
+      std::string src = "func.func @forward(%a: " + act(D) + ", %c: " + act(D) +
+                        ") -> " + act(D) + " {\n " + body + "\n return %y : " +
+                        act(D) + "\n}";
+      Kernel k(src);
+      const int64_t M = 7;
+      auto a = randomVec(size_t(kMaxTokens * D), 3.f),
+           c = randomVec(size_t(kMaxTokens * D));
+      std::vector<float> y(size_t(kMaxTokens * D), NAN);
+      std::vector<void *> bufs{a.data()};
+      if (binary)
+        bufs.push_back(c.data());
+      bufs.push_back(y.data());
+      k.run(bufs, M, 0);
+      std::vector<double> ref(size_t(M * D));
+      for (size_t i = 0; i < ref.size(); ++i) {
+        double x = a[i], z = c[i];
+        ref[i] = op == "gelu" ? gelu(x) : op == "silu" ? silu(x)
+               : op == "add"  ? x + z
+               : op == "glu_silu" ? silu(x) * z : gelu(x) * z;
+      }
+      EXPECT_LT(relErr(y, ref, ref.size()), 2e-6) << op << " " << D;
+    }
+  }
+}
+
+// ------------------------------------------------------------- embedding --
+TEST(EmbeddingKernel, MatchesReference) {
+  const int64_t V = 50, D = 24, C = 32, M = 6, pos = 9;
+  for (bool positions : {true, false}) {
+    std::string types = "tensor<?xi32>, " + ten({V, D}) +
+                        (positions ? ", " + ten({C, D}) : std::string());
+    std::string src = "func.func @forward(%t: tensor<?xi32>, %e: " + ten({V, D}) +
+                      ", %p: " + ten({C, D}) + ", %pos: index) -> " + act(D) +
+                      " {\n %y = xfmr.embedding %t, %e" +
+                      (positions ? ", %p" : "") + " at %pos : " + types + " -> " +
+                      act(D) + "\n return %y : " + act(D) + "\n}";
+    Kernel k(src);
+    std::vector<int32_t> tok(kMaxTokens);
+    for (int64_t i = 0; i < M; ++i)
+      tok[size_t(i)] = int32_t(rng()() % V);
+    auto e = randomVec(size_t(V * D)), p = randomVec(size_t(C * D));
+    std::vector<float> y(size_t(kMaxTokens * D), NAN);
+    std::vector<void *> bufs{tok.data(), e.data()};
+    if (positions)
+      bufs.push_back(p.data());
+    bufs.push_back(y.data());
+    k.run(bufs, M, pos);
+    std::vector<double> ref(size_t(M * D));
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t d = 0; d < D; ++d)
+        ref[size_t(i * D + d)] =
+            e[size_t(tok[size_t(i)] * D + d)] +
+            (positions ? p[size_t((pos + i) * D + d)] : 0.f);
+    EXPECT_LT(relErr(y, ref, ref.size()), 1e-7);
+  }
+}
+
+// ---------------------------------------------------------------- rotary --
+TEST(RotaryKernel, MatchesReference) {
+  for (int64_t hd : {8, 16}) {
+    const int64_t H = 3, D = H * hd, M = 4, pos = 11;
+    const double theta = 10000.0;
+    std::string src = "func.func @forward(%x: " + act(D) + ", %pos: index) -> " +
+                      act(D) + " {\n %y = xfmr.rotary %x at %pos {head_dim = " +
+                      std::to_string(hd) +
+                      " : i64, theta = 10000.0 : f64} : " + act(D) +
+                      "\n return %y : " + act(D) + "\n}";
+    Kernel k(src);
+    auto x = randomVec(size_t(kMaxTokens * D));
+    std::vector<float> y(size_t(kMaxTokens * D), NAN);
+    k.run({x.data(), y.data()}, M, pos);
+    std::vector<double> ref(size_t(M * D));
+    for (int64_t t = 0; t < M; ++t)
+      for (int64_t h = 0; h < H; ++h)
+        for (int64_t i = 0; i < hd / 2; ++i) {
+          double ang = double(pos + t) * std::pow(theta, -2.0 * double(i) / double(hd));
+          size_t i1 = size_t(t * D + h * hd + i), i2 = i1 + size_t(hd / 2);
+          ref[i1] = x[i1] * std::cos(ang) - x[i2] * std::sin(ang);
+          ref[i2] = x[i2] * std::cos(ang) + x[i1] * std::sin(ang);
+        }
+    EXPECT_LT(relErr(y, ref, ref.size()), 1e-5) << "head_dim " << hd;
+  }
+}
+
+// ------------------------------------------------------------- attention --
+struct AttentionShape {
+  int64_t heads, kvHeads, headDim, n, pos;
+};
+class AttentionKernel : public ::testing::TestWithParam<AttentionShape> {};
+
+TEST_P(AttentionKernel, MatchesReferenceAndAppendsTheCache) {
+  auto [H, KVH, hd, M, pos] = GetParam();
+  const int64_t C = 24, QD = H * hd, KD = KVH * hd;
+  std::string cache = "!xfmr.kv_cache<layers = 1, heads = " + std::to_string(KVH) +
+                      ", context = " + std::to_string(C) + ", head_dim = " +
+                      std::to_string(hd) + ", f32>";
+  std::string src = "func.func @forward(%q: " + act(QD) + ", %k: " + act(KD) +
+                    ", %v: " + act(KD) + ", %c: " + cache + ", %pos: index) -> " +
+                    act(QD) + " {\n %y = xfmr.attention %q, %k, %v, %c at %pos " +
+                    "{layer = 0 : i64, num_heads = " + std::to_string(H) +
+                    " : i64} : " + act(QD) + ", " + act(KD) + ", " + act(KD) +
+                    ", " + cache + " -> " + act(QD) + "\n return %y : " + act(QD) +
+                    "\n}";
+  Kernel k(src);
+  auto q = randomVec(size_t(kMaxTokens * QD)), kk = randomVec(size_t(kMaxTokens * KD)),
+       v = randomVec(size_t(kMaxTokens * KD));
+  // Positions [0, pos) already hold earlier keys and values.
+  auto kc = randomVec(size_t(KVH * C * hd)), vc = randomVec(size_t(KVH * C * hd));
+  auto kc0 = kc, vc0 = vc;
+  std::vector<float> y(size_t(kMaxTokens * QD), NAN);
+  k.run({q.data(), kk.data(), v.data(), kc.data(), vc.data(), y.data()}, M, pos);
+
+  for (int64_t g = 0; g < KVH; ++g)
+    for (int64_t t = 0; t < M; ++t)
+      for (int64_t d = 0; d < hd; ++d) {
+        size_t at = size_t((g * C + pos + t) * hd + d), src = size_t(t * KD + g * hd + d);
+        kc0[at] = kk[src];
+        vc0[at] = v[src];
+      }
+  EXPECT_EQ(kc, kc0) << "key cache";
+  EXPECT_EQ(vc, vc0) << "value cache";
+
+  std::vector<double> ref(size_t(M * QD), 0.0);
+  for (int64_t h = 0; h < H; ++h) {
+    int64_t g = h / (H / KVH);
+    for (int64_t t = 0; t < M; ++t) {
+      int64_t L = pos + t + 1;
+      std::vector<double> s(static_cast<size_t>(L));
+      double mx = -1e300, z = 0;
+      for (int64_t j = 0; j < L; ++j) {
+        double dot = 0;
+        for (int64_t d = 0; d < hd; ++d)
+          dot += double(q[size_t(t * QD + h * hd + d)]) * kc0[size_t((g * C + j) * hd + d)];
+        s[size_t(j)] = dot / std::sqrt(double(hd));
+        mx = std::max(mx, s[size_t(j)]);
+      }
+      for (double &x : s)
+        z += (x = std::exp(x - mx));
+      for (int64_t j = 0; j < L; ++j)
+        for (int64_t d = 0; d < hd; ++d)
+          ref[size_t(t * QD + h * hd + d)] +=
+              s[size_t(j)] / z * vc0[size_t((g * C + j) * hd + d)];
+    }
+  }
+  EXPECT_LT(relErr(y, ref, ref.size()), 1e-5);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, AttentionKernel,
+    ::testing::Values(AttentionShape{4, 4, 16, 1, 0},   // first token
+                      AttentionShape{4, 4, 16, 5, 0},   // prefill
+                      AttentionShape{4, 4, 16, 1, 9},   // decode
+                      AttentionShape{4, 2, 8, 3, 6},    // grouped-query
+                      AttentionShape{6, 1, 8, 4, 13},   // multi-query
+                      AttentionShape{2, 2, 12, 2, 3})); // head_dim not 16
+} // namespace
