@@ -20,6 +20,8 @@ struct Case {
   int threads;
 };
 
+void PrintTo(const Case &c, std::ostream *os) { *os << c.name; }
+
 class GPT2EndToEnd : public ::testing::TestWithParam<Case> {};
 
 TEST_P(GPT2EndToEnd, MatchesReferenceAndRecompute) {

@@ -133,6 +133,9 @@ std::string ten(std::vector<int64_t> s) {
 struct LinearShape {
   int64_t m, k, n;
 };
+void PrintTo(const LinearShape &s, std::ostream *os) {
+  *os << "M=" << s.m << " K=" << s.k << " N=" << s.n;
+}
 class LinearKernel : public ::testing::TestWithParam<LinearShape> {};
 
 TEST_P(LinearKernel, MatchesReference) {
@@ -337,6 +340,10 @@ TEST(RotaryKernel, MatchesReference) {
 struct AttentionShape {
   int64_t heads, kvHeads, headDim, n, pos;
 };
+void PrintTo(const AttentionShape &s, std::ostream *os) {
+  *os << "heads=" << s.heads << " kv_heads=" << s.kvHeads << " head_dim="
+      << s.headDim << " n=" << s.n << " pos=" << s.pos;
+}
 class AttentionKernel : public ::testing::TestWithParam<AttentionShape> {};
 
 TEST_P(AttentionKernel, MatchesReferenceAndAppendsTheCache) {
