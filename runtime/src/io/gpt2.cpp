@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <sys/stat.h>
@@ -163,7 +164,12 @@ bool xfmr::io::writeRandomGPT2(const std::string &dir, const GPT2Config &c,
       v = gain ? 1.f : nd(rng);
     tensors.push_back(std::move(t));
   }
-  mkdir(dir.c_str(), 0755);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    *error = dir + ": cannot create the directory: " + ec.message();
+    return false;
+  }
   if (!writeSafeTensors(dir + "/model.safetensors", tensors, error))
     return false;
   std::ofstream cfg(dir + "/config.json");
