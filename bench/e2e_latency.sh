@@ -25,6 +25,7 @@ def s(key):
     v = sorted(r[key] for r in runs)
     return f"{statistics.median(v):7.2f} ms (min {v[0]:.2f}, max {v[-1]:.2f})"
 busy = max(r["busy_cores_before"] for r in runs)
-print(f"threads {runs[0]["threads"]}: prefill/TTFT p50 {s("ttft_ms_p50")} | decode p50 {s("decode_ms_p50")} | decode p99 {s("decode_ms_p99")} | max other load {busy:.2f} cores")
+t, ttft, d50, d99 = runs[0]["threads"], s("ttft_ms_p50"), s("decode_ms_p50"), s("decode_ms_p99")
+print(f"threads {t}: prefill/TTFT p50 {ttft} | decode p50 {d50} | decode p99 {d99} | max other load {busy:.2f} cores")
 '
 done
