@@ -291,3 +291,28 @@ func.func @dispatch_missing(%x: tensor<?x8xf32>) {
   %y = xfmr.dispatch @nowhere(%x) : (tensor<?x8xf32>) -> tensor<?x8xf32>
   return
 }
+
+// -----
+
+func.func @embedding_dynamic_width(%t: tensor<?xi32>, %p: index, %e: tensor<10x8xf32>) {
+  // expected-error @+1 {{result must have a static feature dimension}}
+  %h = xfmr.embedding %t, %e at %p : tensor<?xi32>, tensor<10x8xf32> -> tensor<?x?xf32>
+  return
+}
+
+// -----
+
+!c = !xfmr.kv_cache<layers = 1, heads = 2, context = 8, head_dim = 4, f32>
+func.func @attention_dynamic_width(%q: tensor<?x?xf32>, %c: !c, %p: index) {
+  // expected-error @+1 {{operand must have a static feature dimension}}
+  %y = xfmr.attention %q, %q, %q, %c at %p {layer = 0 : i64, num_heads = 2 : i64} : tensor<?x?xf32>, tensor<?x?xf32>, tensor<?x?xf32>, !c -> tensor<?x?xf32>
+  return
+}
+
+// -----
+
+func.func @glu_types(%g: tensor<?x8xf32>, %u: tensor<?x4xf32>) {
+  // expected-error @+1 {{requires the same type for all operands and results}}
+  %y = "xfmr.glu"(%g, %u) {activation = 0 : i32} : (tensor<?x8xf32>, tensor<?x4xf32>) -> tensor<?x8xf32>
+  return
+}

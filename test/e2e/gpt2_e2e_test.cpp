@@ -18,6 +18,7 @@ struct Case {
   const char *name;
   io::GPT2Config config;
   int threads;
+  io::RandomModelFormat format = {};
 };
 
 void PrintTo(const Case &c, std::ostream *os) { *os << c.name; }
@@ -30,7 +31,7 @@ TEST_P(GPT2EndToEnd, MatchesReferenceAndRecompute) {
   std::string modelDir = tmp.path + "/model", outDir = tmp.path + "/out", err;
   unsigned seed = std::random_device{}();
   SCOPED_TRACE("weights seed " + std::to_string(seed));
-  ASSERT_TRUE(io::writeRandomGPT2(modelDir, c.config, seed, &err)) << err;
+  ASSERT_TRUE(io::writeRandomGPT2(modelDir, c.config, seed, &err, c.format)) << err;
   CompileOptions opts;
   opts.maxTokens = 16; // the 16-token prompt fills one chunk exactly
   ASSERT_EQ(compileModel(modelDir, outDir, opts, &err), 0) << err;
@@ -120,6 +121,11 @@ INSTANTIATE_TEST_SUITE_P(
     Small, GPT2EndToEnd,
     ::testing::Values(Case{"small_1thread", small(), 1},
                       Case{"small_2threads", small(), 2},
-                      Case{"odd_shapes_2threads", odd(), 2}),
+                      Case{"odd_shapes_2threads", odd(), 2},
+                      // Real checkpoints: half-precision tensors, a
+                      // "transformer." prefix, attention mask buffers.
+                      Case{"f16_prefixed_with_buffers", small(), 2,
+                           {io::DType::F16, "transformer.", true}},
+                      Case{"bf16", small(), 2, {io::DType::BF16, "", false}}),
     [](const auto &info) { return std::string(info.param.name); });
 } // namespace

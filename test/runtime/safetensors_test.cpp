@@ -40,6 +40,18 @@ TEST(SafeTensors, HalfAndBFloat16Conversion) {
   EXPECT_EQ(bf16ToFloat(0xC0A0), -5.0f);
 }
 
+TEST(SafeTensors, HalfRoundingRoundTrips) {
+  for (float f : {0.f, 1.f, -2.5f, 65504.f, 6.1035156e-05f, 5.9604645e-08f, 0.1f})
+    EXPECT_EQ(halfToFloat(floatToHalf(f)), halfToFloat(floatToHalf(halfToFloat(floatToHalf(f)))));
+  EXPECT_EQ(floatToHalf(1.f), 0x3C00);
+  EXPECT_EQ(floatToHalf(0.1f), 0x2E66);         // nearest half to 0.1
+  EXPECT_EQ(floatToHalf(1e6f), 0x7C00);          // overflow to inf
+  EXPECT_EQ(floatToHalf(5.9604645e-08f), 0x0001); // smallest subnormal
+  EXPECT_EQ(floatToBF16(1.f), 0x3F80);
+  EXPECT_EQ(floatToBF16(1.00390625f), 0x3F80);   // tie rounds to even
+  EXPECT_EQ(floatToBF16(1.01171875f), 0x3F82);   // tie rounds to even (up)
+}
+
 TEST(SafeTensors, ReadsF16AndBF16Tensors) {
   std::string path = tempPath("h.safetensors"), err;
   std::string header = R"({"h":{"dtype":"F16","shape":[2],"data_offsets":[0,4]},)"

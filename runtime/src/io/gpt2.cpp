@@ -148,7 +148,8 @@ std::vector<float> GPT2Files::load(const std::string &canonical) const {
 }
 
 bool xfmr::io::writeRandomGPT2(const std::string &dir, const GPT2Config &c,
-                               unsigned seed, std::string *error) {
+                               unsigned seed, std::string *error,
+                               const RandomModelFormat &format) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> nd(0.f, 0.02f);
   std::vector<F32Tensor> tensors;
@@ -162,15 +163,27 @@ bool xfmr::io::writeRandomGPT2(const std::string &dir, const GPT2Config &c,
                 name.find(".weight") != std::string::npos;
     for (float &v : t.data)
       v = gain ? 1.f : nd(rng);
+    t.name = format.prefix + t.name;
     tensors.push_back(std::move(t));
   }
+  if (format.attentionBuffers)
+    for (int64_t i = 0; i < c.nLayer; ++i) {
+      std::string h = format.prefix + "h." + std::to_string(i) + ".attn.";
+      F32Tensor mask{h + "bias", {1, 1, c.nCtx, c.nCtx}, {}};
+      mask.data.resize(size_t(c.nCtx * c.nCtx));
+      for (int64_t r = 0; r < c.nCtx; ++r)
+        for (int64_t q = 0; q <= r; ++q)
+          mask.data[size_t(r * c.nCtx + q)] = 1.f;
+      tensors.push_back(std::move(mask));
+      tensors.push_back({h + "masked_bias", {}, {-1e4f}});
+    }
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) {
     *error = dir + ": cannot create the directory: " + ec.message();
     return false;
   }
-  if (!writeSafeTensors(dir + "/model.safetensors", tensors, error))
+  if (!writeSafeTensors(dir + "/model.safetensors", tensors, error, format.dtype))
     return false;
   std::ofstream cfg(dir + "/config.json");
   cfg << "{\"model_type\":\"gpt2\",\"architectures\":[\"GPT2LMHeadModel\"],"

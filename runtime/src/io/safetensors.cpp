@@ -50,6 +50,43 @@ float xfmr::io::bf16ToFloat(uint16_t h) {
   return f;
 }
 
+uint16_t xfmr::io::floatToBF16(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  if ((bits & 0x7FFFFFFF) > 0x7F800000) // NaN stays NaN
+    return uint16_t((bits >> 16) | 0x40);
+  bits += 0x7FFF + ((bits >> 16) & 1); // round to nearest even
+  return uint16_t(bits >> 16);
+}
+
+uint16_t xfmr::io::floatToHalf(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  uint32_t sign = (bits >> 16) & 0x8000;
+  int32_t exp = int32_t((bits >> 23) & 0xFF) - 127 + 15;
+  uint32_t mant = bits & 0x7FFFFF;
+  if (((bits >> 23) & 0xFF) == 0xFF) // inf or NaN
+    return uint16_t(sign | 0x7C00 | (mant ? 0x200 : 0));
+  if (exp >= 31)
+    return uint16_t(sign | 0x7C00);
+  if (exp <= 0) { // subnormal or zero
+    if (exp < -10)
+      return uint16_t(sign);
+    mant |= 0x800000;
+    uint32_t shift = uint32_t(14 - exp);
+    uint32_t half = mant >> shift, rest = mant & ((1u << shift) - 1),
+             mid = 1u << (shift - 1);
+    if (rest > mid || (rest == mid && (half & 1)))
+      ++half;
+    return uint16_t(sign | half);
+  }
+  uint32_t half = sign | (uint32_t(exp) << 10) | (mant >> 13);
+  uint32_t rest = mant & 0x1FFF;
+  if (rest > 0x1000 || (rest == 0x1000 && (half & 1)))
+    ++half; // may carry into the exponent, which is still correct
+  return uint16_t(half);
+}
+
 SafeTensors::~SafeTensors() {
   if (map_)
     munmap(const_cast<uint8_t *>(map_), mapBytes_);
@@ -194,13 +231,17 @@ std::unique_ptr<SafeTensors> SafeTensors::open(const std::string &path,
 
 bool xfmr::io::writeSafeTensors(const std::string &path,
                                 const std::vector<F32Tensor> &tensors,
-                                std::string *error) {
+                                std::string *error, DType dtype) {
+  const size_t elemBytes = dtype == DType::F32 ? 4 : 2;
+  const char *dtypeName = dtype == DType::F32   ? "F32"
+                          : dtype == DType::F16 ? "F16"
+                                                : "BF16";
   nlohmann::ordered_json header;
   header["__metadata__"] = {{"format", "pt"}};
   uint64_t off = 0;
   for (const F32Tensor &t : tensors) {
-    uint64_t bytes = t.data.size() * 4;
-    header[t.name] = {{"dtype", "F32"}, {"shape", t.shape},
+    uint64_t bytes = t.data.size() * elemBytes;
+    header[t.name] = {{"dtype", dtypeName}, {"shape", t.shape},
                       {"data_offsets", {off, off + bytes}}};
     off += bytes;
   }
@@ -212,9 +253,17 @@ bool xfmr::io::writeSafeTensors(const std::string &path,
   uint64_t n = h.size();
   f.write(reinterpret_cast<const char *>(&n), 8);
   f.write(h.data(), std::streamsize(h.size()));
-  for (const F32Tensor &t : tensors)
-    f.write(reinterpret_cast<const char *>(t.data.data()),
-            std::streamsize(t.data.size() * 4));
+  for (const F32Tensor &t : tensors) {
+    if (dtype == DType::F32) {
+      f.write(reinterpret_cast<const char *>(t.data.data()),
+              std::streamsize(t.data.size() * 4));
+      continue;
+    }
+    std::vector<uint16_t> h(t.data.size());
+    for (size_t i = 0; i < h.size(); ++i)
+      h[i] = dtype == DType::F16 ? floatToHalf(t.data[i]) : floatToBF16(t.data[i]);
+    f.write(reinterpret_cast<const char *>(h.data()), std::streamsize(h.size() * 2));
+  }
   f.close();
   if (!f) {
     *error = path + ": write failed";

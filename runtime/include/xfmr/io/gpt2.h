@@ -41,12 +41,21 @@ private:
   std::string prefix_;
 };
 
+/// How a synthetic model file is written: tests use the variants real
+/// checkpoints come in.
+struct RandomModelFormat {
+  DType dtype = DType::F32;
+  std::string prefix;           // e.g. "transformer."
+  bool attentionBuffers = false; // add attn.bias / attn.masked_bias as real checkpoints do
+};
+
 /// Writes a GPT-2 with random weights (N(0, 0.02), norm gains 1) in the
 /// Hugging Face layout: config.json + model.safetensors. The draw order
 /// and generator match ../shared/tools/make_gpt2_weights.cpp, so the same
 /// seed gives the same numbers.
 bool writeRandomGPT2(const std::string &dir, const GPT2Config &c,
-                     unsigned seed, std::string *error);
+                     unsigned seed, std::string *error,
+                     const RandomModelFormat &format = {});
 
 } // namespace xfmr::io
 

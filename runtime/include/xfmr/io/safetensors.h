@@ -45,17 +45,21 @@ private:
   const uint8_t *data_ = nullptr; // start of the data section
 };
 
-/// Writes tensors as an F32 safetensors file (used for synthetic models).
+/// Writes tensors as a safetensors file (used for synthetic models), stored
+/// as `dtype` (rounded to nearest even for F16 and BF16).
 struct F32Tensor {
   std::string name;
   std::vector<int64_t> shape;
   std::vector<float> data;
 };
 bool writeSafeTensors(const std::string &path,
-                      const std::vector<F32Tensor> &tensors, std::string *error);
+                      const std::vector<F32Tensor> &tensors, std::string *error,
+                      DType dtype = DType::F32);
 
 float halfToFloat(uint16_t h);
 float bf16ToFloat(uint16_t h);
+uint16_t floatToHalf(float f);
+uint16_t floatToBF16(float f);
 
 } // namespace xfmr::io
 
