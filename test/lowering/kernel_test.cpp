@@ -2,18 +2,7 @@
 // inputs at several shapes (sizes that are not multiples of the vector
 // width included), with the work split over several calls as the thread
 // pool splits it. Kernels are compiled by the real pipeline and JIT-ed.
-#include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
-#include "mlir/Dialect/Index/IR/IndexDialect.h"
-#include "mlir/ExecutionEngine/ExecutionEngine.h"
-#include "mlir/IR/MLIRContext.h"
-#include "mlir/Parser/Parser.h"
-#include "mlir/Pass/PassManager.h"
-#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
-#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
-#include "xfmr/Lowering/Passes.h"
-#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
-#include "llvm/Support/TargetSelect.h"
+#include "xfmr/Lowering/KernelJit.h"
 
 #include <gtest/gtest.h>
 
@@ -23,79 +12,25 @@
 using namespace mlir;
 
 namespace {
-using EntryFn = void (*)(void *const *, int64_t, int64_t, int64_t, int64_t);
 constexpr int64_t kMaxTokens = 16;
 
-/// One kernel compiled from `@forward(args) { op }`.
+/// One kernel compiled from `@forward(args) { op }` by the real pipeline.
 struct Kernel {
-  MLIRContext ctx;
-  std::unique_ptr<ExecutionEngine> engine;
-  EntryFn fn = nullptr;
-  int64_t units = 0; // 0: rows
+  std::unique_ptr<xfmr::JitKernel> jit;
 
   explicit Kernel(const std::string &forward) {
-    DialectRegistry registry;
-    registry.insert<xfmr::XfmrDialect, func::FuncDialect, arith::ArithDialect,
-                    math::MathDialect, memref::MemRefDialect, scf::SCFDialect,
-                    vector::VectorDialect, cf::ControlFlowDialect,
-                    index::IndexDialect, LLVM::LLVMDialect>();
-    ctx.appendDialectRegistry(registry);
-    registerBuiltinDialectTranslation(ctx);
-    registerLLVMDialectTranslation(ctx);
-    OwningOpRef<ModuleOp> m = parseSourceString<ModuleOp>(forward, &ctx);
-    if (!m) {
-      ADD_FAILURE() << "parse failed:\n" << forward;
-      return;
-    }
     xfmr::CPUPipelineOptions o;
     o.maxTokens = kMaxTokens;
-    PassManager formation(&ctx);
-    xfmr::buildKernelFormationPipeline(formation, o);
-    if (failed(formation.run(*m))) {
-      ADD_FAILURE() << "formation failed";
-      return;
-    }
-    std::string name;
-    for (auto f : m->getOps<func::FuncOp>())
-      if (f->hasAttr("xfmr.kernel")) {
-        name = f.getSymName().str();
-        if (auto n = dyn_cast<IntegerAttr>(f->getAttr("xfmr.work")))
-          units = n.getInt();
-      }
-    PassManager codegen(&ctx);
-    xfmr::buildCPUCodegenPipeline(codegen, o);
-    if (failed(codegen.run(*m))) {
-      ADD_FAILURE() << "codegen failed";
-      return;
-    }
-    llvm::InitializeNativeTarget();
-    llvm::InitializeNativeTargetAsmPrinter();
-    auto tmb = llvm::orc::JITTargetMachineBuilder::detectHost();
-    auto tm = tmb->createTargetMachine();
-    ExecutionEngineOptions eo;
-    eo.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
-    auto e = ExecutionEngine::create(*m, eo, std::move(*tm));
-    if (!e) {
-      ADD_FAILURE() << "JIT failed: " << llvm::toString(e.takeError());
-      return;
-    }
-    engine = std::move(*e);
-    auto sym = engine->lookup(name + "_entry");
-    if (!sym) {
-      ADD_FAILURE() << llvm::toString(sym.takeError());
-      return;
-    }
-    fn = reinterpret_cast<EntryFn>(*sym);
+    std::string error;
+    jit = xfmr::JitKernel::compile(forward, o, &error);
+    if (!jit)
+      ADD_FAILURE() << error << "\n" << forward;
   }
 
   /// Runs all units, split in three calls like three threads would.
   void run(std::vector<void *> buffers, int64_t n, int64_t pos) {
-    ASSERT_NE(fn, nullptr);
-    int64_t u = units ? units : n;
-    int64_t a = u / 3, b = 2 * u / 3;
-    fn(buffers.data(), n, pos, 0, a);
-    fn(buffers.data(), n, pos, a, b);
-    fn(buffers.data(), n, pos, b, u);
+    ASSERT_NE(jit, nullptr);
+    jit->run(buffers, n, pos, /*splits=*/3);
   }
 };
 
