@@ -52,43 +52,39 @@ std::pair<Value, Value> rowStats(KB &k, VectorType vt, Value x, Value r,
 }
 } // namespace
 
-LogicalResult cpu::buildLayerNorm(ImplicitLocOpBuilder &b, LayerNormOp op,
-                                  KernelArgs &a) {
+namespace {
+/// y = (x - mean) * rstd * gamma [+ beta]; RMS norm has no mean and no beta.
+LogicalResult buildNorm(ImplicitLocOpBuilder &b, Operation *op, KernelArgs &a,
+                        double eps, bool centered) {
   KB k(b);
-  int64_t d = featureDim(op.getInput()), vw = scheduleOf(op).getVectorWidth();
-  if (failed(checkWidth(op, d, vw)))
-    return failure();
-  auto vt = VectorType::get({vw}, b.getF32Type());
-  Value x = a.inputs[0], g = a.inputs[1], beta = a.inputs[2];
-  double eps = op.getEpsilon().convertToDouble();
-  k.forLoop(a.begin, a.end, k.idx(1), [&](Value r) {
-    auto [mean, rstd] = rowStats(k, vt, x, r, d, eps, /*centered=*/true);
-    k.forLoop(k.idx(0), k.idx(d), k.idx(vw), [&](Value c) {
-      Value xn = k.mul(k.sub(k.vload(vt, x, {r, c}), mean), rstd);
-      k.vstore(k.fma(xn, k.vload(vt, g, {c}), k.vload(vt, beta, {c})), a.out,
-               {r, c});
-    });
-  });
-  return success();
-}
-
-LogicalResult cpu::buildRMSNorm(ImplicitLocOpBuilder &b, RMSNormOp op,
-                                KernelArgs &a) {
-  KB k(b);
-  int64_t d = featureDim(op.getInput()), vw = scheduleOf(op).getVectorWidth();
+  int64_t d = featureDim(op->getOperand(0)), vw = scheduleOf(op).getVectorWidth();
   if (failed(checkWidth(op, d, vw)))
     return failure();
   auto vt = VectorType::get({vw}, b.getF32Type());
   Value x = a.inputs[0], g = a.inputs[1];
-  double eps = op.getEpsilon().convertToDouble();
+  Value beta = centered ? a.inputs[2] : Value();
   k.forLoop(a.begin, a.end, k.idx(1), [&](Value r) {
-    Value rstd = rowStats(k, vt, x, r, d, eps, /*centered=*/false).second;
+    auto [mean, rstd] = rowStats(k, vt, x, r, d, eps, centered);
     k.forLoop(k.idx(0), k.idx(d), k.idx(vw), [&](Value c) {
-      Value xn = k.mul(k.vload(vt, x, {r, c}), rstd);
-      k.vstore(k.mul(xn, k.vload(vt, g, {c})), a.out, {r, c});
+      Value xv = k.vload(vt, x, {r, c});
+      Value xn = k.mul(centered ? k.sub(xv, mean) : xv, rstd);
+      Value gv = k.vload(vt, g, {c});
+      k.vstore(beta ? k.fma(xn, gv, k.vload(vt, beta, {c})) : k.mul(xn, gv),
+               a.out, {r, c});
     });
   });
   return success();
+}
+} // namespace
+
+LogicalResult cpu::buildLayerNorm(ImplicitLocOpBuilder &b, LayerNormOp op,
+                                  KernelArgs &a) {
+  return buildNorm(b, op, a, op.getEpsilon().convertToDouble(), /*centered=*/true);
+}
+
+LogicalResult cpu::buildRMSNorm(ImplicitLocOpBuilder &b, RMSNormOp op,
+                                KernelArgs &a) {
+  return buildNorm(b, op, a, op.getEpsilon().convertToDouble(), /*centered=*/false);
 }
 
 LogicalResult cpu::buildEmbedding(ImplicitLocOpBuilder &b, EmbeddingOp op,
