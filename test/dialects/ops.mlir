@@ -45,3 +45,14 @@ func.func @all_ops(%tokens: tensor<?xi32>, %pos: index, %cache: !cache) -> tenso
   %l = xfmr.lm_head %gl, %wte : tensor<?x64xf32>, tensor<128x64xf32> -> tensor<?x128xf32>
   return %l : tensor<?x128xf32>
 }
+
+// CHECK-LABEL: func.func @dispatch
+func.func @dispatch(%x: tensor<?x64xf32>) -> tensor<?x64xf32> {
+  // CHECK: xfmr.dispatch @xk_gelu_0(%{{.*}}) {layer = 3 : i64} : (tensor<?x64xf32>) -> tensor<?x64xf32>
+  %y = xfmr.dispatch @xk_gelu_0(%x) {layer = 3 : i64} : (tensor<?x64xf32>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+func.func private @xk_gelu_0(%x: tensor<?x64xf32>) -> tensor<?x64xf32> attributes {xfmr.kernel, xfmr.work = "rows"} {
+  %y = xfmr.gelu %x : tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
