@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,7 @@ struct Model {
   const uint8_t *weightData = nullptr;
   size_t weightMapBytes = 0;
   std::unique_ptr<ThreadPool> pool;
+  std::mutex poolMutex; // sessions of one model take turns on its pool
 
   ~Model();
 };

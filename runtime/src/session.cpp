@@ -153,6 +153,7 @@ extern "C" int xfmr_prefill(xfmr_session *s, const int32_t *tokens, int n,
                std::to_string(m.vocab));
       return -1;
     }
+  std::lock_guard<std::mutex> lock(m.poolMutex);
   bool chunked = n > m.maxTokens;
   if (chunked && all_logits)
     s->allLogits.assign(size_t(n) * m.vocab, 0.f);

@@ -48,7 +48,9 @@ int64_t xfmr_model_weight_bytes(const xfmr_model *model);
 
 /* ---- Sessions: one sequence with its KV cache ----------------------------- */
 
-/* n_ctx <= 0 or larger than the model's: the model's context length. */
+/* n_ctx <= 0 or larger than the model's: the model's context length.
+ * Sessions of one model may live on different threads; their calls take
+ * turns on the model's thread pool. */
 xfmr_session *xfmr_session_create(xfmr_model *model, int n_ctx);
 void xfmr_session_free(xfmr_session *session);
 /* Number of tokens in the cache (the position of the next token). */
@@ -64,7 +66,8 @@ int xfmr_prefill(xfmr_session *session, const int32_t *tokens, int n,
                  int all_logits);
 /* Appends one token: xfmr_prefill(session, &token, 1, 0). */
 int xfmr_decode(xfmr_session *session, int32_t token);
-/* Row-major [rows, vocab] logits of the last prefill/decode call. */
+/* Row-major [rows, vocab] logits of the last prefill/decode call; valid
+ * until the session's next call. */
 const float *xfmr_logits(const xfmr_session *session, int *rows);
 
 /* Per-kernel time of this session's calls so far (for `xfmr bench`):
