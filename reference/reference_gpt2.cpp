@@ -11,7 +11,11 @@ std::vector<double> toDouble(const std::vector<float> &f) {
 }
 } // namespace
 
-ReferenceGPT2::ReferenceGPT2(const io::GPT2Files &files) : c_(files.config()) {
+ReferenceGPT2::ReferenceGPT2(const io::GPT2Files &files,
+                             const std::vector<int64_t> &dropped)
+    : c_(files.config()), dropped_(size_t(files.config().nLayer), false) {
+  for (int64_t l : dropped)
+    dropped_.at(size_t(l)) = true;
   auto L = [&](const std::string &n) { return toDouble(files.load(n)); };
   wte_ = L("wte.weight");
   wpe_ = L("wpe.weight");
@@ -60,6 +64,8 @@ std::vector<double> ReferenceGPT2::step(int32_t token) {
   for (int64_t i = 0; i < E; ++i)
     x[size_t(i)] = wte_[size_t(token * E + i)] + wpe_[size_t(pos_ * E + i)];
   for (int64_t l = 0; l < c_.nLayer; ++l) {
+    if (dropped_[size_t(l)])
+      continue;
     Layer &ly = layers_[size_t(l)];
     Vec qkv = linear(layerNorm(x, ly.ln1g, ly.ln1b), ly.attnW, ly.attnB, 3 * E);
     Vec &kc = kCache_[size_t(l)], &vc = vCache_[size_t(l)];

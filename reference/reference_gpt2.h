@@ -13,7 +13,9 @@ namespace xfmr::reference {
 
 class ReferenceGPT2 {
 public:
-  explicit ReferenceGPT2(const io::GPT2Files &files);
+  /// `dropped`: blocks to skip, as xfmr-prune-layers removes them.
+  explicit ReferenceGPT2(const io::GPT2Files &files,
+                         const std::vector<int64_t> &dropped = {});
   /// Appends tokens to the cache; returns the logits of each ([n][vocab]).
   std::vector<std::vector<double>> forward(const std::vector<int32_t> &tokens);
   void reset() { pos_ = 0; }
@@ -32,6 +34,7 @@ private:
   io::GPT2Config c_;
   Vec wte_, wpe_, lnfg_, lnfb_;
   std::vector<Layer> layers_;
+  std::vector<bool> dropped_;
   std::vector<Vec> kCache_, vCache_; // per layer: [pos][n_embd]
   int64_t pos_ = 0;
 };

@@ -19,6 +19,7 @@ struct Case {
   io::GPT2Config config;
   int threads;
   io::RandomModelFormat format = {};
+  std::vector<int64_t> dropLayers = {};
 };
 
 void PrintTo(const Case &c, std::ostream *os) { *os << c.name; }
@@ -34,11 +35,12 @@ TEST_P(GPT2EndToEnd, MatchesReferenceAndRecompute) {
   ASSERT_TRUE(io::writeRandomGPT2(modelDir, c.config, seed, &err, c.format)) << err;
   CompileOptions opts;
   opts.maxTokens = 16; // the 16-token prompt fills one chunk exactly
+  opts.dropLayers = c.dropLayers;
   ASSERT_EQ(compileModel(modelDir, outDir, opts, &err), 0) << err;
 
   auto files = io::GPT2Files::open(modelDir, &err);
   ASSERT_TRUE(files) << err;
-  reference::ReferenceGPT2 ref(*files);
+  reference::ReferenceGPT2 ref(*files, c.dropLayers);
 
   xfmr_model *model = xfmr_model_open(outDir.c_str(), c.threads);
   ASSERT_TRUE(model) << xfmr_last_error();
@@ -102,6 +104,12 @@ io::GPT2Config small() {
   return c;
 }
 
+io::GPT2Config fourLayers() {
+  io::GPT2Config c = small();
+  c.nLayer = 4;
+  return c;
+}
+
 io::GPT2Config odd() { // widths that are not multiples of 16
   io::GPT2Config c;
   c.nLayer = 1;
@@ -126,6 +134,7 @@ INSTANTIATE_TEST_SUITE_P(
                       // "transformer." prefix, attention mask buffers.
                       Case{"f16_prefixed_with_buffers", small(), 2,
                            {io::DType::F16, "transformer.", true}},
-                      Case{"bf16", small(), 2, {io::DType::BF16, "", false}}),
+                      Case{"bf16", small(), 2, {io::DType::BF16, "", false}},
+                      Case{"pruned_blocks_1_and_2", fourLayers(), 2, {}, {1, 2}}),
     [](const auto &info) { return std::string(info.param.name); });
 } // namespace

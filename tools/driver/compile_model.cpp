@@ -165,6 +165,18 @@ int ::xfmr::compileModel(const std::string &modelDir, const std::string &outDir,
     module->print(os);
     writeText(options.irDumpDir + "/" + name, s);
   };
+  if (!options.dropLayers.empty() || options.dropLast > 0) {
+    PassManager prune(&ctx);
+    mlir::xfmr::XfmrPruneLayersPassOptions po;
+    po.drop = options.dropLayers;
+    po.dropLast = options.dropLast;
+    prune.addPass(mlir::xfmr::createXfmrPruneLayersPass(po));
+    if (failed(prune.run(*module))) {
+      *error = "--drop-layers: " + diag.text;
+      llvm::sys::fs::remove_directories(tmp);
+      return 2;
+    }
+  }
   dump("xfmr.mlir");
 
   PassManager formation(&ctx);

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace xfmr {
 
@@ -12,6 +13,8 @@ struct CompileOptions {
   std::string cpu;         // empty: this host
   std::string features;
   std::string irDumpDir;   // when set: xfmr.mlir, kernels.mlir, kernels.ll
+  std::vector<int64_t> dropLayers; // transformer blocks to remove
+  int64_t dropLast = 0;            // remove this many blocks from the end
 };
 
 /// Compiles MODEL_DIR into OUT (written to OUT.tmp, then renamed, so a

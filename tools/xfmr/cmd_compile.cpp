@@ -8,7 +8,8 @@ using namespace xfmr::cli;
 
 int xfmr::cli::cmdCompile(int argc, char **argv) {
   const char *usage = "xfmr compile MODEL_DIR -o OUT [--max-tokens N] "
-                      "[--dump-ir DIR] [--cpu NAME --features +a,+b]";
+                      "[--drop-layers 3,5] [--drop-last N] [--dump-ir DIR] "
+                      "[--cpu NAME --features +a,+b]";
   Args args(argc, argv, 2);
   CompileOptions opts;
   std::string out = args.take("-o");
@@ -16,6 +17,21 @@ int xfmr::cli::cmdCompile(int argc, char **argv) {
   opts.irDumpDir = args.take("--dump-ir");
   opts.cpu = args.take("--cpu");
   opts.features = args.take("--features");
+  opts.dropLast = args.takeInt("--drop-last", 0, 0, 1 << 20);
+  std::string drop = args.take("--drop-layers");
+  for (size_t i = 0; i < drop.size();) {
+    size_t j = drop.find(',', i);
+    if (j == std::string::npos)
+      j = drop.size();
+    std::string part = drop.substr(i, j - i);
+    char *end = nullptr;
+    long v = std::strtol(part.c_str(), &end, 10);
+    if (part.empty() || *end != '\0' || v < 0)
+      die(kBadInput, "--drop-layers expects comma-separated block indices, got '" +
+                         part + "'");
+    opts.dropLayers.push_back(v);
+    i = j + 1;
+  }
   auto pos = args.positional(1, usage);
   if (out.empty())
     die(kBadInput, std::string("missing -o OUT\nusage: ") + usage);

@@ -27,6 +27,25 @@ def XfmrAssignSchedulesPass : Pass<"xfmr-assign-schedules", "ModuleOp"> {
   let dependentDialects = ["::mlir::xfmr::XfmrDialect"];
 }
 
+def XfmrPruneLayersPass : Pass<"xfmr-prune-layers", "ModuleOp"> {
+  let summary = "Drop whole transformer blocks";
+  let description = [{
+    Removes the listed blocks (`drop=3,5`) or the last N (`drop-last=2`)
+    from `@forward`. A block is delimited by the residual stream: block `l`
+    starts at the residual value its attention (`layer = l`) reads through
+    its norm and projections, and ends where block `l + 1` starts (for the
+    last block: at the value the final norm reads). Dropping a block
+    forwards its input residual to its output's users; its ops and weights
+    disappear, the remaining attention layers are renumbered and the KV
+    cache shrinks to the remaining layers.
+  }];
+  let options = [
+    ListOption<"drop", "drop", "int64_t", "indices of the blocks to drop">,
+    Option<"dropLast", "drop-last", "int64_t", /*default=*/"0",
+           "drop this many blocks from the end">,
+  ];
+}
+
 //===----------------------------------------------------------------------===//
 // Kernel formation
 //===----------------------------------------------------------------------===//
