@@ -40,6 +40,11 @@ LogicalResult buildBody(ImplicitLocOpBuilder &b, Operation *op, KernelArgs &a) {
   for (Type t : op->getResultTypes())
     if (!cast<ShapedType>(t).getElementType().isF32())
       return op->emitOpError("CPU lowering supports f32 activations only");
+  for (Type t : op->getOperandTypes())
+    if (auto rt = dyn_cast<RankedTensorType>(t);
+        rt && (rt.getEncoding() || rt.getElementType().isBF16() ||
+               rt.getElementType().isF16()))
+      return op->emitOpError() << "has no CPU kernel for " << t << " operands yet";
   return llvm::TypeSwitch<Operation *, LogicalResult>(op)
       .Case<LinearOp>([&](auto o) { return buildLinear(b, o, a); })
       .Case<LMHeadOp>([&](auto o) { return buildLMHead(b, o, a); })

@@ -316,3 +316,86 @@ func.func @glu_types(%g: tensor<?x8xf32>, %u: tensor<?x4xf32>) {
   %y = "xfmr.glu"(%g, %u) {activation = 0 : i32} : (tensor<?x8xf32>, tensor<?x4xf32>) -> tensor<?x8xf32>
   return
 }
+
+// -----
+
+// expected-error @+1 {{quant scales must be f32 or f16, got 'i32'}}
+func.func @quant_scale(%w: tensor<8x8xi8, #xfmr.quant<bits = 8, group = 0, scale = i32>>) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{8-bit weights are per output channel (group = 0), got group = 32}}
+func.func @quant_int8_group(%w: tensor<64x8xi8, #xfmr.quant<bits = 8, group = 32, scale = f32>>) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{8-bit weights are symmetric: no zero_point}}
+func.func @quant_int8_zero(%w: tensor<64x8xi8, #xfmr.quant<bits = 8, group = 0, scale = f32, zero_point = true>>) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{4-bit weights need group 32, 64 or 128, got 16}}
+func.func @quant_int4_group(%w: tensor<64x8xi4, #xfmr.quant<bits = 4, group = 16, scale = f16>>) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{quant bits must be 8 or 4, got 3}}
+func.func @quant_bits(%w: tensor<64x8xi4, #xfmr.quant<bits = 3, group = 32, scale = f16>>) {
+  return
+}
+
+// -----
+
+func.func @quant_int_without_encoding(%x: tensor<?x64xf32>, %w: tensor<64x8xi8>) {
+  // expected-error @+1 {{weight element type 'i8' needs an #xfmr.quant encoding}}
+  %y = xfmr.linear %x, %w : tensor<?x64xf32>, tensor<64x8xi8> -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @quant_storage(%x: tensor<?x64xf32>, %w: tensor<64x8xi4, #xfmr.quant<bits = 8, group = 0, scale = f32>>) {
+  // expected-error @+1 {{a 8-bit quantized weight must store i8, got 'i4'}}
+  %y = xfmr.linear %x, %w : tensor<?x64xf32>, tensor<64x8xi4, #xfmr.quant<bits = 8, group = 0, scale = f32>> -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @quant_group_divides(%x: tensor<?x48xf32>, %w: tensor<48x8xi4, #xfmr.quant<bits = 4, group = 32, scale = f16>>) {
+  // expected-error @+1 {{quant group 32 does not divide the reduction dimension 48}}
+  %y = xfmr.linear %x, %w : tensor<?x48xf32>, tensor<48x8xi4, #xfmr.quant<bits = 4, group = 32, scale = f16>> -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @quant_lm_head_group(%x: tensor<?x48xf32>, %w: tensor<64x48xi4, #xfmr.quant<bits = 4, group = 32, scale = f16>>) {
+  // expected-error @+1 {{quant group 32 does not divide the reduction dimension 48}}
+  %y = xfmr.lm_head %x, %w : tensor<?x48xf32>, tensor<64x48xi4, #xfmr.quant<bits = 4, group = 32, scale = f16>> -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @weight_foreign_encoding() {
+  // expected-error @+1 {{weight encoding "sparse" is not an #xfmr.quant}}
+  %w = xfmr.weight "w" : tensor<4x4xf32, "sparse">
+  return
+}
+
+// -----
+
+func.func @weight_quant_1d() {
+  // expected-error @+1 {{quantized weights must be 2-D}}
+  %w = xfmr.weight "w" : tensor<64xi8, #xfmr.quant<bits = 8, group = 0, scale = f32>>
+  return
+}

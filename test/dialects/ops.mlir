@@ -56,3 +56,23 @@ func.func private @xk_gelu_0(%x: tensor<?x64xf32>) -> tensor<?x64xf32> attribute
   %y = xfmr.gelu %x : tensor<?x64xf32>
   return %y : tensor<?x64xf32>
 }
+
+// Quantized and bf16 weights keep their logical shape.
+// CHECK-LABEL: func.func @quantized_weights
+func.func @quantized_weights(%x: tensor<?x64xf32>, %t: tensor<?xi32>, %p: index) -> tensor<?x128xf32> {
+  // CHECK: xfmr.weight "w8" : tensor<64x32xi8, #xfmr.quant<bits = 8, group = 0, scale = f32>>
+  %w8 = xfmr.weight "w8" : tensor<64x32xi8, #xfmr.quant<bits = 8, group = 0, scale = f32>>
+  // CHECK: xfmr.weight "w4" : tensor<64x32xi4, #xfmr.quant<bits = 4, group = 32, scale = f16, zero_point = true>>
+  %w4 = xfmr.weight "w4" : tensor<64x32xi4, #xfmr.quant<bits = 4, group = 32, scale = f16, zero_point = true>>
+  // CHECK: xfmr.weight "wb" : tensor<64x32xbf16>
+  %wb = xfmr.weight "wb" : tensor<64x32xbf16>
+  // CHECK: xfmr.weight "wte" : tensor<128x64xi4, #xfmr.quant<bits = 4, group = 64, scale = f16>>
+  %e = xfmr.weight "wte" : tensor<128x64xi4, #xfmr.quant<bits = 4, group = 64, scale = f16>>
+  %a = xfmr.linear %x, %w8 : tensor<?x64xf32>, tensor<64x32xi8, #xfmr.quant<bits = 8, group = 0, scale = f32>> -> tensor<?x32xf32>
+  %b = xfmr.linear %x, %w4 : tensor<?x64xf32>, tensor<64x32xi4, #xfmr.quant<bits = 4, group = 32, scale = f16, zero_point = true>> -> tensor<?x32xf32>
+  %c = xfmr.linear %x, %wb : tensor<?x64xf32>, tensor<64x32xbf16> -> tensor<?x32xf32>
+  %h = xfmr.embedding %t, %e at %p : tensor<?xi32>, tensor<128x64xi4, #xfmr.quant<bits = 4, group = 64, scale = f16>> -> tensor<?x64xf32>
+  // CHECK: xfmr.lm_head {{.*}} : tensor<?x64xf32>, tensor<128x64xi4, #xfmr.quant<bits = 4, group = 64, scale = f16>> -> tensor<?x128xf32>
+  %l = xfmr.lm_head %h, %e : tensor<?x64xf32>, tensor<128x64xi4, #xfmr.quant<bits = 4, group = 64, scale = f16>> -> tensor<?x128xf32>
+  return %l : tensor<?x128xf32>
+}

@@ -79,3 +79,11 @@ func.func private @xk_f16(%x: tensor<?x16xf16>) -> tensor<?x16xf16> attributes {
   %y = xfmr.silu %x {schedule = #xfmr.schedule<vector_width = 16, tile_m = 1, tile_n = 16, unroll = 1>} : tensor<?x16xf16>
   return %y : tensor<?x16xf16>
 }
+
+// -----
+
+func.func private @xk_int8(%x: tensor<?x64xf32>, %w: tensor<64x16xi8, #xfmr.quant<bits = 8, group = 0, scale = f32>>) -> tensor<?x16xf32> attributes {xfmr.kernel, xfmr.work = 1 : i64} {
+  // expected-error @+1 {{has no CPU kernel for 'tensor<64x16xi8, #xfmr.quant<bits = 8, group = 0, scale = f32>>' operands yet}}
+  %y = xfmr.linear %x, %w {schedule = #xfmr.schedule<vector_width = 16, tile_m = 4, tile_n = 16, unroll = 1>} : tensor<?x64xf32>, tensor<64x16xi8, #xfmr.quant<bits = 8, group = 0, scale = f32>> -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}

@@ -68,3 +68,25 @@ LogicalResult ScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "unroll must be in [1, 16], got " << unroll;
   return success();
 }
+
+LogicalResult QuantAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                int64_t bits, int64_t group, Type scale,
+                                bool zeroPoint) {
+  if (!scale.isF32() && !scale.isF16())
+    return emitError() << "quant scales must be f32 or f16, got " << scale;
+  if (bits == 8) {
+    if (group != 0)
+      return emitError() << "8-bit weights are per output channel (group = 0), "
+                            "got group = " << group;
+    if (zeroPoint)
+      return emitError() << "8-bit weights are symmetric: no zero_point";
+    return success();
+  }
+  if (bits == 4) {
+    if (group != 32 && group != 64 && group != 128)
+      return emitError() << "4-bit weights need group 32, 64 or 128, got "
+                         << group;
+    return success();
+  }
+  return emitError() << "quant bits must be 8 or 4, got " << bits;
+}

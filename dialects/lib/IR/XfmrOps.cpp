@@ -40,6 +40,34 @@ LogicalResult checkSameRows(Operation *op, Value a, Value b) {
 }
 } // namespace
 
+LogicalResult xfmr::verifyWeightType(Operation *op, Type type,
+                                     unsigned reductionDim) {
+  auto t = cast<RankedTensorType>(type);
+  Type elem = t.getElementType();
+  auto quant = dyn_cast_or_null<QuantAttr>(t.getEncoding());
+  if (t.getEncoding() && !quant)
+    return op->emitOpError() << "weight encoding " << t.getEncoding()
+                             << " is not an #xfmr.quant";
+  if (!quant) {
+    if (!elem.isF32() && !elem.isBF16() && !elem.isF16())
+      return op->emitOpError() << "weight element type " << elem
+                               << " needs an #xfmr.quant encoding";
+    return success();
+  }
+  if (!elem.isSignlessInteger(quant.getBits()))
+    return op->emitOpError() << "a " << quant.getBits()
+                             << "-bit quantized weight must store i"
+                             << quant.getBits() << ", got " << elem;
+  if (t.getRank() != 2)
+    return op->emitOpError("quantized weights must be 2-D");
+  int64_t red = t.getDimSize(reductionDim);
+  if (quant.getGroup() > 0 && red % quant.getGroup() != 0)
+    return op->emitOpError() << "quant group " << quant.getGroup()
+                             << " does not divide the reduction dimension "
+                             << red;
+  return success();
+}
+
 LogicalResult WeightOp::verify() {
   auto type = cast<RankedTensorType>(getType());
   if (!type.hasStaticShape())
@@ -50,6 +78,11 @@ LogicalResult WeightOp::verify() {
     return emitOpError("column offset must be non-negative");
   if (getTransposed() && type.getRank() != 2)
     return emitOpError("only 2-D weights can be transposed");
+  if (type.getEncoding() && !isa_and_nonnull<QuantAttr>(type.getEncoding()))
+    return emitOpError() << "weight encoding " << type.getEncoding()
+                         << " is not an #xfmr.quant";
+  if (type.getEncoding() && type.getRank() != 2)
+    return emitOpError("quantized weights must be 2-D");
   return success();
 }
 
@@ -64,7 +97,11 @@ LogicalResult EmbeddingOp::verify() {
     return emitOpError() << "positional embedding width "
                          << dim(getPositions(), 1)
                          << " differs from the token embedding width " << d;
-  if (elem(getResult()) != elem(getTable()))
+  if (failed(verifyWeightType(*this, getTable().getType(), /*reductionDim=*/1)))
+    return failure();
+  if (!isa_and_nonnull<QuantAttr>(
+          cast<RankedTensorType>(getTable().getType()).getEncoding()) &&
+      !elem(getTable()).isBF16() && elem(getResult()) != elem(getTable()))
     return emitOpError("result element type differs from the table's");
   int64_t n = dim(getTokens(), 0), r = dim(getResult(), 0);
   if (!ShapedType::isDynamic(n) && !ShapedType::isDynamic(r) && n != r)
@@ -111,7 +148,7 @@ LogicalResult LinearOp::verify() {
   if (getBias() && dim(getBias(), 0) != n)
     return emitOpError() << "bias of size " << dim(getBias(), 0)
                          << " does not match the " << n << " output features";
-  return success();
+  return verifyWeightType(*this, getWeight().getType(), /*reductionDim=*/0);
 }
 
 LogicalResult LMHeadOp::verify() {
@@ -127,7 +164,7 @@ LogicalResult LMHeadOp::verify() {
     return emitOpError() << "weight has " << dim(getWeight(), 0)
                          << " vocabulary rows but the result has "
                          << dim(getResult(), 1) << " logits";
-  return success();
+  return verifyWeightType(*this, getWeight().getType(), /*reductionDim=*/1);
 }
 
 LogicalResult RotaryOp::verify() {

@@ -31,6 +31,38 @@ def Xfmr_ScheduleAttr : AttrDef<Xfmr_Dialect, "Schedule"> {
   let genVerifyDecl = 1;
 }
 
+def Xfmr_QuantAttr : AttrDef<Xfmr_Dialect, "Quant"> {
+  let mnemonic = "quant";
+  let summary = "How the integers of a quantized weight tensor dequantize";
+  let description = [{
+    The encoding of a quantized weight tensor. The tensor keeps its logical
+    shape; its element type holds the stored integers (`i8` or `i4`) and
+    this attribute says how to turn them back into reals along the op's
+    reduction dimension (`K` of a `[K, N]` linear weight, `D` of a `[V, D]`
+    LM-head table):
+
+    * `bits = 8, group = 0`: symmetric, one scale per output channel:
+      `w = q * scale[n]`, `q` in [-127, 127].
+    * `bits = 4, group = G` (32, 64 or 128): one scale per `G` consecutive
+      reduction elements of each output channel: `w = (q - zero) * scale`,
+      `q` in [0, 15] with `zero_point`, else `q` in [-8, 7] and zero 0.
+
+    `scale` is the type the scales are stored in (f32 or f16).
+
+    ```mlir
+    tensor<768x3072xi8, #xfmr.quant<bits = 8, group = 0, scale = f32>>
+    tensor<768x3072xi4, #xfmr.quant<bits = 4, group = 32, scale = f16, zero_point = true>>
+    ```
+  }];
+  let parameters = (ins "int64_t":$bits, "int64_t":$group, "Type":$scale,
+                        DefaultValuedParameter<"bool", "false">:$zeroPoint);
+  let assemblyFormat = [{
+    `<` `bits` `=` $bits `,` `group` `=` $group `,` `scale` `=` $scale
+    (`,` `zero_point` `=` $zeroPoint^)? `>`
+  }];
+  let genVerifyDecl = 1;
+}
+
 def Xfmr_GatedActivation : I32EnumAttr<"GatedActivation",
     "activation applied to the gate of a gated MLP", [
       I32EnumAttrCase<"silu", 0>,

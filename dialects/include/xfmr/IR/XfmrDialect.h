@@ -22,4 +22,10 @@
 #define GET_OP_CLASSES
 #include "xfmr/IR/XfmrOps.h.inc"
 
+namespace mlir::xfmr {
+/// Checks a weight operand's type: f32/f16/bf16, or integers with an
+/// #xfmr.quant encoding whose group divides `reductionDim`.
+LogicalResult verifyWeightType(Operation *op, Type type, unsigned reductionDim);
+} // namespace mlir::xfmr
+
 #endif // XFMR_IR_XFMRDIALECT_H
