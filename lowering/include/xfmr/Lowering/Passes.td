@@ -27,6 +27,36 @@ def XfmrAssignSchedulesPass : Pass<"xfmr-assign-schedules", "ModuleOp"> {
   let dependentDialects = ["::mlir::xfmr::XfmrDialect"];
 }
 
+def XfmrQuantizeWeightsPass : Pass<"xfmr-quantize-weights", "ModuleOp"> {
+  let summary = "Give matrix weights a bf16, int8 or int4 type";
+  let description = [{
+    Retypes the `xfmr.weight`s that `xfmr.linear`, `xfmr.lm_head` and
+    `xfmr.embedding` read as matrices: `bf16` elements, or integers with an
+    `#xfmr.quant` encoding (int8: symmetric per output channel; int4:
+    `group-size` elements of the reduction dimension per scale, optionally
+    with zero points). Biases, norms and positional tables stay f32. The
+    numbers are quantized when the compiled model is written, by plain
+    round-to-nearest of each group to its scale (max |w| / 127 or / 7).
+
+    `exclude` leaves weights alone by consumer (`lm_head`, `embedding`,
+    `linear`) or by a substring of the weight's name (`c_proj`). A weight
+    shared by an excluded and an included consumer (GPT-2's tied `wte`) is
+    split into two weight ops.
+  }];
+  let options = [
+    Option<"precision", "precision", "std::string", /*default=*/"\"int8\"",
+           "bf16, int8 or int4">,
+    Option<"groupSize", "group-size", "int64_t", /*default=*/"32",
+           "int4: reduction elements per scale (32, 64 or 128)">,
+    Option<"scaleType", "scale-type", "std::string", /*default=*/"\"f16\"",
+           "type of the stored scales: f16 or f32">,
+    Option<"zeroPoint", "zero-point", "bool", /*default=*/"false",
+           "int4: asymmetric groups with a zero point">,
+    ListOption<"exclude", "exclude", "std::string",
+               "consumers (lm_head, embedding, linear) or weight-name substrings to keep">,
+  ];
+}
+
 def XfmrPruneLayersPass : Pass<"xfmr-prune-layers", "ModuleOp"> {
   let summary = "Drop whole transformer blocks";
   let description = [{
