@@ -29,7 +29,7 @@ int64_t fitTile(int64_t want, int64_t vw, int64_t n) {
 int64_t cols(Value v) { return cast<ShapedType>(v.getType()).getDimSize(1); }
 
 struct AssignSchedules
-    : xfmr::impl::XfmrAssignSchedulesPassBase<AssignSchedules> {
+    : mlir::xfmr::impl::XfmrAssignSchedulesPassBase<AssignSchedules> {
   using Base::Base;
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
@@ -43,8 +43,15 @@ struct AssignSchedules
       ScheduleAttr s;
       if (auto lin = dyn_cast<LinearOp>(op)) {
         int64_t n = cols(lin.getResult());
-        int64_t vw = fitWidth(vectorWidth, n);
-        s = make(vw, tileM, fitTile(tileN, vw, n));
+        // int4 blocks hold two columns per byte: tile_n splits in two halves
+        // of whole vectors.
+        auto q = dyn_cast_or_null<QuantAttr>(
+            cast<RankedTensorType>(lin.getWeight().getType()).getEncoding());
+        bool int4 = q && q.getBits() == 4;
+        int64_t vw = int4 && n % 2 == 0 ? fitWidth(vectorWidth, n / 2)
+                                        : fitWidth(vectorWidth, n);
+        int64_t unit = int4 ? 2 * vw : vw;
+        s = make(vw, tileM, fitTile(std::max<int64_t>(tileN, unit), unit, n));
       } else if (auto head = dyn_cast<LMHeadOp>(op)) {
         int64_t vw = fitWidth(vectorWidth, cols(head.getInput()));
         s = make(vw, 1, std::max<int64_t>(tileN / vw, 1) * vw);

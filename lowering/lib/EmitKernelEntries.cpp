@@ -11,7 +11,7 @@ using namespace mlir::xfmr;
 
 namespace {
 struct EmitKernelEntries
-    : xfmr::impl::XfmrEmitKernelEntriesPassBase<EmitKernelEntries> {
+    : mlir::xfmr::impl::XfmrEmitKernelEntriesPassBase<EmitKernelEntries> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();

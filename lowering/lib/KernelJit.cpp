@@ -54,6 +54,9 @@ std::unique_ptr<JitKernel> JitKernel::compile(const std::string &source,
       k->name_ = f.getSymName().str();
       if (auto n = dyn_cast_or_null<IntegerAttr>(f->getAttr("xfmr.work")))
         k->units_ = n.getInt();
+      Operation *op = &f.getBody().front().front();
+      for (unsigned i = 0; i < op->getNumOperands(); ++i)
+        k->layouts_.push_back(layoutOf(op, i));
     }
   if (k->name_.empty()) {
     *error = "no kernel was outlined";

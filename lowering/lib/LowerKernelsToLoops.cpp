@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 #include "CPU/KernelBuilder.h"
 #include "xfmr/Lowering/Passes.h"
+#include "xfmr/Lowering/WeightLayout.h"
 
 #include "mlir/Dialect/Math/Transforms/Approximation.h"
 #include "mlir/Dialect/Math/Transforms/Passes.h"
@@ -40,11 +41,14 @@ LogicalResult buildBody(ImplicitLocOpBuilder &b, Operation *op, KernelArgs &a) {
   for (Type t : op->getResultTypes())
     if (!cast<ShapedType>(t).getElementType().isF32())
       return op->emitOpError("CPU lowering supports f32 activations only");
-  for (Type t : op->getOperandTypes())
-    if (auto rt = dyn_cast<RankedTensorType>(t);
-        rt && (rt.getEncoding() || rt.getElementType().isBF16() ||
-               rt.getElementType().isF16()))
-      return op->emitOpError() << "has no CPU kernel for " << t << " operands yet";
+  for (auto [i, t] : llvm::enumerate(op->getOperandTypes())) {
+    auto rt = dyn_cast<RankedTensorType>(t);
+    if (!rt || layoutOf(op, i).kind != WeightLayout::Dense)
+      continue;
+    if (rt.getEncoding() || !(rt.getElementType().isF32() ||
+                              rt.getElementType().isInteger(32)))
+      return op->emitOpError() << "has no CPU kernel for " << t << " operands";
+  }
   return llvm::TypeSwitch<Operation *, LogicalResult>(op)
       .Case<LinearOp>([&](auto o) { return buildLinear(b, o, a); })
       .Case<LMHeadOp>([&](auto o) { return buildLMHead(b, o, a); })
@@ -71,10 +75,16 @@ LogicalResult lowerKernel(func::FuncOp kernel, int64_t maxTokens) {
   // New signature: buffers, output, then n, pos, begin, end.
   SmallVector<Type> types;
   SmallVector<int> role; // per original operand: -1 index, -2 cache, else input #
-  for (Value v : op->getOperands()) {
+  for (auto [i, v] : llvm::enumerate(op->getOperands())) {
     if (auto t = dyn_cast<RankedTensorType>(v.getType())) {
       role.push_back(types.size());
-      types.push_back(bufferType(t, maxTokens));
+      WeightLayout layout = layoutOf(op, i);
+      // Packed weights are byte buffers; the generators view into them.
+      if (layout.kind != WeightLayout::Dense)
+        types.push_back(MemRefType::get({layout.bytes()},
+                                        IntegerType::get(ctx, 8)));
+      else
+        types.push_back(bufferType(t, maxTokens));
     } else if (auto c = dyn_cast<KVCacheType>(v.getType())) {
       role.push_back(-2);
       auto half = MemRefType::get({c.getKvHeads(), c.getContextLength(), c.getHeadDim()},
@@ -127,7 +137,7 @@ LogicalResult lowerKernel(func::FuncOp kernel, int64_t maxTokens) {
 }
 
 struct LowerKernelsToLoops
-    : xfmr::impl::XfmrLowerKernelsToLoopsPassBase<LowerKernelsToLoops> {
+    : mlir::xfmr::impl::XfmrLowerKernelsToLoopsPassBase<LowerKernelsToLoops> {
   using Base::Base;
   void runOnOperation() override {
     ModuleOp module = getOperation();

@@ -19,7 +19,7 @@ int64_t rowBytes(Value v) {
 }
 } // namespace
 
-FailureOr<Manifest> xfmr::exportManifest(ModuleOp module, int64_t maxTokens) {
+FailureOr<Manifest> mlir::xfmr::exportManifest(ModuleOp module, int64_t maxTokens) {
   auto fwd = module.lookupSymbol<func::FuncOp>("forward");
   if (!fwd)
     return module.emitError("no @forward function to export");
@@ -47,15 +47,35 @@ FailureOr<Manifest> xfmr::exportManifest(ModuleOp module, int64_t maxTokens) {
     for (Value v : d.getOperands())
       lastUse[v] = i;
 
-  std::map<std::tuple<std::string, int64_t, bool, std::vector<int64_t>>, int>
-      weightIds;
   llvm::DenseMap<Value, std::string> refs;
   llvm::MapVector<StringRef, std::pair<int, std::string>> kernels;
   std::vector<int64_t> slotBytes; // row bytes per activation slot
   std::vector<int> freeSlots;
   llvm::DenseMap<Value, int> slotOf;
 
-  for (WeightOp w : fwd.getOps<WeightOp>()) {
+  // The layout each weight is read in, from the kernels that read it.
+  llvm::MapVector<Value, WeightLayout> layoutOfWeight;
+  for (DispatchOp d : dispatches) {
+    auto kernel = module.lookupSymbol<func::FuncOp>(d.getKernel());
+    if (!kernel)
+      return d.emitOpError("kernel not found");
+    Operation *op = &kernel.getBody().front().front();
+    for (auto [i, v] : llvm::enumerate(d.getOperands())) {
+      auto w = v.getDefiningOp<WeightOp>();
+      if (!w)
+        continue;
+      WeightLayout l = layoutOf(op, unsigned(i));
+      auto [it, inserted] = layoutOfWeight.insert({v, l});
+      if (!inserted && !(it->second == l))
+        return w.emitOpError() << "is read in two layouts ("
+                               << it->second.describe() << ", " << l.describe()
+                               << "); give each reader its own weight op";
+    }
+  }
+
+  std::map<std::tuple<std::string, int64_t, bool, std::string>, int> weightIds;
+  for (auto &[value, layout] : layoutOfWeight) {
+    auto w = value.getDefiningOp<WeightOp>();
     WeightView view;
     view.name = w.getName().str();
     if (view.name.find_first_of(" \t\n") != std::string::npos)
@@ -63,27 +83,30 @@ FailureOr<Manifest> xfmr::exportManifest(ModuleOp module, int64_t maxTokens) {
     view.columnOffset = w.getColumnOffsetAttr() ? w.getColumnOffsetAttr().getInt() : 0;
     view.transposed = w.getTransposed();
     auto t = cast<RankedTensorType>(w.getType());
-    if (!t.getElementType().isF32())
-      return w.emitOpError("only f32 weights are supported by this compiler");
     view.shape.assign(t.getShape().begin(), t.getShape().end());
+    view.layout = layout;
+    if (layout.kind == WeightLayout::Dense) {
+      view.layout.rows = t.getRank() == 2 ? t.getDimSize(0) : 1;
+      view.layout.cols = t.getShape().back();
+    }
     auto key = std::make_tuple(view.name, view.columnOffset, view.transposed,
-                               view.shape);
+                               view.layout.describe() + ":" +
+                                   std::to_string(view.layout.rows) + "x" +
+                                   std::to_string(view.layout.cols));
     auto it = weightIds.find(key);
     if (it == weightIds.end()) {
-      view.bytes = t.getNumElements() * 4;
-      view.offset = llvm::alignTo(m.weightBytes, 64);
+      view.bytes = view.layout.bytes();
+      view.offset = int64_t(llvm::alignTo(m.weightBytes, 64));
       m.weightBytes = view.offset + view.bytes;
       it = weightIds.emplace(key, int(m.weights.size())).first;
       m.weights.push_back(view);
     }
-    refs[w.getResult()] = "w" + std::to_string(it->second);
+    refs[value] = "w" + std::to_string(it->second);
   }
   refs[tokens] = "tok";
 
   for (auto [i, d] : llvm::enumerate(dispatches)) {
     auto kernel = module.lookupSymbol<func::FuncOp>(d.getKernel());
-    if (!kernel)
-      return d.emitOpError("kernel not found");
     auto [kit, inserted] = kernels.insert(
         {kernel.getSymName(), {int(kernels.size()), std::string()}});
     if (inserted) {
@@ -155,7 +178,7 @@ FailureOr<Manifest> xfmr::exportManifest(ModuleOp module, int64_t maxTokens) {
   out << "weights_bytes " << m.weightBytes << "\n";
   for (auto [i, w] : llvm::enumerate(m.weights))
     out << "weight " << i << " " << w.offset << " " << w.bytes << " " << w.name
-        << "\n";
+        << " " << w.layout.describe() << "\n";
   for (auto [i, b] : llvm::enumerate(slotBytes))
     out << "slot " << i << " " << b << "\n";
   for (auto &[name, info] : kernels)

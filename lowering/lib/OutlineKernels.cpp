@@ -53,7 +53,7 @@ StringRef shortName(Operation *op) {
   return op->getName().stripDialect();
 }
 
-struct OutlineKernels : xfmr::impl::XfmrOutlineKernelsPassBase<OutlineKernels> {
+struct OutlineKernels : mlir::xfmr::impl::XfmrOutlineKernelsPassBase<OutlineKernels> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SymbolTable symbols(module);

@@ -29,7 +29,7 @@ FailureOr<Value> residualSource(Value v) {
   return failure();
 }
 
-struct PruneLayers : xfmr::impl::XfmrPruneLayersPassBase<PruneLayers> {
+struct PruneLayers : mlir::xfmr::impl::XfmrPruneLayersPassBase<PruneLayers> {
   using Base::Base;
 
   void runOnOperation() override {

@@ -31,7 +31,7 @@ std::optional<MatrixUse> asMatrixUse(OpOperand &use) {
 }
 
 struct QuantizeWeights
-    : xfmr::impl::XfmrQuantizeWeightsPassBase<QuantizeWeights> {
+    : mlir::xfmr::impl::XfmrQuantizeWeightsPassBase<QuantizeWeights> {
   using Base::Base;
 
   void runOnOperation() override {

@@ -3,6 +3,7 @@
 // width included), with the work split over several calls as the thread
 // pool splits it. Kernels are compiled by the real pipeline and JIT-ed.
 #include "xfmr/Lowering/KernelJit.h"
+#include "xfmr/io/quantize.h"
 
 #include <gtest/gtest.h>
 
@@ -16,13 +17,13 @@ constexpr int64_t kMaxTokens = 16;
 
 /// One kernel compiled from `@forward(args) { op }` by the real pipeline.
 struct Kernel {
-  std::unique_ptr<xfmr::JitKernel> jit;
+  std::unique_ptr<mlir::xfmr::JitKernel> jit;
 
   explicit Kernel(const std::string &forward) {
-    xfmr::CPUPipelineOptions o;
+    mlir::xfmr::CPUPipelineOptions o;
     o.maxTokens = kMaxTokens;
     std::string error;
-    jit = xfmr::JitKernel::compile(forward, o, &error);
+    jit = mlir::xfmr::JitKernel::compile(forward, o, &error);
     if (!jit)
       ADD_FAILURE() << error << "\n" << forward;
   }
@@ -64,69 +65,136 @@ std::string ten(std::vector<int64_t> s) {
   return r + "f32>";
 }
 
+// -------------------------------------------------------- weight formats --
+struct Format {
+  const char *name;
+  const char *type; // element type and encoding, after "tensor<RxC x"
+  ::xfmr::io::QuantScheme scheme;
+};
+using ::xfmr::io::WeightFormat;
+const Format kF32{"f32", "f32", {}};
+const Format kFormats[] = {
+    kF32,
+    {"bf16", "bf16", {WeightFormat::BF16, 0, true, false}},
+    {"int8_f32scales", "i8, #xfmr.quant<bits = 8, group = 0, scale = f32>",
+     {WeightFormat::Int8, 0, false, false}},
+    {"int8_f16scales", "i8, #xfmr.quant<bits = 8, group = 0, scale = f16>",
+     {WeightFormat::Int8, 0, true, false}},
+    {"int4_g32", "i4, #xfmr.quant<bits = 4, group = 32, scale = f16>",
+     {WeightFormat::Int4, 32, true, false}},
+    {"int4_g32_zero_point",
+     "i4, #xfmr.quant<bits = 4, group = 32, scale = f16, zero_point = true>",
+     {WeightFormat::Int4, 32, true, true}},
+    {"int4_g64_f32scales", "i4, #xfmr.quant<bits = 4, group = 64, scale = f32>",
+     {WeightFormat::Int4, 64, false, false}},
+};
+
+std::string wten(int64_t r, int64_t c, const Format &f) {
+  return "tensor<" + std::to_string(r) + "x" + std::to_string(c) + "x" + f.type + ">";
+}
+
+/// The weight as the kernel reads it, and its quantize-dequantize.
+struct PackedWeight {
+  std::vector<uint8_t> bytes;
+  std::vector<float> effective;
+};
+PackedWeight pack(const std::vector<float> &w, int64_t rows, int64_t cols,
+                  bool reductionIsRows, const Format &f,
+                  const mlir::xfmr::WeightLayout &layout) {
+  PackedWeight p{mlir::xfmr::packWeight(w, layout), w};
+  ::xfmr::io::fakeQuantize(p.effective, rows, cols, reductionIsRows, f.scheme);
+  return p;
+}
+
 // ---------------------------------------------------------------- linear --
 struct LinearShape {
   int64_t m, k, n;
+  Format format = kF32;
 };
 void PrintTo(const LinearShape &s, std::ostream *os) {
-  *os << "M=" << s.m << " K=" << s.k << " N=" << s.n;
+  *os << s.format.name << " M=" << s.m << " K=" << s.k << " N=" << s.n;
 }
 class LinearKernel : public ::testing::TestWithParam<LinearShape> {};
 
 TEST_P(LinearKernel, MatchesReference) {
-  auto [M, K, N] = GetParam();
-  std::string src = "func.func @forward(%x: " + act(K) + ", %w: " + ten({K, N}) +
+  auto [M, K, N, f] = GetParam();
+  std::string w = wten(K, N, f);
+  std::string src = "func.func @forward(%x: " + act(K) + ", %w: " + w +
                     ", %b: " + ten({N}) + ") -> " + act(N) +
-                    " {\n %y = xfmr.linear %x, %w, %b : " + act(K) + ", " +
-                    ten({K, N}) + ", " + ten({N}) + " -> " + act(N) +
-                    "\n return %y : " + act(N) + "\n}";
+                    " {\n %y = xfmr.linear %x, %w, %b : " + act(K) + ", " + w +
+                    ", " + ten({N}) + " -> " + act(N) + "\n return %y : " +
+                    act(N) + "\n}";
   Kernel k(src);
-  auto x = randomVec(size_t(kMaxTokens * K)), w = randomVec(size_t(K * N)),
+  ASSERT_TRUE(k.jit);
+  auto x = randomVec(size_t(kMaxTokens * K)), wf = randomVec(size_t(K * N)),
        b = randomVec(size_t(N));
+  PackedWeight pw = pack(wf, K, N, /*reductionIsRows=*/true, f, k.jit->layout(1));
   std::vector<float> y(size_t(kMaxTokens * N), NAN);
-  k.run({x.data(), w.data(), b.data(), y.data()}, M, 0);
+  k.run({x.data(), pw.bytes.data(), b.data(), y.data()}, M, 0);
   std::vector<double> ref(size_t(M * N));
   for (int64_t i = 0; i < M; ++i)
     for (int64_t j = 0; j < N; ++j) {
       double s = b[size_t(j)];
       for (int64_t kk = 0; kk < K; ++kk)
-        s += double(x[size_t(i * K + kk)]) * w[size_t(kk * N + j)];
+        s += double(x[size_t(i * K + kk)]) * pw.effective[size_t(kk * N + j)];
       ref[size_t(i * N + j)] = s;
     }
-  EXPECT_LT(relErr(y, ref, size_t(M * N)), 1e-6);
+  EXPECT_LT(relErr(y, ref, size_t(M * N)), 2e-6);
 }
 
-INSTANTIATE_TEST_SUITE_P(Shapes, LinearKernel,
-                         ::testing::Values(LinearShape{1, 64, 192},
-                                           LinearShape{5, 64, 192},
-                                           LinearShape{9, 24, 40},
-                                           LinearShape{16, 16, 16},
-                                           LinearShape{3, 7, 12},
-                                           LinearShape{4, 128, 320}));
+std::vector<LinearShape> linearCases() {
+  std::vector<LinearShape> c = {{1, 64, 192}, {5, 64, 192}, {9, 24, 40},
+                                {16, 16, 16}, {3, 7, 12},   {4, 128, 320}};
+  for (const Format &f : kFormats)
+    for (auto [m, kk, n] : {std::tuple<int64_t, int64_t, int64_t>{1, 128, 192},
+                            {6, 64, 96}, {5, 256, 32}})
+      c.push_back({m, kk, n, f});
+  return c;
+}
+INSTANTIATE_TEST_SUITE_P(Shapes, LinearKernel, ::testing::ValuesIn(linearCases()));
 
 // --------------------------------------------------------------- lm_head --
-TEST(LMHeadKernel, MatchesReference) {
-  for (auto [M, D, V] : {std::tuple<int64_t, int64_t, int64_t>{1, 64, 100},
-                         {3, 24, 7}, {5, 48, 130}}) {
-    std::string src = "func.func @forward(%x: " + act(D) + ", %e: " + ten({V, D}) +
-                      ") -> " + act(V) + " {\n %y = xfmr.lm_head %x, %e : " +
-                      act(D) + ", " + ten({V, D}) + " -> " + act(V) +
-                      "\n return %y : " + act(V) + "\n}";
-    Kernel k(src);
-    auto x = randomVec(size_t(kMaxTokens * D)), e = randomVec(size_t(V * D));
-    std::vector<float> y(size_t(kMaxTokens * V), NAN);
-    k.run({x.data(), e.data(), y.data()}, M, 0);
-    std::vector<double> ref(size_t(M * V));
-    for (int64_t i = 0; i < M; ++i)
-      for (int64_t v = 0; v < V; ++v) {
-        double s = 0;
-        for (int64_t d = 0; d < D; ++d)
-          s += double(x[size_t(i * D + d)]) * e[size_t(v * D + d)];
-        ref[size_t(i * V + v)] = s;
-      }
-    EXPECT_LT(relErr(y, ref, size_t(M * V)), 1e-6) << M << "x" << D << "x" << V;
-  }
+struct TableCase {
+  int64_t m, d, v;
+  Format format = kF32;
+};
+void PrintTo(const TableCase &s, std::ostream *os) {
+  *os << s.format.name << " M=" << s.m << " D=" << s.d << " V=" << s.v;
 }
+class LMHeadKernel : public ::testing::TestWithParam<TableCase> {};
+
+TEST_P(LMHeadKernel, MatchesReference) {
+  auto [M, D, V, f] = GetParam();
+  std::string e = wten(V, D, f);
+  std::string src = "func.func @forward(%x: " + act(D) + ", %e: " + e + ") -> " +
+                    act(V) + " {\n %y = xfmr.lm_head %x, %e : " + act(D) + ", " +
+                    e + " -> " + act(V) + "\n return %y : " + act(V) + "\n}";
+  Kernel k(src);
+  ASSERT_TRUE(k.jit);
+  auto x = randomVec(size_t(kMaxTokens * D)), ef = randomVec(size_t(V * D));
+  PackedWeight pe = pack(ef, V, D, /*reductionIsRows=*/false, f, k.jit->layout(1));
+  std::vector<float> y(size_t(kMaxTokens * V), NAN);
+  k.run({x.data(), pe.bytes.data(), y.data()}, M, 0);
+  std::vector<double> ref(size_t(M * V));
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t v = 0; v < V; ++v) {
+      double s = 0;
+      for (int64_t d = 0; d < D; ++d)
+        s += double(x[size_t(i * D + d)]) * pe.effective[size_t(v * D + d)];
+      ref[size_t(i * V + v)] = s;
+    }
+  EXPECT_LT(relErr(y, ref, size_t(M * V)), 2e-6);
+}
+
+std::vector<TableCase> tableCases() {
+  std::vector<TableCase> c = {{1, 64, 100}, {3, 24, 7}, {5, 48, 130}};
+  for (const Format &f : kFormats)
+    for (auto [m, d, v] : {std::tuple<int64_t, int64_t, int64_t>{1, 128, 77},
+                           {3, 64, 130}})
+      c.push_back({m, d, v, f});
+  return c;
+}
+INSTANTIATE_TEST_SUITE_P(Shapes, LMHeadKernel, ::testing::ValuesIn(tableCases()));
 
 // ----------------------------------------------------------------- norms --
 TEST(NormKernels, MatchReference) {
@@ -213,23 +281,29 @@ TEST(ElementwiseKernels, MatchReference) {
 }
 
 // ------------------------------------------------------------- embedding --
-TEST(EmbeddingKernel, MatchesReference) {
-  const int64_t V = 50, D = 24, C = 32, M = 6, pos = 9;
+class EmbeddingKernel : public ::testing::TestWithParam<Format> {};
+
+TEST_P(EmbeddingKernel, MatchesReference) {
+  const Format &f = GetParam();
+  const int64_t V = 50, D = 64, C = 32, M = 6, pos = 9;
   for (bool positions : {true, false}) {
-    std::string types = "tensor<?xi32>, " + ten({V, D}) +
+    std::string table = wten(V, D, f);
+    std::string types = "tensor<?xi32>, " + table +
                         (positions ? ", " + ten({C, D}) : std::string());
-    std::string src = "func.func @forward(%t: tensor<?xi32>, %e: " + ten({V, D}) +
+    std::string src = "func.func @forward(%t: tensor<?xi32>, %e: " + table +
                       ", %p: " + ten({C, D}) + ", %pos: index) -> " + act(D) +
                       " {\n %y = xfmr.embedding %t, %e" +
                       (positions ? ", %p" : "") + " at %pos : " + types + " -> " +
                       act(D) + "\n return %y : " + act(D) + "\n}";
     Kernel k(src);
+    ASSERT_TRUE(k.jit);
     std::vector<int32_t> tok(kMaxTokens);
     for (int64_t i = 0; i < M; ++i)
       tok[size_t(i)] = int32_t(rng()() % V);
-    auto e = randomVec(size_t(V * D)), p = randomVec(size_t(C * D));
+    auto ef = randomVec(size_t(V * D)), p = randomVec(size_t(C * D));
+    PackedWeight pe = pack(ef, V, D, /*reductionIsRows=*/false, f, k.jit->layout(1));
     std::vector<float> y(size_t(kMaxTokens * D), NAN);
-    std::vector<void *> bufs{tok.data(), e.data()};
+    std::vector<void *> bufs{tok.data(), pe.bytes.data()};
     if (positions)
       bufs.push_back(p.data());
     bufs.push_back(y.data());
@@ -238,11 +312,14 @@ TEST(EmbeddingKernel, MatchesReference) {
     for (int64_t i = 0; i < M; ++i)
       for (int64_t d = 0; d < D; ++d)
         ref[size_t(i * D + d)] =
-            e[size_t(tok[size_t(i)] * D + d)] +
+            double(pe.effective[size_t(tok[size_t(i)] * D + d)]) +
             (positions ? p[size_t((pos + i) * D + d)] : 0.f);
-    EXPECT_LT(relErr(y, ref, ref.size()), 1e-7);
+    EXPECT_LT(relErr(y, ref, ref.size()), 1e-6) << (positions ? "with" : "without")
+                                                << " positions";
   }
 }
+INSTANTIATE_TEST_SUITE_P(Formats, EmbeddingKernel, ::testing::ValuesIn(kFormats),
+                         [](const auto &info) { return std::string(info.param.name); });
 
 // ---------------------------------------------------------------- rotary --
 TEST(RotaryKernel, MatchesReference) {

@@ -1,15 +1,17 @@
 // RUN: xfmr-opt %s -split-input-file -xfmr-lower-kernels-to-loops="max-tokens=32" -verify-diagnostics | FileCheck %s
 
 // The kernel ABI: inputs and the output as static memrefs (activations get
-// max-tokens rows), then n, pos, begin, end. The body is a loop over this
-// call's work units (64-column blocks) with a register tile of 4 rows x 4
-// vectors, and a one-row remainder loop.
+// max-tokens rows), then n, pos, begin, end. The weight is a byte buffer of
+// 64-column blocks (WeightLayout ColumnBlocks); the body is a loop over this
+// call's blocks with a register tile of 4 rows x 4 vectors, and a one-row
+// remainder loop.
 // CHECK-LABEL: func.func @xk_linear_0(
-// CHECK-SAME: %[[X:.+]]: memref<32x64xf32>, %[[W:.+]]: memref<64x128xf32>, %[[B:.+]]: memref<128xf32>, %[[OUT:.+]]: memref<32x128xf32>,
+// CHECK-SAME: %[[X:.+]]: memref<32x64xf32>, %[[W:.+]]: memref<32768xi8>, %[[B:.+]]: memref<128xf32>, %[[OUT:.+]]: memref<32x128xf32>,
 // CHECK-SAME: %[[N:.+]]: index, %[[POS:.+]]: index, %[[BEGIN:.+]]: index, %[[END:.+]]: index)
 // CHECK: scf.for %[[U:.+]] = %[[BEGIN]] to %[[END]]
+// CHECK:   %[[BLOCK:.+]] = memref.view %[[W]][%{{.+}}][] : memref<32768xi8> to memref<64x64xf32>
 // CHECK:   scf.for {{.*}} iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
-// CHECK:     vector.load %[[W]]
+// CHECK:     vector.load %[[BLOCK]]
 // CHECK:     vector.fma
 // CHECK:   vector.store {{.*}}, %[[OUT]]
 // CHECK:   scf.for {{.*}} to %[[N]]
@@ -82,8 +84,36 @@ func.func private @xk_f16(%x: tensor<?x16xf16>) -> tensor<?x16xf16> attributes {
 
 // -----
 
+// int8 weights: scales then codes per block; codes widen in registers and
+// the channel scale applies once after the reduction.
+// CHECK-LABEL: func.func @xk_int8(
+// CHECK-SAME: %{{.+}}: memref<32x64xf32>, %[[W:.+]]: memref<1088xi8>,
+// CHECK: memref.view %[[W]][%{{.+}}][] : memref<1088xi8> to memref<64x16xi8>
+// CHECK: vector.load {{.*}} : memref<64x16xi8>, vector<16xi8>
+// CHECK: arith.sitofp {{.*}} : vector<16xi8> to vector<16xf32>
+// CHECK: memref.view %[[W]][%{{.+}}][] : memref<1088xi8> to memref<16xf32>
 func.func private @xk_int8(%x: tensor<?x64xf32>, %w: tensor<64x16xi8, #xfmr.quant<bits = 8, group = 0, scale = f32>>) -> tensor<?x16xf32> attributes {xfmr.kernel, xfmr.work = 1 : i64} {
-  // expected-error @+1 {{has no CPU kernel for 'tensor<64x16xi8, #xfmr.quant<bits = 8, group = 0, scale = f32>>' operands yet}}
   %y = xfmr.linear %x, %w {schedule = #xfmr.schedule<vector_width = 16, tile_m = 4, tile_n = 16, unroll = 1>} : tensor<?x64xf32>, tensor<64x16xi8, #xfmr.quant<bits = 8, group = 0, scale = f32>> -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
+
+// -----
+
+// int4 weights: groups of 32 rows, two columns per byte.
+// CHECK-LABEL: func.func @xk_int4(
+// CHECK: memref.view {{.*}} to memref<32x16xi8>
+// CHECK: arith.andi
+// CHECK: arith.shrui
+// CHECK: arith.uitofp {{.*}} : vector<16xi8> to vector<16xf32>
+func.func private @xk_int4(%x: tensor<?x64xf32>, %w: tensor<64x32xi4, #xfmr.quant<bits = 4, group = 32, scale = f16>>) -> tensor<?x32xf32> attributes {xfmr.kernel, xfmr.work = 1 : i64} {
+  %y = xfmr.linear %x, %w {schedule = #xfmr.schedule<vector_width = 16, tile_m = 4, tile_n = 32, unroll = 1>} : tensor<?x64xf32>, tensor<64x32xi4, #xfmr.quant<bits = 4, group = 32, scale = f16>> -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}
+
+// -----
+
+func.func private @xk_int4_tile(%x: tensor<?x64xf32>, %w: tensor<64x16xi4, #xfmr.quant<bits = 4, group = 32, scale = f16>>) -> tensor<?x16xf32> attributes {xfmr.kernel, xfmr.work = 1 : i64} {
+  // expected-error @+1 {{int4 weights need tile_n (16) to be a multiple of 2 x vector_width (16)}}
+  %y = xfmr.linear %x, %w {schedule = #xfmr.schedule<vector_width = 16, tile_m = 4, tile_n = 16, unroll = 1>} : tensor<?x64xf32>, tensor<64x16xi4, #xfmr.quant<bits = 4, group = 32, scale = f16>> -> tensor<?x16xf32>
   return %y : tensor<?x16xf32>
 }

@@ -85,10 +85,17 @@ bool writeWeights(const ::xfmr::io::GPT2Files &files,
         for (int64_t c = 0; c < cols; ++c)
           out[size_t(r * cols + c)] = src[size_t(r * srcCols + w.columnOffset + c)];
     }
+    std::vector<uint8_t> packed = mlir::xfmr::packWeight(out, w.layout);
+    if (int64_t(packed.size()) != w.bytes) {
+      *error = "internal error: weight '" + w.name + "' packs to " +
+               std::to_string(packed.size()) + " bytes, the manifest says " +
+               std::to_string(w.bytes);
+      return false;
+    }
     f.write(zeros.data(), std::streamsize(w.offset - at));
-    f.write(reinterpret_cast<const char *>(out.data()),
-            std::streamsize(out.size() * 4));
-    at = w.offset + int64_t(out.size() * 4);
+    f.write(reinterpret_cast<const char *>(packed.data()),
+            std::streamsize(packed.size()));
+    at = w.offset + int64_t(packed.size());
   }
   f.close();
   if (!f || at != manifest.weightBytes) {

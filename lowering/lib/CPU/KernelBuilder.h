@@ -15,7 +15,9 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "mlir/IR/TypeUtilities.h"
 #include "xfmr/IR/XfmrDialect.h"
+#include "xfmr/Lowering/WeightLayout.h"
 
 #include <functional>
 
@@ -70,6 +72,35 @@ struct KB {
   Value bcast(VectorType t, Value s) { return b.create<vector::BroadcastOp>(t, s); }
   Value sum(Value v) {
     return b.create<vector::ReductionOp>(vector::CombiningKind::ADD, v);
+  }
+  /// A typed view of a byte buffer at a byte offset.
+  Value view(Value bytes, Value byteOffset, ArrayRef<int64_t> shape, Type elem) {
+    return b.create<memref::ViewOp>(MemRefType::get(shape, elem), bytes,
+                                    byteOffset, ValueRange{});
+  }
+  /// Converts a vector (or scalar) of f32, f16, bf16 or signed i8 to f32.
+  Value toF32(Value v) {
+    Type e = getElementTypeOrSelf(v.getType());
+    if (e.isF32())
+      return v;
+    Type f32 = b.getF32Type();
+    if (auto vt = dyn_cast<VectorType>(v.getType()))
+      f32 = VectorType::get(vt.getShape(), f32);
+    if (isa<FloatType>(e))
+      return b.create<arith::ExtFOp>(f32, v);
+    return b.create<arith::SIToFPOp>(f32, v);
+  }
+  /// The low and high nibbles of a vector of bytes, as f32 in [0, 15].
+  std::pair<Value, Value> nibblesF32(Value bytes) {
+    auto vt = cast<VectorType>(bytes.getType());
+    Value mask = b.create<arith::ConstantOp>(
+        DenseElementsAttr::get(vt, b.getIntegerAttr(vt.getElementType(), 15)));
+    Value four = b.create<arith::ConstantOp>(
+        DenseElementsAttr::get(vt, b.getIntegerAttr(vt.getElementType(), 4)));
+    auto f32 = VectorType::get(vt.getShape(), b.getF32Type());
+    Value lo = b.create<arith::AndIOp>(bytes, mask);
+    Value hi = b.create<arith::ShRUIOp>(bytes, four);
+    return {b.create<arith::UIToFPOp>(f32, lo), b.create<arith::UIToFPOp>(f32, hi)};
   }
 
   /// for (iv = lb; iv < ub; iv += step) body(iv): no loop-carried values.

@@ -10,6 +10,7 @@
 #define XFMR_LOWERING_KERNELJIT_H
 
 #include "xfmr/Lowering/Passes.h"
+#include "xfmr/Lowering/WeightLayout.h"
 
 #include <memory>
 #include <string>
@@ -33,6 +34,9 @@ public:
 
   KernelEntryFn entry() const { return entry_; }
   const std::string &name() const { return name_; }
+  /// The layout the kernel reads operand `i` of its op in (pack weights
+  /// with packWeight(data, layout(i)) before calling).
+  const WeightLayout &layout(unsigned i) const { return layouts_.at(i); }
   /// Work units of a call on n rows.
   int64_t units(int64_t n) const { return units_ ? units_ : n; }
   /// Runs every unit, in `splits` consecutive calls (as `splits` threads
@@ -47,6 +51,7 @@ private:
   KernelEntryFn entry_ = nullptr;
   std::string name_;
   int64_t units_ = 0; // 0: one per row
+  std::vector<WeightLayout> layouts_;
 };
 
 } // namespace mlir::xfmr

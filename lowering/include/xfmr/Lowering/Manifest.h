@@ -10,6 +10,7 @@
 #define XFMR_LOWERING_MANIFEST_H
 
 #include "mlir/IR/BuiltinOps.h"
+#include "xfmr/Lowering/WeightLayout.h"
 
 #include <string>
 #include <vector>
@@ -21,7 +22,8 @@ struct WeightView {
   std::string name;
   int64_t columnOffset = 0;
   bool transposed = false;
-  std::vector<int64_t> shape; // the view's shape, row-major f32
+  std::vector<int64_t> shape; // the view's logical shape
+  WeightLayout layout;        // how its kernel reads it
   int64_t offset = 0;         // byte offset in weights.bin (64-byte aligned)
   int64_t bytes = 0;
 };

@@ -1,0 +1,67 @@
+//===- WeightLayout.h - how a weight is stored for its kernel ---*- C++ -*-===//
+//
+// A weight's layout in weights.bin follows from its type and its consumer,
+// and is computed here for both sides that must agree on it: the kernel
+// generators (byte offsets) and the compile driver (packing the numbers).
+//
+//   Dense         row-major f32 (biases, norms, positional tables).
+//   ColumnBlocks  a [K, N] xfmr.linear weight, in blocks of tile_n columns,
+//                 each block contiguous so one thread streams it in order:
+//                   f32/bf16: [K][tn] elements
+//                   int8:     scales[tn], codes[K][tn]
+//                   int4:     per group of G rows: scales[tn], (mins[tn]),
+//                             codes[G][tn/2] with byte j = col j | col j+tn/2 << 4
+//   Rows          a [V, D] table (xfmr.lm_head, xfmr.embedding), one
+//                 self-contained row per vocabulary entry, 16-byte padded:
+//                   f32/bf16: [D] elements
+//                   int8:     scale, codes[D]
+//                   int4:     per group of G: scale, (min), codes[G/2] with
+//                             byte j = elem j | elem j+G/2 << 4
+//
+//===----------------------------------------------------------------------===//
+#ifndef XFMR_LOWERING_WEIGHTLAYOUT_H
+#define XFMR_LOWERING_WEIGHTLAYOUT_H
+
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Operation.h"
+#include "xfmr/io/quantize.h"
+
+#include <optional>
+#include <vector>
+
+namespace mlir::xfmr {
+
+struct WeightLayout {
+  enum Kind { Dense, ColumnBlocks, Rows } kind = Dense;
+  ::xfmr::io::QuantScheme scheme;
+  int64_t rows = 0, cols = 0; // logical shape ([K, N] or [V, D])
+  int64_t tileN = 0;          // ColumnBlocks
+
+  int64_t scaleBytes() const { return scheme.f16Scales ? 2 : 4; }
+  int64_t elementBytes() const; // f32: 4, bf16: 2 (quantized: 0)
+  /// ColumnBlocks int4: bytes of one group of one block.
+  int64_t groupBytes() const;
+  /// ColumnBlocks: bytes of one block of tileN columns.
+  int64_t blockBytes() const;
+  /// Rows: bytes of one row, padded to 16.
+  int64_t rowBytes() const;
+  int64_t bytes() const;
+  /// A short name for the manifest ("f32", "int8-cols64", "int4g32-rows").
+  std::string describe() const;
+  bool operator==(const WeightLayout &o) const;
+};
+
+/// The quantization scheme a weight tensor type stands for.
+::xfmr::io::QuantScheme schemeOf(RankedTensorType type);
+
+/// The layout the kernel of `op` reads operand `index` in; Dense for
+/// anything that is not a matrix weight.
+WeightLayout layoutOf(Operation *op, unsigned index);
+
+/// Packs a logical row-major f32 matrix into `layout` (quantizing it).
+std::vector<uint8_t> packWeight(const std::vector<float> &logical,
+                                const WeightLayout &layout);
+
+} // namespace mlir::xfmr
+
+#endif

@@ -1,0 +1,232 @@
+//===- WeightLayout.cpp - weight layouts and packing -----------------------===//
+#include "xfmr/Lowering/WeightLayout.h"
+
+#include "xfmr/IR/XfmrDialect.h"
+#include "xfmr/io/safetensors.h"
+#include "llvm/Support/MathExtras.h"
+
+#include <cstring>
+
+using namespace mlir;
+using namespace mlir::xfmr;
+using ::xfmr::io::QuantScheme;
+using ::xfmr::io::WeightFormat;
+
+int64_t WeightLayout::elementBytes() const {
+  return scheme.format == WeightFormat::F32    ? 4
+         : scheme.format == WeightFormat::BF16 ? 2
+                                               : 0;
+}
+
+int64_t WeightLayout::groupBytes() const {
+  int64_t g = scheme.group;
+  if (kind == ColumnBlocks)
+    return tileN * scaleBytes() * (scheme.zeroPoint ? 2 : 1) + g * tileN / 2;
+  return scaleBytes() * (scheme.zeroPoint ? 2 : 1) + g / 2;
+}
+
+int64_t WeightLayout::blockBytes() const {
+  switch (scheme.format) {
+  case WeightFormat::F32:
+  case WeightFormat::BF16:
+    return rows * tileN * elementBytes();
+  case WeightFormat::Int8:
+    return tileN * scaleBytes() + rows * tileN;
+  case WeightFormat::Int4:
+    return rows / scheme.group * groupBytes();
+  }
+  return 0;
+}
+
+int64_t WeightLayout::rowBytes() const {
+  int64_t raw = 0;
+  switch (scheme.format) {
+  case WeightFormat::F32:
+  case WeightFormat::BF16:
+    return cols * elementBytes();
+  case WeightFormat::Int8:
+    raw = scaleBytes() + cols;
+    break;
+  case WeightFormat::Int4:
+    raw = cols / scheme.group * groupBytes();
+    break;
+  }
+  return int64_t(llvm::alignTo(raw, 16));
+}
+
+int64_t WeightLayout::bytes() const {
+  switch (kind) {
+  case Dense:
+    return rows * cols * 4;
+  case ColumnBlocks:
+    return cols / tileN * blockBytes();
+  case Rows:
+    return rows * rowBytes();
+  }
+  return 0;
+}
+
+std::string WeightLayout::describe() const {
+  std::string f = scheme.format == WeightFormat::F32    ? "f32"
+                  : scheme.format == WeightFormat::BF16 ? "bf16"
+                  : scheme.format == WeightFormat::Int8 ? "int8"
+                                                        : "int4g" + std::to_string(scheme.group);
+  if (scheme.format == WeightFormat::Int8 || scheme.format == WeightFormat::Int4)
+    f += scheme.f16Scales ? "-f16s" : "-f32s";
+  if (scheme.zeroPoint)
+    f += "-zp";
+  if (kind == ColumnBlocks)
+    f += "-cols" + std::to_string(tileN);
+  else if (kind == Rows)
+    f += "-rows";
+  return f;
+}
+
+bool WeightLayout::operator==(const WeightLayout &o) const {
+  return kind == o.kind && rows == o.rows && cols == o.cols &&
+         tileN == o.tileN && scheme.format == o.scheme.format &&
+         scheme.group == o.scheme.group &&
+         scheme.f16Scales == o.scheme.f16Scales &&
+         scheme.zeroPoint == o.scheme.zeroPoint;
+}
+
+QuantScheme mlir::xfmr::schemeOf(RankedTensorType type) {
+  QuantScheme s;
+  if (auto q = dyn_cast_or_null<QuantAttr>(type.getEncoding())) {
+    s.format = q.getBits() == 8 ? WeightFormat::Int8 : WeightFormat::Int4;
+    s.group = q.getGroup();
+    s.f16Scales = q.getScale().isF16();
+    s.zeroPoint = q.getZeroPoint();
+  } else if (type.getElementType().isBF16()) {
+    s.format = WeightFormat::BF16;
+  }
+  return s;
+}
+
+WeightLayout mlir::xfmr::layoutOf(Operation *op, unsigned index) {
+  WeightLayout l;
+  auto type = dyn_cast<RankedTensorType>(op->getOperand(index).getType());
+  if (!type || type.getRank() != 2 || !type.hasStaticShape())
+    return l;
+  l.rows = type.getDimSize(0);
+  l.cols = type.getDimSize(1);
+  l.scheme = schemeOf(type);
+  if (isa<LinearOp>(op) && index == 1) {
+    l.kind = WeightLayout::ColumnBlocks;
+    auto s = op->getAttrOfType<ScheduleAttr>("schedule");
+    l.tileN = s ? s.getTileN() : l.cols;
+  } else if (isa<LMHeadOp, EmbeddingOp>(op) && index == 1 &&
+             l.scheme.format != WeightFormat::F32) {
+    l.kind = WeightLayout::Rows;
+  }
+  return l;
+}
+
+namespace {
+void putScale(uint8_t *p, float v, bool f16) {
+  if (f16) {
+    uint16_t h = ::xfmr::io::floatToHalf(v);
+    std::memcpy(p, &h, 2);
+  } else {
+    std::memcpy(p, &v, 4);
+  }
+}
+
+void putElement(uint8_t *p, float v, WeightFormat f) {
+  if (f == WeightFormat::F32) {
+    std::memcpy(p, &v, 4);
+  } else {
+    uint16_t h = ::xfmr::io::floatToBF16(v);
+    std::memcpy(p, &h, 2);
+  }
+}
+} // namespace
+
+std::vector<uint8_t> mlir::xfmr::packWeight(const std::vector<float> &w,
+                                      const WeightLayout &l) {
+  std::vector<uint8_t> out(size_t(l.bytes()), 0);
+  const QuantScheme &s = l.scheme;
+  const int64_t sb = l.scaleBytes();
+  if (l.kind == WeightLayout::Dense) {
+    std::memcpy(out.data(), w.data(), out.size());
+    return out;
+  }
+  if (l.kind == WeightLayout::ColumnBlocks) {
+    const int64_t K = l.rows, N = l.cols, tn = l.tileN;
+    for (int64_t b = 0; b < N / tn; ++b) {
+      uint8_t *block = out.data() + b * l.blockBytes();
+      const float *col0 = w.data() + b * tn; // element (k, j) at col0[k*N + j]
+      switch (s.format) {
+      case WeightFormat::F32:
+      case WeightFormat::BF16:
+        for (int64_t k = 0; k < K; ++k)
+          for (int64_t j = 0; j < tn; ++j)
+            putElement(block + (k * tn + j) * l.elementBytes(), col0[k * N + j],
+                       s.format);
+        break;
+      case WeightFormat::Int8:
+        for (int64_t j = 0; j < tn; ++j) {
+          auto q = ::xfmr::io::quantizeGroup(col0 + j, K, N, s);
+          putScale(block + j * sb, q.scale, s.f16Scales);
+          for (int64_t k = 0; k < K; ++k)
+            block[tn * sb + k * tn + j] = uint8_t(q.codes[size_t(k)]);
+        }
+        break;
+      case WeightFormat::Int4:
+        for (int64_t g = 0; g < K / s.group; ++g) {
+          uint8_t *grp = block + g * l.groupBytes();
+          uint8_t *codes = grp + tn * sb * (s.zeroPoint ? 2 : 1);
+          for (int64_t j = 0; j < tn; ++j) {
+            auto q = ::xfmr::io::quantizeGroup(col0 + g * s.group * N + j,
+                                               s.group, N, s);
+            putScale(grp + j * sb, q.scale, s.f16Scales);
+            if (s.zeroPoint)
+              putScale(grp + (tn + j) * sb, q.min, s.f16Scales);
+            for (int64_t k = 0; k < s.group; ++k) {
+              uint8_t c = uint8_t(q.codes[size_t(k)]) & 0xF;
+              uint8_t &byte = codes[k * (tn / 2) + (j % (tn / 2))];
+              byte |= j < tn / 2 ? c : uint8_t(c << 4);
+            }
+          }
+        }
+        break;
+      }
+    }
+    return out;
+  }
+  // Rows.
+  const int64_t V = l.rows, D = l.cols;
+  for (int64_t v = 0; v < V; ++v) {
+    uint8_t *row = out.data() + v * l.rowBytes();
+    const float *src = w.data() + v * D;
+    switch (s.format) {
+    case WeightFormat::F32:
+    case WeightFormat::BF16:
+      for (int64_t d = 0; d < D; ++d)
+        putElement(row + d * l.elementBytes(), src[d], s.format);
+      break;
+    case WeightFormat::Int8: {
+      auto q = ::xfmr::io::quantizeGroup(src, D, 1, s);
+      putScale(row, q.scale, s.f16Scales);
+      for (int64_t d = 0; d < D; ++d)
+        row[sb + d] = uint8_t(q.codes[size_t(d)]);
+      break;
+    }
+    case WeightFormat::Int4:
+      for (int64_t g = 0; g < D / s.group; ++g) {
+        uint8_t *grp = row + g * l.groupBytes();
+        auto q = ::xfmr::io::quantizeGroup(src + g * s.group, s.group, 1, s);
+        putScale(grp, q.scale, s.f16Scales);
+        if (s.zeroPoint)
+          putScale(grp + sb, q.min, s.f16Scales);
+        uint8_t *codes = grp + sb * (s.zeroPoint ? 2 : 1);
+        for (int64_t i = 0; i < s.group; ++i) {
+          uint8_t c = uint8_t(q.codes[size_t(i)]) & 0xF;
+          codes[i % (s.group / 2)] |= i < s.group / 2 ? c : uint8_t(c << 4);
+        }
+      }
+      break;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,49 @@
+// The numerics of xfmr's weight formats, shared by the compiler (which packs
+// quantized weights into the compiled model) and the reference executor
+// (which runs the same quantize-dequantize in float64), so the two agree on
+// every rounding.
+//
+//   bf16:  w ~ bf16(w), round to nearest even.
+//   int8:  per output channel: s = r(max|w| / 127), q = round(w / s) in
+//          [-127, 127], w ~ q s (r: rounding to the scale type, f16 or f32).
+//   int4:  per group of G reduction elements, codes c in [0, 15]:
+//          symmetric:  s = r(max|w| / 7), or / 8 when the largest magnitude
+//                      is negative; w ~ (c - 8) s.
+//          zero point: s = r((max - min) / 15), m = r(min); w ~ c s + m.
+#ifndef XFMR_IO_QUANTIZE_H
+#define XFMR_IO_QUANTIZE_H
+
+#include <cstdint>
+#include <vector>
+
+namespace xfmr::io {
+
+enum class WeightFormat { F32, BF16, Int8, Int4 };
+
+struct QuantScheme {
+  WeightFormat format = WeightFormat::F32;
+  int64_t group = 0;      // int4: elements per scale along the reduction
+  bool f16Scales = true;  // scales stored as f16 (else f32)
+  bool zeroPoint = false; // int4: asymmetric groups
+};
+
+/// One quantized group: codes and the affine map back, w ~ code * scale + min.
+/// int8 codes are in [-127, 127] (min = 0); int4 codes in [0, 15].
+struct QuantGroup {
+  std::vector<int8_t> codes;
+  float scale = 0, min = 0;
+};
+
+/// Quantizes n values read at x[0], x[stride], ... (one group or channel).
+QuantGroup quantizeGroup(const float *x, int64_t n, int64_t stride,
+                         const QuantScheme &scheme);
+
+/// Replaces an [rows, cols] row-major matrix by its quantize-dequantize.
+/// `reductionIsRows`: the reduction runs down the rows (a [K, N] linear
+/// weight, one channel per column); else along each row ([V, D] tables).
+void fakeQuantize(std::vector<float> &w, int64_t rows, int64_t cols,
+                  bool reductionIsRows, const QuantScheme &scheme);
+
+} // namespace xfmr::io
+
+#endif
