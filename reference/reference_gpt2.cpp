@@ -12,23 +12,48 @@ std::vector<double> toDouble(const std::vector<float> &f) {
 } // namespace
 
 ReferenceGPT2::ReferenceGPT2(const io::GPT2Files &files,
-                             const std::vector<int64_t> &dropped)
+                             const ReferenceOptions &options)
     : c_(files.config()), dropped_(size_t(files.config().nLayer), false) {
-  for (int64_t l : dropped)
+  for (int64_t l : options.dropped)
     dropped_.at(size_t(l)) = true;
   auto L = [&](const std::string &n) { return toDouble(files.load(n)); };
-  wte_ = L("wte.weight");
+  // A matrix as the compiled model stores it: quantize-dequantized unless
+  // its consumer or a part of its name is kept.
+  auto kept = [&](const std::string &consumer, const std::string &name) {
+    for (const std::string &k : options.keep)
+      if (k == consumer || files.fileName(name).find(k) != std::string::npos)
+        return true;
+    return false;
+  };
+  auto M = [&](const std::string &name, const std::string &consumer,
+               bool reductionIsRows) {
+    std::vector<float> w = files.load(name);
+    const auto *t = files.tensors().find(files.fileName(name));
+    int64_t reduction = reductionIsRows ? t->shape[0] : t->shape[1];
+    // As the pass does: a group that does not divide the reduction keeps f32.
+    bool fits = options.scheme.format != io::WeightFormat::Int4 ||
+                reduction % options.scheme.group == 0;
+    if (!kept(consumer, name) && fits)
+      io::fakeQuantize(w, t->shape[0], t->shape[1], reductionIsRows,
+                       options.scheme);
+    return toDouble(w);
+  };
+  wte_ = M("wte.weight", "embedding", false);
+  wteHead_ = M("wte.weight", "lm_head", false);
   wpe_ = L("wpe.weight");
   lnfg_ = L("ln_f.weight");
   lnfb_ = L("ln_f.bias");
   for (int64_t i = 0; i < c_.nLayer; ++i) {
     std::string h = "h." + std::to_string(i) + ".";
     layers_.push_back({L(h + "ln_1.weight"), L(h + "ln_1.bias"),
-                       L(h + "attn.c_attn.weight"), L(h + "attn.c_attn.bias"),
-                       L(h + "attn.c_proj.weight"), L(h + "attn.c_proj.bias"),
-                       L(h + "ln_2.weight"), L(h + "ln_2.bias"),
-                       L(h + "mlp.c_fc.weight"), L(h + "mlp.c_fc.bias"),
-                       L(h + "mlp.c_proj.weight"), L(h + "mlp.c_proj.bias")});
+                       M(h + "attn.c_attn.weight", "linear", true),
+                       L(h + "attn.c_attn.bias"),
+                       M(h + "attn.c_proj.weight", "linear", true),
+                       L(h + "attn.c_proj.bias"), L(h + "ln_2.weight"),
+                       L(h + "ln_2.bias"), M(h + "mlp.c_fc.weight", "linear", true),
+                       L(h + "mlp.c_fc.bias"),
+                       M(h + "mlp.c_proj.weight", "linear", true),
+                       L(h + "mlp.c_proj.bias")});
   }
   kCache_.assign(size_t(c_.nLayer), {});
   vCache_.assign(size_t(c_.nLayer), {});
@@ -106,7 +131,7 @@ std::vector<double> ReferenceGPT2::step(int32_t token) {
   for (int64_t v = 0; v < c_.vocab; ++v) {
     double s = 0;
     for (int64_t i = 0; i < E; ++i)
-      s += xf[size_t(i)] * wte_[size_t(v * E + i)];
+      s += xf[size_t(i)] * wteHead_[size_t(v * E + i)];
     logits[size_t(v)] = s;
   }
   ++pos_;

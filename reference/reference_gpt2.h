@@ -5,17 +5,27 @@
 #define XFMR_REFERENCE_GPT2_H
 
 #include "xfmr/io/gpt2.h"
+#include "xfmr/io/quantize.h"
+
+#include <string>
 
 #include <cstdint>
 #include <vector>
 
 namespace xfmr::reference {
 
+/// What the compiled model was told to do to the weights, so the reference
+/// computes the same function.
+struct ReferenceOptions {
+  std::vector<int64_t> dropped;   // blocks skipped (xfmr-prune-layers)
+  io::QuantScheme scheme;         // matrices quantize-dequantized this way
+  std::vector<std::string> keep;  // as xfmr-quantize-weights' exclude list
+};
+
 class ReferenceGPT2 {
 public:
-  /// `dropped`: blocks to skip, as xfmr-prune-layers removes them.
   explicit ReferenceGPT2(const io::GPT2Files &files,
-                         const std::vector<int64_t> &dropped = {});
+                         const ReferenceOptions &options = {});
   /// Appends tokens to the cache; returns the logits of each ([n][vocab]).
   std::vector<std::vector<double>> forward(const std::vector<int32_t> &tokens);
   void reset() { pos_ = 0; }
@@ -32,7 +42,7 @@ private:
   std::vector<double> step(int32_t token);
 
   io::GPT2Config c_;
-  Vec wte_, wpe_, lnfg_, lnfb_;
+  Vec wte_, wteHead_, wpe_, lnfg_, lnfb_; // wteHead_: the LM head's copy
   std::vector<Layer> layers_;
   std::vector<bool> dropped_;
   std::vector<Vec> kCache_, vCache_; // per layer: [pos][n_embd]

@@ -184,6 +184,21 @@ int ::xfmr::compileModel(const std::string &modelDir, const std::string &outDir,
       return 2;
     }
   }
+  if (options.precision != "f32") {
+    PassManager quantize(&ctx);
+    mlir::xfmr::XfmrQuantizeWeightsPassOptions qo;
+    qo.precision = options.precision;
+    qo.groupSize = options.groupSize;
+    qo.scaleType = options.scaleType;
+    qo.zeroPoint = options.zeroPoint;
+    qo.exclude = options.keep;
+    quantize.addPass(mlir::xfmr::createXfmrQuantizeWeightsPass(qo));
+    if (failed(quantize.run(*module))) {
+      *error = "--precision: " + diag.text;
+      llvm::sys::fs::remove_directories(tmp);
+      return 2;
+    }
+  }
   dump("xfmr.mlir");
 
   PassManager formation(&ctx);

@@ -15,6 +15,11 @@ struct CompileOptions {
   std::string irDumpDir;   // when set: xfmr.mlir, kernels.mlir, kernels.ll
   std::vector<int64_t> dropLayers; // transformer blocks to remove
   int64_t dropLast = 0;            // remove this many blocks from the end
+  std::string precision = "f32";   // f32, bf16, int8, int4
+  int64_t groupSize = 32;          // int4
+  std::string scaleType = "f16";   // int8/int4 scales: f16 or f32
+  bool zeroPoint = false;          // int4
+  std::vector<std::string> keep;   // consumers or name parts left in f32
 };
 
 /// Compiles MODEL_DIR into OUT (written to OUT.tmp, then renamed, so a

@@ -8,6 +8,8 @@ using namespace xfmr::cli;
 
 int xfmr::cli::cmdCompile(int argc, char **argv) {
   const char *usage = "xfmr compile MODEL_DIR -o OUT [--max-tokens N] "
+                      "[--precision f32|bf16|int8|int4] [--group-size 32] "
+                      "[--scale-type f16|f32] [--zero-point] [--keep lm_head,...] "
                       "[--drop-layers 3,5] [--drop-last N] [--dump-ir DIR] "
                       "[--cpu NAME --features +a,+b]";
   Args args(argc, argv, 2);
@@ -18,6 +20,25 @@ int xfmr::cli::cmdCompile(int argc, char **argv) {
   opts.cpu = args.take("--cpu");
   opts.features = args.take("--features");
   opts.dropLast = args.takeInt("--drop-last", 0, 0, 1 << 20);
+  opts.precision = args.take("--precision", "f32");
+  if (opts.precision != "f32" && opts.precision != "bf16" &&
+      opts.precision != "int8" && opts.precision != "int4")
+    die(kBadInput, "--precision must be f32, bf16, int8 or int4, got '" +
+                       opts.precision + "'");
+  opts.groupSize = args.takeInt("--group-size", 32, 1, 1 << 20);
+  opts.scaleType = args.take("--scale-type", "f16");
+  if (opts.scaleType != "f16" && opts.scaleType != "f32")
+    die(kBadInput, "--scale-type must be f16 or f32, got '" + opts.scaleType + "'");
+  opts.zeroPoint = args.flag("--zero-point");
+  std::string keep = args.take("--keep");
+  for (size_t i = 0; i < keep.size();) {
+    size_t j = keep.find(',', i);
+    if (j == std::string::npos)
+      j = keep.size();
+    if (j > i)
+      opts.keep.push_back(keep.substr(i, j - i));
+    i = j + 1;
+  }
   std::string drop = args.take("--drop-layers");
   for (size_t i = 0; i < drop.size();) {
     size_t j = drop.find(',', i);
@@ -41,7 +62,8 @@ int xfmr::cli::cmdCompile(int argc, char **argv) {
   if (rc != 0)
     die(rc, error);
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("compiled %s -> %s in %.2f s\n", pos[0].c_str(), out.c_str(), s);
+  std::printf("compiled %s -> %s (%s) in %.2f s\n", pos[0].c_str(), out.c_str(),
+              opts.precision.c_str(), s);
   return 0;
 }
 
