@@ -18,8 +18,15 @@ constexpr int64_t kMaxTokens = 128;
 
 std::string act(int64_t d) { return "tensor<?x" + std::to_string(d) + "xf32>"; }
 
-std::unique_ptr<JitKernel> linearKernel(int64_t K, int64_t N) {
-  std::string w = "tensor<" + std::to_string(K) + "x" + std::to_string(N) + "xf32>";
+/// Weight element types and encodings, by benchmark argument.
+const char *kTypes[] = {"f32", "bf16",
+                        "i8, #xfmr.quant<bits = 8, group = 0, scale = f16>",
+                        "i4, #xfmr.quant<bits = 4, group = 32, scale = f16>"};
+const char *kTypeNames[] = {"f32", "bf16", "int8", "int4"};
+
+std::unique_ptr<JitKernel> linearKernel(int64_t K, int64_t N, int type = 0) {
+  std::string w = "tensor<" + std::to_string(K) + "x" + std::to_string(N) + "x" +
+                  kTypes[type] + ">";
   std::string b = "tensor<" + std::to_string(N) + "xf32>";
   std::string src = "func.func @forward(%x: " + act(K) + ", %w: " + w + ", %b: " +
                     b + ") -> " + act(N) + " {\n %y = xfmr.linear %x, %w, %b : " +
@@ -50,6 +57,17 @@ struct Rotating {
   float *get() { return copies[next++ % copies.size()].data(); }
 };
 
+/// The same for a packed weight (its layout's bytes).
+struct RotatingBytes {
+  std::vector<std::vector<uint8_t>> copies;
+  size_t next = 0;
+  RotatingBytes(const std::vector<uint8_t> &packed) {
+    size_t n = std::max<size_t>(2, (256u << 20) / packed.size());
+    copies.assign(n, packed);
+  }
+  uint8_t *get() { return copies[next++ % copies.size()].data(); }
+};
+
 void baselineLinear(const float *x, const float *w, const float *b, float *y,
                     int64_t M, int64_t K, int64_t N) {
   for (int64_t m = 0; m < M; ++m) {
@@ -63,40 +81,47 @@ void baselineLinear(const float *x, const float *w, const float *b, float *y,
 
 void BM_Linear(benchmark::State &state, bool generated) {
   int64_t M = state.range(0), K = state.range(1), N = state.range(2);
-  std::unique_ptr<JitKernel> k = generated ? linearKernel(K, N) : nullptr;
+  int type = generated ? int(state.range(3)) : 0;
+  std::unique_ptr<JitKernel> k = generated ? linearKernel(K, N, type) : nullptr;
   if (generated && !k) {
     state.SkipWithError("compile failed");
     return;
   }
-  Rotating w(size_t(K * N));
+  state.SetLabel(kTypeNames[type]);
+  Rotating w(generated ? 1 : size_t(K * N));
+  std::vector<float> logical(size_t(K * N), 0.01f);
+  std::unique_ptr<RotatingBytes> packed;
+  if (generated)
+    packed = std::make_unique<RotatingBytes>(packWeight(logical, k->layout(1)));
   std::vector<float> x(size_t(kMaxTokens * K), 0.5f), b(size_t(N), 0.1f),
       y(size_t(kMaxTokens * N));
   for (auto _ : state) {
-    float *wp = w.get();
     if (generated)
-      k->run({x.data(), wp, b.data(), y.data()}, M, 0);
+      k->run({x.data(), packed->get(), b.data(), y.data()}, M, 0);
     else
-      baselineLinear(x.data(), wp, b.data(), y.data(), M, K, N);
+      baselineLinear(x.data(), w.get(), b.data(), y.data(), M, K, N);
     benchmark::DoNotOptimize(y.data());
   }
+  int64_t bytes = generated ? int64_t(packed->copies[0].size()) : K * N * 4;
   if (M == 1)
-    state.SetBytesProcessed(int64_t(state.iterations()) * K * N * 4);
+    state.SetBytesProcessed(int64_t(state.iterations()) * bytes);
   state.counters["GFLOP/s"] = benchmark::Counter(
       double(state.iterations()) * 2.0 * double(M * K * N) / 1e9,
       benchmark::Counter::kIsRate);
 }
 
-void shapes(benchmark::internal::Benchmark *b) {
-  b->ArgNames({"M", "K", "N"});
-  for (int64_t M : {1, 128})
-    for (auto [K, N] : {std::pair<int64_t, int64_t>{768, 768}, {768, 3072},
-                        {3072, 768}, {1024, 1024}, {1024, 4096}, {4096, 1024}})
-      b->Args({M, K, N});
+void shapes(benchmark::internal::Benchmark *b, bool withTypes) {
+  b->ArgNames({"M", "K", "N", "type"});
+  for (int64_t type = 0; type < (withTypes ? 4 : 1); ++type)
+    for (int64_t M : {1, 128})
+      for (auto [K, N] : {std::pair<int64_t, int64_t>{768, 768}, {768, 3072},
+                          {3072, 768}, {1024, 1024}, {1024, 4096}, {4096, 1024}})
+        b->Args({M, K, N, type});
   b->Unit(benchmark::kMicrosecond);
 }
 
-BENCHMARK_CAPTURE(BM_Linear, xfmr, true)->Apply(shapes);
-BENCHMARK_CAPTURE(BM_Linear, plain_loop, false)->Apply(shapes);
+BENCHMARK_CAPTURE(BM_Linear, xfmr, true)->Apply([](auto *b) { shapes(b, true); });
+BENCHMARK_CAPTURE(BM_Linear, plain_loop, false)->Apply([](auto *b) { shapes(b, false); });
 } // namespace
 
 BENCHMARK_MAIN();

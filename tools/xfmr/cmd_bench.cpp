@@ -46,7 +46,7 @@ double busyCores(int ms) {
 
 int xfmr::cli::cmdBench(int argc, char **argv) {
   const char *usage = "xfmr bench OUT [--threads N] [--prompt-len P] [--gen G] "
-                      "[--reps R] [--quiet-wait SECONDS] [--json]";
+                      "[--reps R] [--quiet-wait SECONDS] [--profile] [--json]";
   Args args(argc, argv, 2);
   int threads = int(args.takeInt("--threads", 0, 0, 1024));
   int promptLen = int(args.takeInt("--prompt-len", 128, 1, 1 << 20));
@@ -54,6 +54,7 @@ int xfmr::cli::cmdBench(int argc, char **argv) {
   int reps = int(args.takeInt("--reps", 5, 1, 1000));
   int quietWait = int(args.takeInt("--quiet-wait", 0, 0, 3600));
   bool json = args.flag("--json");
+  bool profile = args.flag("--profile");
   auto pos = args.positional(1, usage);
 
   xfmr_model *model = xfmr_model_open(pos[0].c_str(), threads);
@@ -100,6 +101,27 @@ int xfmr::cli::cmdBench(int argc, char **argv) {
             std::chrono::duration<double, std::milli>(Clock::now() - t1).count());
     }
   }
+  // Per-kernel decode time, in a separate pass so timing the kernels does
+  // not disturb the figures above.
+  std::vector<std::pair<double, std::string>> kernels;
+  if (profile) {
+    xfmr_session_reset(s);
+    if (xfmr_prefill(s, prompt.data(), promptLen, 0) != 0)
+      die(1, xfmr_last_error());
+    xfmr_session_profile(s, 1);
+    int32_t next = 0;
+    for (int g = 0; g < gen; ++g) {
+      if (xfmr_decode(s, next) != 0)
+        die(1, xfmr_last_error());
+      next = xfmr_sample(sampler, xfmr_logits(s, nullptr), vocab);
+    }
+    std::vector<const char *> names(256);
+    std::vector<double> secs(256);
+    int nk = xfmr_session_kernel_times(s, names.data(), secs.data(), 256);
+    for (int i = 0; i < nk && i < 256; ++i)
+      kernels.push_back({secs[size_t(i)] * 1e3 / gen, names[size_t(i)]});
+    std::sort(kernels.rbegin(), kernels.rend());
+  }
   double d50 = percentile(decode, 0.5), d99 = percentile(decode, 0.99);
   double t50 = percentile(ttft, 0.5), t99 = percentile(ttft, 0.99);
   double gbps = double(xfmr_model_weight_bytes(model)) / (d50 * 1e-3) / 1e9;
@@ -109,9 +131,17 @@ int xfmr::cli::cmdBench(int argc, char **argv) {
                 "\"reps\":%d,\"ttft_ms_p50\":%.3f,\"ttft_ms_p99\":%.3f,"
                 "\"decode_ms_p50\":%.3f,\"decode_ms_p99\":%.3f,"
                 "\"tokens_per_s\":%.2f,\"weight_bytes\":%lld,"
-                "\"weight_gb_per_s\":%.2f,\"busy_cores_before\":%.3f}\n",
+                "\"weight_gb_per_s\":%.2f,\"busy_cores_before\":%.3f",
                 pos[0].c_str(), nt, promptLen, gen, reps, t50, t99, d50, d99,
                 1000.0 / d50, (long long)xfmr_model_weight_bytes(model), gbps, busy);
+    if (profile) {
+      std::printf(",\"decode_kernel_ms\":{");
+      for (size_t i = 0; i < kernels.size(); ++i)
+        std::printf("%s\"%s\":%.4f", i ? "," : "", kernels[i].second.c_str(),
+                    kernels[i].first);
+      std::printf("}");
+    }
+    std::printf("}\n");
   } else {
     std::printf("model %s, %d threads, prompt %d tokens, %d decode steps x %d reps\n",
                 pos[0].c_str(), nt, promptLen, gen, reps);
@@ -122,6 +152,11 @@ int xfmr::cli::cmdBench(int argc, char **argv) {
                 double(xfmr_model_weight_bytes(model)) / 1e6, gbps);
     std::printf("other load before timing: %.2f cores busy%s\n", busy,
                 busy > 0.05 ? " (NOT quiet: figures may be noisy)" : "");
+    if (profile) {
+      std::printf("decode time per kernel (ms per token, timed separately):\n");
+      for (auto &[ms, name] : kernels)
+        std::printf("  %-28s %8.3f\n", name.c_str(), ms);
+    }
   }
   xfmr_sampler_free(sampler);
   xfmr_session_free(s);

@@ -10,12 +10,13 @@ int xfmr::cli::cmdCompile(int argc, char **argv) {
   const char *usage = "xfmr compile MODEL_DIR -o OUT [--max-tokens N] "
                       "[--precision f32|bf16|int8|int4] [--group-size 32] "
                       "[--scale-type f16|f32] [--zero-point] [--keep lm_head,...] "
-                      "[--drop-layers 3,5] [--drop-last N] [--dump-ir DIR] "
+                      "[--drop-layers 3,5] [--drop-last N] [--tile-n 64] [--dump-ir DIR] "
                       "[--cpu NAME --features +a,+b]";
   Args args(argc, argv, 2);
   CompileOptions opts;
   std::string out = args.take("-o");
   opts.maxTokens = args.takeInt("--max-tokens", 512, 1, 1 << 20);
+  opts.tileN = args.takeInt("--tile-n", 64, 1, 4096);
   opts.irDumpDir = args.take("--dump-ir");
   opts.cpu = args.take("--cpu");
   opts.features = args.take("--features");

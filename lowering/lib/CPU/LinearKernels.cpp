@@ -71,10 +71,39 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
   Type sT = scaleType(b, l);
   auto svt = VectorType::get({vw}, sT);
 
-  auto initAcc = [&](Value n0, int64_t rows, bool withBias) {
+  // The output vectors (indices into the block's nv) one register tile
+  // covers: at most kAccumulators accumulators, and for int4 whole pairs
+  // (j, j + nv/2) that share their code bytes.
+  constexpr int64_t kAccumulators = 16;
+  auto subTiles = [&](int64_t rows) {
+    SmallVector<SmallVector<int64_t>> tiles;
+    int64_t per = std::max<int64_t>(1, kAccumulators / rows);
+    if (fmt == WeightFormat::Int4) {
+      int64_t pairs = std::max<int64_t>(1, per / 2);
+      for (int64_t j0 = 0; j0 < nv / 2; j0 += pairs) {
+        SmallVector<int64_t> t;
+        for (int64_t j = j0; j < std::min(nv / 2, j0 + pairs); ++j)
+          t.push_back(j);
+        for (int64_t j = j0; j < std::min(nv / 2, j0 + pairs); ++j)
+          t.push_back(j + nv / 2);
+        tiles.push_back(t);
+      }
+      return tiles;
+    }
+    for (int64_t j0 = 0; j0 < nv; j0 += per) {
+      SmallVector<int64_t> t;
+      for (int64_t j = j0; j < std::min(nv, j0 + per); ++j)
+        t.push_back(j);
+      tiles.push_back(t);
+    }
+    return tiles;
+  };
+
+  auto initAcc = [&](Value n0, int64_t rows, ArrayRef<int64_t> vecs,
+                     bool withBias) {
     SmallVector<Value> init;
     for (int64_t i = 0; i < rows; ++i)
-      for (int64_t j = 0; j < nv; ++j)
+      for (int64_t j : vecs)
         init.push_back(withBias && bias
                            ? k.vload(vt, bias, {k.add(n0, k.idx(j * vw))})
                            : k.splat(vt, 0.0));
@@ -84,8 +113,11 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
     return k.load(x, {k.add(m0, k.idx(i)), kx});
   };
 
-  // One register tile: `rows` rows from m0, the block at byte `base`.
-  auto microTile = [&](Value m0, Value n0, Value base, int64_t rows) {
+  // One register tile: `rows` rows from m0, output vectors `vecs` of the
+  // block at byte `base`.
+  auto microTile = [&](Value m0, Value n0, Value base, int64_t rows,
+                       ArrayRef<int64_t> vecs) {
+    const int64_t nt = int64_t(vecs.size());
     SmallVector<Value> acc;
     if (fmt != WeightFormat::Int4) {
       // f32, bf16, int8: one pass over K with elements [K][tn].
@@ -95,64 +127,66 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
       auto et = VectorType::get({vw}, storageType(b, fmt));
       acc = k.forLoop(
           c0, k.idx(K), k.idx(unroll),
-          initAcc(n0, rows, fmt != WeightFormat::Int8),
+          initAcc(n0, rows, vecs, fmt != WeightFormat::Int8),
           [&](Value kk, ValueRange args) {
             SmallVector<Value> cur(args.begin(), args.end());
             for (int64_t u = 0; u < unroll; ++u) {
               Value kx = u ? k.add(kk, k.idx(u)) : kk;
               SmallVector<Value> wj;
-              for (int64_t j = 0; j < nv; ++j)
+              for (int64_t j : vecs)
                 wj.push_back(k.toF32(k.vload(et, wv, {kx, k.idx(j * vw)})));
               for (int64_t i = 0; i < rows; ++i) {
                 Value xi = k.bcast(vt, xAt(m0, i, kx));
-                for (int64_t j = 0; j < nv; ++j)
-                  cur[i * nv + j] = k.fma(xi, wj[j], cur[i * nv + j]);
+                for (int64_t t = 0; t < nt; ++t)
+                  cur[i * nt + t] = k.fma(xi, wj[t], cur[i * nt + t]);
               }
             }
             return cur;
           });
       if (fmt == WeightFormat::Int8) {
         Value scales = k.view(w, base, {tn}, sT);
-        for (int64_t j = 0; j < nv; ++j) {
+        for (int64_t t = 0; t < nt; ++t) {
+          int64_t j = vecs[t];
           Value sj = k.toF32(k.vload(svt, scales, {k.idx(j * vw)}));
           Value bj = bias ? k.vload(vt, bias, {k.add(n0, k.idx(j * vw))})
                           : k.splat(vt, 0.0);
           for (int64_t i = 0; i < rows; ++i)
-            acc[i * nv + j] = k.fma(acc[i * nv + j], sj, bj);
+            acc[i * nt + t] = k.fma(acc[i * nt + t], sj, bj);
         }
       }
     } else {
       // int4: groups of G rows; codes [G][tn/2], low nibble = column j,
-      // high nibble = column j + tn/2.
+      // high nibble = column j + tn/2. vecs = [lo vectors..., hi vectors...].
       const int64_t gBytes = l.groupBytes();
       const int64_t codeOffset = tn * sb * (l.scheme.zeroPoint ? 2 : 1);
+      const int64_t half = nt / 2;
       auto bvt = VectorType::get({vw}, b.getI8Type());
       acc = k.forLoop(
-          c0, k.idx(K / G), c1, initAcc(n0, rows, true),
+          c0, k.idx(K / G), c1, initAcc(n0, rows, vecs, true),
           [&](Value g, ValueRange outer) {
             Value gBase = k.add(base, k.mul(g, k.idx(gBytes)));
             Value codes = k.view(w, k.add(gBase, k.idx(codeOffset)),
                                  {G, tn / 2}, b.getI8Type());
             Value k0 = k.mul(g, k.idx(G));
-            SmallVector<Value> init = initAcc(n0, rows, false);
+            SmallVector<Value> init = initAcc(n0, rows, vecs, false);
             for (int64_t i = 0; i < rows; ++i)
               init.push_back(k.f32(0.0)); // sum of x over the group, per row
             SmallVector<Value> inner = k.forLoop(
                 c0, k.idx(G), c1, init, [&](Value kk, ValueRange args) {
                   SmallVector<Value> cur(args.begin(), args.end());
-                  SmallVector<Value> wj(nv);
-                  for (int64_t j = 0; j < nv / 2; ++j) {
-                    auto [lo, hi] =
-                        k.nibblesF32(k.vload(bvt, codes, {kk, k.idx(j * vw)}));
-                    wj[j] = lo;
-                    wj[j + nv / 2] = hi;
+                  SmallVector<Value> wj(nt);
+                  for (int64_t t = 0; t < half; ++t) {
+                    auto [lo, hi] = k.nibblesF32(
+                        k.vload(bvt, codes, {kk, k.idx(vecs[t] * vw)}));
+                    wj[t] = lo;
+                    wj[t + half] = hi;
                   }
                   for (int64_t i = 0; i < rows; ++i) {
                     Value xs = xAt(m0, i, k.add(k0, kk));
-                    cur[rows * nv + i] = k.add(cur[rows * nv + i], xs);
+                    cur[rows * nt + i] = k.add(cur[rows * nt + i], xs);
                     Value xi = k.bcast(vt, xs);
-                    for (int64_t j = 0; j < nv; ++j)
-                      cur[i * nv + j] = k.fma(xi, wj[j], cur[i * nv + j]);
+                    for (int64_t t = 0; t < nt; ++t)
+                      cur[i * nt + t] = k.fma(xi, wj[t], cur[i * nt + t]);
                   }
                   return cur;
                 });
@@ -161,22 +195,24 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
             Value mins = l.scheme.zeroPoint
                              ? k.view(w, k.add(gBase, k.idx(tn * sb)), {tn}, sT)
                              : Value();
-            for (int64_t j = 0; j < nv; ++j) {
+            for (int64_t t = 0; t < nt; ++t) {
+              int64_t j = vecs[t];
               Value sj = k.toF32(k.vload(svt, scales, {k.idx(j * vw)}));
               Value mj = mins ? k.toF32(k.vload(svt, mins, {k.idx(j * vw)}))
                               : k.mul(sj, k.splat(vt, -8.0));
               for (int64_t i = 0; i < rows; ++i) {
-                Value t = k.fma(inner[i * nv + j], sj, next[i * nv + j]);
-                next[i * nv + j] = k.fma(k.bcast(vt, inner[rows * nv + i]), mj, t);
+                Value s1 = k.fma(inner[i * nt + t], sj, next[i * nt + t]);
+                next[i * nt + t] =
+                    k.fma(k.bcast(vt, inner[rows * nt + i]), mj, s1);
               }
             }
             return next;
           });
     }
     for (int64_t i = 0; i < rows; ++i)
-      for (int64_t j = 0; j < nv; ++j)
-        k.vstore(acc[i * nv + j], a.out,
-                 {k.add(m0, k.idx(i)), k.add(n0, k.idx(j * vw))});
+      for (int64_t t = 0; t < nt; ++t)
+        k.vstore(acc[i * nt + t], a.out,
+                 {k.add(m0, k.idx(i)), k.add(n0, k.idx(vecs[t] * vw))});
   };
 
   k.forLoop(a.begin, a.end, c1, [&](Value unit) {
@@ -186,9 +222,15 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
     if (tm > 1) {
       Value ctm = k.idx(tm);
       mMain = k.mul(b.create<arith::DivUIOp>(a.n, ctm), ctm);
-      k.forLoop(c0, mMain, ctm, [&](Value m0) { microTile(m0, n0, base, tm); });
+      k.forLoop(c0, mMain, ctm, [&](Value m0) {
+        for (auto &vecs : subTiles(tm))
+          microTile(m0, n0, base, tm, vecs);
+      });
     }
-    k.forLoop(mMain, a.n, c1, [&](Value m) { microTile(m, n0, base, 1); });
+    k.forLoop(mMain, a.n, c1, [&](Value m) {
+      for (auto &vecs : subTiles(1))
+        microTile(m, n0, base, 1, vecs);
+    });
   });
   return success();
 }
@@ -214,81 +256,118 @@ LogicalResult cpu::buildLMHead(ImplicitLocOpBuilder &b, LMHeadOp op,
   Type sT = scaleType(b, l);
   const int64_t sb = l.scaleBytes();
 
-  // sum_d x[m, d] * row[d], for one (vocabulary row, token row) pair.
-  auto dot = [&](Value v, Value m) -> Value {
+  // sum_d x[m, d] * row_r[d] for several vocabulary rows at once: each row
+  // has its own accumulators, so their FMA chains overlap, and each x
+  // vector is loaded once for all of them.
+  auto dots = [&](ArrayRef<Value> vs, Value m) -> SmallVector<Value> {
+    const size_t R = vs.size();
+    SmallVector<Value> zeros(R, k.splat(vt, 0.0));
+    SmallVector<Value> totals;
     if (fmt == WeightFormat::F32) {
-      // Dense rows; two accumulators halve the FMA dependency chain.
-      bool two = D % (2 * vw) == 0;
-      SmallVector<Value> init{k.splat(vt, 0.0)};
-      if (two)
-        init.push_back(k.splat(vt, 0.0));
       SmallVector<Value> acc = k.forLoop(
-          c0, k.idx(D), k.idx(two ? 2 * vw : vw), init,
-          [&](Value d, ValueRange args) {
+          c0, k.idx(D), k.idx(vw), zeros, [&](Value d, ValueRange args) {
+            Value xv = k.vload(vt, x, {m, d});
             SmallVector<Value> next;
-            for (unsigned h = 0; h < args.size(); ++h) {
-              Value dd = h ? k.add(d, k.idx(vw)) : d;
-              next.push_back(k.fma(k.vload(vt, x, {m, dd}),
-                                   k.vload(vt, e, {v, dd}), args[h]));
-            }
+            for (size_t r = 0; r < R; ++r)
+              next.push_back(k.fma(xv, k.vload(vt, e, {vs[r], d}), args[r]));
             return next;
           });
-      return k.sum(two ? k.add(acc[0], acc[1]) : acc[0]);
+      for (Value a : acc)
+        totals.push_back(k.sum(a));
+      return totals;
     }
-    Value rowBase = k.mul(v, k.idx(l.rowBytes()));
+    SmallVector<Value> rowBase;
+    for (Value v : vs)
+      rowBase.push_back(k.mul(v, k.idx(l.rowBytes())));
     if (fmt == WeightFormat::BF16 || fmt == WeightFormat::Int8) {
       int64_t codeOffset = fmt == WeightFormat::Int8 ? sb : 0;
       Type et = fmt == WeightFormat::BF16 ? Type(b.getBF16Type()) : b.getI8Type();
-      Value row = k.view(e, k.add(rowBase, k.idx(codeOffset)), {D}, et);
-      Value acc = k.forLoop(c0, k.idx(D), k.idx(vw), {k.splat(vt, 0.0)},
-                            [&](Value d, ValueRange args) {
-                              Value wv = k.toF32(k.vload(
-                                  VectorType::get({vw}, et), row, {d}));
-                              return SmallVector<Value>{
-                                  k.fma(k.vload(vt, x, {m, d}), wv, args[0])};
-                            })[0];
-      Value total = k.sum(acc);
-      if (fmt == WeightFormat::Int8)
-        total = k.mul(total, k.toF32(k.load(k.view(e, rowBase, {1}, sT), {c0})));
-      return total;
+      SmallVector<Value> rows;
+      for (Value rb : rowBase)
+        rows.push_back(k.view(e, k.add(rb, k.idx(codeOffset)), {D}, et));
+      SmallVector<Value> acc = k.forLoop(
+          c0, k.idx(D), k.idx(vw), zeros, [&](Value d, ValueRange args) {
+            Value xv = k.vload(vt, x, {m, d});
+            SmallVector<Value> next;
+            for (size_t r = 0; r < R; ++r)
+              next.push_back(k.fma(
+                  xv, k.toF32(k.vload(VectorType::get({vw}, et), rows[r], {d})),
+                  args[r]));
+            return next;
+          });
+      for (size_t r = 0; r < R; ++r) {
+        Value t = k.sum(acc[r]);
+        if (fmt == WeightFormat::Int8)
+          t = k.mul(t, k.toF32(k.load(k.view(e, rowBase[r], {1}, sT), {c0})));
+        totals.push_back(t);
+      }
+      return totals;
     }
     // int4 rows: per group, scale (and min), then codes[G/2]: byte j holds
     // elements j (low) and j + G/2 (high).
     const int64_t gBytes = l.groupBytes(), half = G / 2;
     const int64_t codeOffset = sb * (l.scheme.zeroPoint ? 2 : 1);
     auto bvt = VectorType::get({vw}, b.getI8Type());
-    Value acc = k.forLoop(
-        c0, k.idx(D / G), c1, {k.splat(vt, 0.0)},
-        [&](Value g, ValueRange outer) {
-          Value gBase = k.add(rowBase, k.mul(g, k.idx(gBytes)));
-          Value codes = k.view(e, k.add(gBase, k.idx(codeOffset)), {half},
-                               b.getI8Type());
+    SmallVector<Value> acc = k.forLoop(
+        c0, k.idx(D / G), c1, zeros, [&](Value g, ValueRange outer) {
           Value d0 = k.mul(g, k.idx(G));
-          SmallVector<Value> r = k.forLoop(
-              c0, k.idx(half), k.idx(vw), {k.splat(vt, 0.0), k.splat(vt, 0.0)},
-              [&](Value j, ValueRange args) {
-                auto [lo, hi] = k.nibblesF32(k.vload(bvt, codes, {j}));
+          SmallVector<Value> gBase, codes;
+          for (Value rb : rowBase) {
+            gBase.push_back(k.add(rb, k.mul(g, k.idx(gBytes))));
+            codes.push_back(k.view(e, k.add(gBase.back(), k.idx(codeOffset)),
+                                   {half}, b.getI8Type()));
+          }
+          SmallVector<Value> init(zeros);
+          init.push_back(k.splat(vt, 0.0)); // sum of x over the group
+          SmallVector<Value> in = k.forLoop(
+              c0, k.idx(half), k.idx(vw), init, [&](Value j, ValueRange args) {
                 Value xl = k.vload(vt, x, {m, k.add(d0, j)});
                 Value xh = k.vload(vt, x, {m, k.add(k.add(d0, j), k.idx(half))});
-                Value cx = k.fma(xh, hi, k.fma(xl, lo, args[0]));
-                return SmallVector<Value>{cx, k.add(args[1], k.add(xl, xh))};
+                SmallVector<Value> next;
+                for (size_t r = 0; r < R; ++r) {
+                  auto [lo, hi] = k.nibblesF32(k.vload(bvt, codes[r], {j}));
+                  next.push_back(k.fma(xh, hi, k.fma(xl, lo, args[r])));
+                }
+                next.push_back(k.add(args[R], k.add(xl, xh)));
+                return next;
               });
-          Value sc = k.toF32(k.load(k.view(e, gBase, {1}, sT), {c0}));
-          Value mn = l.scheme.zeroPoint
-                         ? k.toF32(k.load(k.view(e, k.add(gBase, k.idx(sb)), {1}, sT), {c0}))
-                         : k.mul(sc, k.f32(-8.0));
-          Value t = k.fma(r[0], k.bcast(vt, sc), outer[0]);
-          return SmallVector<Value>{k.fma(r[1], k.bcast(vt, mn), t)};
-        })[0];
-    return k.sum(acc);
+          SmallVector<Value> next;
+          for (size_t r = 0; r < R; ++r) {
+            Value sc = k.toF32(k.load(k.view(e, gBase[r], {1}, sT), {c0}));
+            Value mn = l.scheme.zeroPoint
+                           ? k.toF32(k.load(
+                                 k.view(e, k.add(gBase[r], k.idx(sb)), {1}, sT), {c0}))
+                           : k.mul(sc, k.f32(-8.0));
+            Value t = k.fma(in[r], k.bcast(vt, sc), outer[r]);
+            next.push_back(k.fma(in[R], k.bcast(vt, mn), t));
+          }
+          return next;
+        });
+    for (Value a : acc)
+      totals.push_back(k.sum(a));
+    return totals;
   };
 
+  // Four vocabulary rows at a time, then the rest one by one.
+  constexpr int64_t kRows = 4;
+  auto emitRows = [&](Value v, int64_t count) {
+    SmallVector<Value> vs;
+    for (int64_t r = 0; r < count; ++r)
+      vs.push_back(k.add(v, k.idx(r)));
+    k.forLoop(c0, a.n, c1, [&](Value m) {
+      SmallVector<Value> t = dots(vs, m);
+      for (int64_t r = 0; r < count; ++r)
+        k.store(t[r], a.out, {m, vs[r]});
+    });
+  };
   k.forLoop(a.begin, a.end, c1, [&](Value unit) {
     Value v0 = k.mul(unit, k.idx(tn));
     Value v1 = b.create<arith::MinUIOp>(k.add(v0, k.idx(tn)), k.idx(V));
-    k.forLoop(v0, v1, c1, [&](Value v) {
-      k.forLoop(c0, a.n, c1, [&](Value m) { k.store(dot(v, m), a.out, {m, v}); });
-    });
+    Value span = k.sub(v1, v0);
+    Value vMain = k.add(v0, k.mul(b.create<arith::DivUIOp>(span, k.idx(kRows)),
+                                  k.idx(kRows)));
+    k.forLoop(v0, vMain, k.idx(kRows), [&](Value v) { emitRows(v, kRows); });
+    k.forLoop(vMain, v1, c1, [&](Value v) { emitRows(v, 1); });
   });
   return success();
 }

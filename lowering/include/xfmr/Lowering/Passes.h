@@ -26,6 +26,8 @@ namespace mlir::xfmr {
 struct CPUPipelineOptions {
   int64_t vectorWidth = 16;
   int64_t maxTokens = 1024;
+  int64_t tileM = 4;
+  int64_t tileN = 64;
 };
 
 /// Schedules and outlining: @forward becomes a list of xfmr.dispatch.
