@@ -84,6 +84,7 @@ int cmdImport(int argc, char **argv);
 int cmdRun(int argc, char **argv);
 int cmdBench(int argc, char **argv);
 int cmdInitModel(int argc, char **argv);
+int cmdEval(int argc, char **argv);
 
 } // namespace xfmr::cli
 

@@ -9,6 +9,7 @@ static const char *kUsage =
     "  compile MODEL_DIR -o OUT         compile to OUT (kernels.so, weights.bin, manifest.txt)\n"
     "  run OUT -p TEXT | --tokens IDS   generate; see 'xfmr run --help'\n"
     "  bench OUT                        time prefill and decode; see 'xfmr bench --help'\n"
+    "  eval A B                         compare two models' logits (B: baseline)\n"
     "  init-model DIR                   write a random GPT-2 (Hugging Face layout)\n";
 
 int main(int argc, char **argv) {
@@ -25,6 +26,8 @@ int main(int argc, char **argv) {
     return xfmr::cli::cmdRun(argc, argv);
   if (cmd == "bench")
     return xfmr::cli::cmdBench(argc, argv);
+  if (cmd == "eval")
+    return xfmr::cli::cmdEval(argc, argv);
   if (cmd == "init-model")
     return xfmr::cli::cmdInitModel(argc, argv);
   std::fprintf(stderr, "xfmr: unknown command '%s'\n%s", cmd.c_str(), kUsage);
