@@ -120,6 +120,40 @@ void shapes(benchmark::internal::Benchmark *b, bool withTypes) {
   b->Unit(benchmark::kMicrosecond);
 }
 
+void BM_LMHead(benchmark::State &state) {
+  int64_t D = state.range(0), V = state.range(1);
+  int type = int(state.range(2));
+  std::string e = "tensor<" + std::to_string(V) + "x" + std::to_string(D) + "x" +
+                  kTypes[type] + ">";
+  std::string src = "func.func @forward(%x: " + act(D) + ", %e: " + e + ") -> " +
+                    act(V) + " {\n %y = xfmr.lm_head %x, %e : " + act(D) + ", " +
+                    e + " -> " + act(V) + "\n return %y : " + act(V) + "\n}";
+  CPUPipelineOptions o;
+  o.maxTokens = kMaxTokens;
+  std::string err;
+  auto k = JitKernel::compile(src, o, &err);
+  if (!k) {
+    state.SkipWithError(err.c_str());
+    return;
+  }
+  state.SetLabel(kTypeNames[type]);
+  std::vector<float> logical(size_t(V * D), 0.01f);
+  std::vector<uint8_t> packed = packWeight(logical, k->layout(1));
+  std::vector<float> x(size_t(kMaxTokens * D), 0.5f), y(size_t(kMaxTokens * V));
+  for (auto _ : state) {
+    k->run({x.data(), packed.data(), y.data()}, 1, 0);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(packed.size()));
+}
+BENCHMARK(BM_LMHead)
+    ->ArgNames({"D", "V", "type"})
+    ->Args({768, 50257, 0})
+    ->Args({768, 50257, 1})
+    ->Args({768, 50257, 2})
+    ->Args({768, 50257, 3})
+    ->Unit(benchmark::kMillisecond);
+
 BENCHMARK_CAPTURE(BM_Linear, xfmr, true)->Apply([](auto *b) { shapes(b, true); });
 BENCHMARK_CAPTURE(BM_Linear, plain_loop, false)->Apply([](auto *b) { shapes(b, false); });
 } // namespace
