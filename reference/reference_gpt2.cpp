@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "xfmr/io/safetensors.h"
+
 using namespace xfmr;
 using namespace xfmr::reference;
 
@@ -13,7 +15,8 @@ std::vector<double> toDouble(const std::vector<float> &f) {
 
 ReferenceGPT2::ReferenceGPT2(const io::GPT2Files &files,
                              const ReferenceOptions &options)
-    : c_(files.config()), dropped_(size_t(files.config().nLayer), false) {
+    : c_(files.config()), dropped_(size_t(files.config().nLayer), false),
+      kvPrecision_(options.kvPrecision) {
   for (int64_t l : options.dropped)
     dropped_.at(size_t(l)) = true;
   auto L = [&](const std::string &n) { return toDouble(files.load(n)); };
@@ -83,6 +86,20 @@ ReferenceGPT2::Vec ReferenceGPT2::linear(const Vec &x, const Vec &w,
   return y;
 }
 
+void ReferenceGPT2::storeRounded(double *x, int64_t n) const {
+  if (kvPrecision_ == "f16") {
+    for (int64_t i = 0; i < n; ++i)
+      x[i] = io::halfToFloat(io::floatToHalf(float(x[i])));
+  } else if (kvPrecision_ == "int8") {
+    double amax = 0;
+    for (int64_t i = 0; i < n; ++i)
+      amax = std::max(amax, std::fabs(x[i]));
+    double inv = amax > 0 ? 127.0 / amax : 0.0, s = amax / 127.0;
+    for (int64_t i = 0; i < n; ++i)
+      x[i] = std::nearbyint(x[i] * inv) * s;
+  }
+}
+
 std::vector<double> ReferenceGPT2::step(int32_t token) {
   const int64_t E = c_.nEmbd, H = c_.nHead, D = E / H;
   Vec x(static_cast<size_t>(E), 0.0);
@@ -94,6 +111,10 @@ std::vector<double> ReferenceGPT2::step(int32_t token) {
     Layer &ly = layers_[size_t(l)];
     Vec qkv = linear(layerNorm(x, ly.ln1g, ly.ln1b), ly.attnW, ly.attnB, 3 * E);
     Vec &kc = kCache_[size_t(l)], &vc = vCache_[size_t(l)];
+    for (int64_t h = 0; h < H; ++h) {
+      storeRounded(&qkv[size_t(E + h * D)], D);
+      storeRounded(&qkv[size_t(2 * E + h * D)], D);
+    }
     kc.insert(kc.end(), qkv.begin() + E, qkv.begin() + 2 * E);
     vc.insert(vc.end(), qkv.begin() + 2 * E, qkv.end());
     int64_t T = pos_ + 1;

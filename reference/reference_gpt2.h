@@ -20,6 +20,7 @@ struct ReferenceOptions {
   std::vector<int64_t> dropped;   // blocks skipped (xfmr-prune-layers)
   io::QuantScheme scheme;         // matrices quantize-dequantized this way
   std::vector<std::string> keep;  // as xfmr-quantize-weights' exclude list
+  std::string kvPrecision = "f32"; // f32, f16 or int8 (per head vector)
 };
 
 class ReferenceGPT2 {
@@ -45,6 +46,9 @@ private:
   Vec wte_, wteHead_, wpe_, lnfg_, lnfb_; // wteHead_: the LM head's copy
   std::vector<Layer> layers_;
   std::vector<bool> dropped_;
+  std::string kvPrecision_;
+  /// Rounds one head vector as the KV cache stores it.
+  void storeRounded(double *x, int64_t n) const;
   std::vector<Vec> kCache_, vCache_; // per layer: [pos][n_embd]
   int64_t pos_ = 0;
 };

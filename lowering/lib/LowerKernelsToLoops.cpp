@@ -87,8 +87,14 @@ LogicalResult lowerKernel(func::FuncOp kernel, int64_t maxTokens) {
         types.push_back(bufferType(t, maxTokens));
     } else if (auto c = dyn_cast<KVCacheType>(v.getType())) {
       role.push_back(-2);
-      auto half = MemRefType::get({c.getKvHeads(), c.getContextLength(), c.getHeadDim()},
-                                  c.getElementType());
+      int64_t elems = c.getKvHeads() * c.getContextLength() * c.getHeadDim();
+      // i8 halves are bytes: codes, then one f32 scale per head vector.
+      auto half = c.getElementType().isSignlessInteger(8)
+                      ? MemRefType::get({elems + c.getKvHeads() * c.getContextLength() * 4},
+                                        c.getElementType())
+                      : MemRefType::get({c.getKvHeads(), c.getContextLength(),
+                                         c.getHeadDim()},
+                                        c.getElementType());
       types.push_back(half);
       types.push_back(half);
     } else if (v.getType().isIndex()) {

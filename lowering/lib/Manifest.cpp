@@ -28,8 +28,8 @@ FailureOr<Manifest> mlir::xfmr::exportManifest(ModuleOp module, int64_t maxToken
   Value tokens = fwd.getArgument(0), pos = fwd.getArgument(1),
         cache = fwd.getArgument(2);
   auto kvType = dyn_cast<KVCacheType>(cache.getType());
-  if (!kvType || !kvType.getElementType().isF32())
-    return fwd.emitError("@forward's third argument must be an f32 kv cache");
+  if (!kvType)
+    return fwd.emitError("@forward's third argument must be a kv cache");
 
   Manifest m;
   std::string body;
@@ -173,8 +173,10 @@ FailureOr<Manifest> mlir::xfmr::exportManifest(ModuleOp module, int64_t maxToken
         out << "model " << a.getName().strref() << " " << i.getInt() << "\n";
   out << "max_tokens " << maxTokens << "\n";
   out << "vocab " << cast<ShapedType>(logits.getType()).getDimSize(1) << "\n";
+  Type kvElem = kvType.getElementType();
   out << "kv " << kvType.getLayers() << " " << kvType.getKvHeads() << " "
-      << kvType.getContextLength() << " " << kvType.getHeadDim() << "\n";
+      << kvType.getContextLength() << " " << kvType.getHeadDim() << " "
+      << (kvElem.isF32() ? "f32" : kvElem.isF16() ? "f16" : "i8") << "\n";
   out << "weights_bytes " << m.weightBytes << "\n";
   for (auto [i, w] : llvm::enumerate(m.weights))
     out << "weight " << i << " " << w.offset << " " << w.bytes << " " << w.name

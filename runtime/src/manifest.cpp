@@ -80,9 +80,20 @@ bool xfmr::rt::parseManifest(const std::string &text, Model &m,
       if (!(ls >> m.vocab) || m.vocab <= 0)
         return fail("bad vocab");
     } else if (key == "kv") {
+      std::string dtype = "f32";
       if (!(ls >> m.kvLayers >> m.kvHeads >> m.kvContext >> m.headDim) ||
           m.kvLayers <= 0 || m.kvHeads <= 0 || m.kvContext <= 0 || m.headDim <= 0)
         return fail("bad kv line");
+      ls >> dtype;
+      int64_t vectors = m.kvHeads * m.kvContext;
+      if (dtype == "f32")
+        m.kvHalfBytes = vectors * m.headDim * 4;
+      else if (dtype == "f16")
+        m.kvHalfBytes = vectors * m.headDim * 2;
+      else if (dtype == "i8") // codes, then one f32 scale per head vector
+        m.kvHalfBytes = vectors * m.headDim + vectors * 4;
+      else
+        return fail("unknown kv cache type '" + dtype + "'");
     } else if (key == "weights_bytes") {
       if (!(ls >> m.weightBytes) || m.weightBytes < 0)
         return fail("bad weights_bytes");

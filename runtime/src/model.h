@@ -45,6 +45,7 @@ struct Model {
   std::map<std::string, int64_t> info; // "model" lines: n_layer, ...
   int64_t maxTokens = 0, vocab = 0;
   int64_t kvLayers = 0, kvHeads = 0, kvContext = 0, headDim = 0;
+  int64_t kvHalfBytes = 0; // one layer's keys (or values), scales included
   int64_t weightBytes = 0;
   std::vector<WeightEntry> weights;
   std::vector<int64_t> slotRowBytes;

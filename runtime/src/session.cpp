@@ -56,8 +56,7 @@ extern "C" xfmr_session *xfmr_session_create(xfmr_model *model, int n_ctx) {
   s->m = m;
   s->context = (n_ctx <= 0 || n_ctx > m->kvContext) ? m->kvContext : n_ctx;
   s->tokens = allocate(size_t(m->maxTokens) * 4);
-  s->cache = allocate(size_t(m->kvLayers) * 2 * m->kvHeads * m->kvContext *
-                      m->headDim * 4);
+  s->cache = allocate(size_t(m->kvLayers) * 2 * size_t(m->kvHalfBytes));
   s->logits = allocate(size_t(m->maxTokens) * m->vocab * 4);
   if (!s->tokens || !s->cache || !s->logits) {
     setError("out of memory allocating the session");
@@ -85,7 +84,7 @@ namespace {
 /// keeping the logits of the last `logitRows` of them.
 void forwardChunk(xfmr_session *s, int64_t n, int64_t logitRows) {
   Model &m = *s->m;
-  int64_t kvLayerBytes = m.kvHeads * m.kvContext * m.headDim * 4;
+  int64_t kvLayerBytes = m.kvHalfBytes;
   for (const Dispatch &d : m.dispatches) {
     const Kernel &k = m.kernels[d.kernel];
     Call call{k.fn, {}, n, s->position};

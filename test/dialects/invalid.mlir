@@ -214,9 +214,9 @@ func.func @attention_result(%q: tensor<?x8xf32>, %c: !c, %p: index) {
 // -----
 
 !c = !xfmr.kv_cache<layers = 2, heads = 2, context = 8, head_dim = 4, f16>
-func.func @attention_elem(%q: tensor<?x8xf32>, %c: !c, %p: index) {
-  // expected-error @+1 {{key/value element type differs from the cache's}}
-  %y = xfmr.attention %q, %q, %q, %c at %p {layer = 0 : i64, num_heads = 2 : i64} : tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, !c -> tensor<?x8xf32>
+func.func @attention_elem(%q: tensor<?x8xf32>, %k: tensor<?x8xf16>, %c: !c, %p: index) {
+  // expected-error @+1 {{keys and values must have the query's element type}}
+  %y = xfmr.attention %q, %k, %k, %c at %p {layer = 0 : i64, num_heads = 2 : i64} : tensor<?x8xf32>, tensor<?x8xf16>, tensor<?x8xf16>, !c -> tensor<?x8xf32>
   return
 }
 
@@ -247,8 +247,8 @@ func.func @cache_dims(%c: !xfmr.kv_cache<layers = 0, heads = 2, context = 8, hea
 
 // -----
 
-// expected-error @+1 {{kv_cache element type must be a float type, got 'i8'}}
-func.func @cache_elem(%c: !xfmr.kv_cache<layers = 1, heads = 2, context = 8, head_dim = 4, i8>) {
+// expected-error @+1 {{kv_cache element type must be f32, f16 or i8, got 'i32'}}
+func.func @cache_elem(%c: !xfmr.kv_cache<layers = 1, heads = 2, context = 8, head_dim = 4, i32>) {
   return
 }
 

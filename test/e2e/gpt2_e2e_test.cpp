@@ -26,6 +26,7 @@ struct Case {
   io::QuantScheme scheme = {};
   std::vector<std::string> keep = {};
   double bound = 1e-4; // relative L2 per position against the reference
+  std::string kv = "f32";
 };
 
 void PrintTo(const Case &c, std::ostream *os) { *os << c.name; }
@@ -47,11 +48,12 @@ TEST_P(GPT2EndToEnd, MatchesReferenceAndRecompute) {
   opts.scaleType = c.scheme.f16Scales ? "f16" : "f32";
   opts.zeroPoint = c.scheme.zeroPoint;
   opts.keep = c.keep;
+  opts.kvPrecision = c.kv;
   ASSERT_EQ(compileModel(modelDir, outDir, opts, &err), 0) << err;
 
   auto files = io::GPT2Files::open(modelDir, &err);
   ASSERT_TRUE(files) << err;
-  reference::ReferenceGPT2 ref(*files, {c.dropLayers, c.scheme, c.keep});
+  reference::ReferenceGPT2 ref(*files, {c.dropLayers, c.scheme, c.keep, c.kv});
 
   xfmr_model *model = xfmr_model_open(outDir.c_str(), c.threads);
   ASSERT_TRUE(model) << xfmr_last_error();
@@ -168,6 +170,11 @@ INSTANTIATE_TEST_SUITE_P(
         // Widths 24 and 97: only the MLP down projection (K = 96) has
         // groups of 32; the other matrices stay f32.
         Case{"int4_odd_shapes_partly_f32", odd(), 2, {}, {}, "int4",
-             {WeightFormat::Int4, 32, true}, {}, 1e-3}),
+             {WeightFormat::Int4, 32, true}, {}, 1e-3},
+        // The KV cache stored in f16 or int8, with f32 and int8 weights.
+        Case{"kv_f16", small(), 2, {}, {}, "f32", {}, {}, 1e-3, "f16"},
+        Case{"kv_int8", small(), 2, {}, {}, "f32", {}, {}, 1e-3, "int8"},
+        Case{"int8_weights_kv_int8", small(), 2, {}, {}, "int8",
+             {WeightFormat::Int8, 0, true}, {}, 1e-3, "int8"}),
     [](const auto &info) { return std::string(info.param.name); });
 } // namespace

@@ -4,6 +4,7 @@
 // pool splits it. Kernels are compiled by the real pipeline and JIT-ed.
 #include "xfmr/Lowering/KernelJit.h"
 #include "xfmr/io/quantize.h"
+#include "xfmr/io/safetensors.h"
 
 #include <gtest/gtest.h>
 
@@ -351,15 +352,16 @@ TEST(RotaryKernel, MatchesReference) {
 // ------------------------------------------------------------- attention --
 struct AttentionShape {
   int64_t heads, kvHeads, headDim, n, pos;
+  const char *storage = "f32"; // the cache's element type
 };
 void PrintTo(const AttentionShape &s, std::ostream *os) {
-  *os << "heads=" << s.heads << " kv_heads=" << s.kvHeads << " head_dim="
-      << s.headDim << " n=" << s.n << " pos=" << s.pos;
+  *os << s.storage << " heads=" << s.heads << " kv_heads=" << s.kvHeads
+      << " head_dim=" << s.headDim << " n=" << s.n << " pos=" << s.pos;
 }
 class AttentionKernel : public ::testing::TestWithParam<AttentionShape> {};
 
 TEST_P(AttentionKernel, MatchesReferenceAndAppendsTheCache) {
-  auto [H, KVH, hd, M, pos] = GetParam();
+  auto [H, KVH, hd, M, pos, storage] = GetParam();
   const int64_t C = 24, QD = H * hd, KD = KVH * hd;
   std::string cache = "!xfmr.kv_cache<layers = 1, heads = " + std::to_string(KVH) +
                       ", context = " + std::to_string(C) + ", head_dim = " +
@@ -414,6 +416,102 @@ TEST_P(AttentionKernel, MatchesReferenceAndAppendsTheCache) {
   }
   EXPECT_LT(relErr(y, ref, ref.size()), 1e-5);
 }
+
+/// f16 and int8 caches: a first call fills positions [0, pos), a second
+/// appends n more and attends over all; the reference sees every key and
+/// value rounded as the cache stores it.
+class CacheAttentionKernel : public ::testing::TestWithParam<AttentionShape> {};
+
+TEST_P(CacheAttentionKernel, MatchesRoundedReference) {
+  auto [H, KVH, hd, M, pos, storage] = GetParam();
+  std::string st = storage;
+  const int64_t C = 24, QD = H * hd, KD = KVH * hd;
+  std::string cache = "!xfmr.kv_cache<layers = 1, heads = " + std::to_string(KVH) +
+                      ", context = " + std::to_string(C) + ", head_dim = " +
+                      std::to_string(hd) + ", " + st + ">";
+  std::string src = "func.func @forward(%q: " + act(QD) + ", %k: " + act(KD) +
+                    ", %v: " + act(KD) + ", %c: " + cache + ", %pos: index) -> " +
+                    act(QD) + " {\n %y = xfmr.attention %q, %k, %v, %c at %pos " +
+                    "{layer = 0 : i64, num_heads = " + std::to_string(H) +
+                    " : i64} : " + act(QD) + ", " + act(KD) + ", " + act(KD) +
+                    ", " + cache + " -> " + act(QD) + "\n return %y : " + act(QD) +
+                    "\n}";
+  Kernel k(src);
+  ASSERT_TRUE(k.jit);
+  const int64_t total = pos + M;
+  auto q = randomVec(size_t(kMaxTokens * QD)), kk = randomVec(size_t(kMaxTokens * KD)),
+       v = randomVec(size_t(kMaxTokens * KD));
+  int64_t vectors = KVH * C;
+  size_t halfBytes = st == "f32" ? size_t(vectors * hd * 4)
+                     : st == "f16" ? size_t(vectors * hd * 2)
+                                   : size_t(vectors * hd + vectors * 4);
+  std::vector<uint8_t> kc(halfBytes), vc(halfBytes);
+  std::vector<float> y(size_t(kMaxTokens * QD), NAN);
+  // Rows [0, pos) then [pos, total) of q/k/v, as two calls.
+  auto rows = [&](const std::vector<float> &a, int64_t w, int64_t from) {
+    std::vector<float> r(size_t(kMaxTokens * w));
+    std::copy(a.begin() + from * w, a.begin() + total * w, r.begin());
+    return r;
+  };
+  if (pos > 0) {
+    auto q1 = rows(q, QD, 0), k1 = rows(kk, KD, 0), v1 = rows(v, KD, 0);
+    k.run({q1.data(), k1.data(), v1.data(), kc.data(), vc.data(), y.data()}, pos, 0);
+  }
+  auto q2 = rows(q, QD, pos), k2 = rows(kk, KD, pos), v2 = rows(v, KD, pos);
+  k.run({q2.data(), k2.data(), v2.data(), kc.data(), vc.data(), y.data()}, M, pos);
+
+  // What the cache holds, per head vector.
+  auto stored = [&](std::vector<float> x) {
+    for (int64_t t = 0; t < total; ++t)
+      for (int64_t g = 0; g < KVH; ++g) {
+        float *h = x.data() + t * KD + g * hd;
+        if (st == "f16") {
+          for (int64_t d = 0; d < hd; ++d)
+            h[d] = ::xfmr::io::halfToFloat(::xfmr::io::floatToHalf(h[d]));
+        } else {
+          float amax = 0;
+          for (int64_t d = 0; d < hd; ++d)
+            amax = std::max(amax, std::fabs(h[d]));
+          float inv = amax > 0 ? 127.f / amax : 0.f, s = amax / 127.f;
+          for (int64_t d = 0; d < hd; ++d)
+            h[d] = std::nearbyint(h[d] * inv) * s;
+        }
+      }
+    return x;
+  };
+  auto ks = stored(kk), vs = stored(v);
+  std::vector<double> ref(size_t(M * QD), 0.0);
+  for (int64_t h = 0; h < H; ++h) {
+    int64_t g = h / (H / KVH);
+    for (int64_t t = 0; t < M; ++t) {
+      int64_t L = pos + t + 1;
+      std::vector<double> sc(static_cast<size_t>(L));
+      double mx = -1e300, z = 0;
+      for (int64_t j = 0; j < L; ++j) {
+        double dot = 0;
+        for (int64_t d = 0; d < hd; ++d)
+          dot += double(q[size_t((pos + t) * QD + h * hd + d)]) * ks[size_t(j * KD + g * hd + d)];
+        sc[size_t(j)] = dot / std::sqrt(double(hd));
+        mx = std::max(mx, sc[size_t(j)]);
+      }
+      for (double &x : sc)
+        z += (x = std::exp(x - mx));
+      for (int64_t j = 0; j < L; ++j)
+        for (int64_t d = 0; d < hd; ++d)
+          ref[size_t(t * QD + h * hd + d)] +=
+              sc[size_t(j)] / z * vs[size_t(j * KD + g * hd + d)];
+    }
+  }
+  EXPECT_LT(relErr(y, ref, ref.size()), 1e-5);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Caches, CacheAttentionKernel,
+    ::testing::Values(AttentionShape{4, 4, 16, 3, 0, "f16"},
+                      AttentionShape{4, 2, 16, 1, 7, "f16"},
+                      AttentionShape{4, 4, 16, 3, 0, "i8"},
+                      AttentionShape{4, 2, 16, 1, 7, "i8"},
+                      AttentionShape{6, 1, 8, 4, 9, "i8"}));
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, AttentionKernel,

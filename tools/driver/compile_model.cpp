@@ -200,6 +200,17 @@ int ::xfmr::compileModel(const std::string &modelDir, const std::string &outDir,
       return 2;
     }
   }
+  if (options.kvPrecision != "f32") {
+    PassManager kv(&ctx);
+    mlir::xfmr::XfmrKVCachePrecisionPassOptions ko;
+    ko.precision = options.kvPrecision;
+    kv.addPass(mlir::xfmr::createXfmrKVCachePrecisionPass(ko));
+    if (failed(kv.run(*module))) {
+      *error = "--kv-precision: " + diag.text;
+      llvm::sys::fs::remove_directories(tmp);
+      return 2;
+    }
+  }
   dump("xfmr.mlir");
 
   PassManager formation(&ctx);

@@ -21,6 +21,7 @@ struct CompileOptions {
   std::string scaleType = "f16";   // int8/int4 scales: f16 or f32
   bool zeroPoint = false;          // int4
   std::vector<std::string> keep;   // consumers or name parts left in f32
+  std::string kvPrecision = "f32"; // KV cache storage: f32, f16, int8
 };
 
 /// Compiles MODEL_DIR into OUT (written to OUT.tmp, then renamed, so a

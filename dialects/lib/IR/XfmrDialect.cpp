@@ -46,8 +46,9 @@ LogicalResult KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
                                   Type elementType) {
   if (layers <= 0 || kvHeads <= 0 || contextLength <= 0 || headDim <= 0)
     return emitError() << "kv_cache dimensions must be positive";
-  if (!llvm::isa<FloatType>(elementType))
-    return emitError() << "kv_cache element type must be a float type, got "
+  if (!elementType.isF32() && !elementType.isF16() &&
+      !elementType.isSignlessInteger(8))
+    return emitError() << "kv_cache element type must be f32, f16 or i8, got "
                        << elementType;
   return success();
 }

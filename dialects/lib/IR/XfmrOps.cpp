@@ -210,9 +210,8 @@ LogicalResult AttentionOp::verify() {
                            << kvh << " kv heads x " << hd;
   if (getResult().getType() != getQ().getType())
     return emitOpError("result type must equal the query type");
-  if (elem(getK()) != cache.getElementType() ||
-      elem(getV()) != cache.getElementType())
-    return emitOpError("key/value element type differs from the cache's");
+  if (elem(getK()) != elem(getQ()) || elem(getV()) != elem(getQ()))
+    return emitOpError("keys and values must have the query's element type");
   if (failed(checkSameRows(*this, getQ(), getK())) ||
       failed(checkSameRows(*this, getQ(), getV())))
     return failure();

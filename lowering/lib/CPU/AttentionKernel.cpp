@@ -12,6 +12,11 @@
 // once per query row. Owning a whole kv head per unit means no other
 // thread reads cache rows this unit is writing.
 //
+// The cache stores f32, f16 (rounded on write, widened on read) or i8
+// codes with one f32 scale per stored head vector (max|x| / 127), in which
+// case a key's dot product and a value's weight are scaled once per
+// position rather than per element.
+//
 //===----------------------------------------------------------------------===//
 #include "KernelBuilder.h"
 
@@ -32,20 +37,65 @@ LogicalResult cpu::buildAttention(ImplicitLocOpBuilder &b, AttentionOp op,
   int64_t nv = hd / vw;
   auto vt = VectorType::get({vw}, b.getF32Type());
   Value q = a.inputs[0], kIn = a.inputs[1], vIn = a.inputs[2];
-  Value kc = a.kCache, vc = a.vCache;
-  Value c0 = k.idx(0), c1 = k.idx(1), cvw = k.idx(vw);
+  Value c0 = k.idx(0), c1 = k.idx(1);
   Value scale = k.f32(op.getScaleOrDefault());
+  Type storage = cache.getElementType();
+  const bool int8 = storage.isSignlessInteger(8);
+  const int64_t C = cache.getContextLength();
+  auto svt = VectorType::get({vw}, storage);
+
+  // A cache half (keys or values): elements, and for i8 the scales.
+  struct Half {
+    Value elems, scales;
+  };
+  auto half = [&](Value buf) -> Half {
+    if (!int8)
+      return {buf, Value()};
+    return {k.view(buf, c0, {kvh, C, hd}, storage),
+            k.view(buf, k.idx(kvh * C * hd), {kvh, C}, b.getF32Type())};
+  };
+  Half kc = half(a.kCache), vc = half(a.vCache);
+
+  // Stores one head vector (nv f32 vectors) at position p.
+  auto append = [&](Half h, Value g, Value p, ArrayRef<Value> x) {
+    if (!int8) {
+      for (int64_t j = 0; j < nv; ++j) {
+        Value v = storage.isF32() ? x[j] : b.create<arith::TruncFOp>(svt, x[j]);
+        k.vstore(v, h.elems, {g, p, k.idx(j * vw)});
+      }
+      return;
+    }
+    Value amax = b.create<math::AbsFOp>(x[0]);
+    for (int64_t j = 1; j < nv; ++j)
+      amax = b.create<arith::MaximumFOp>(amax, b.create<math::AbsFOp>(x[j]));
+    Value m = b.create<vector::ReductionOp>(vector::CombiningKind::MAXIMUMF, amax);
+    Value positive = b.create<arith::CmpFOp>(arith::CmpFPredicate::OGT, m, k.f32(0.0));
+    Value inv = b.create<arith::SelectOp>(positive, k.div(k.f32(127.0), m), k.f32(0.0));
+    k.store(k.div(m, k.f32(127.0)), h.scales, {g, p});
+    Value invV = k.bcast(vt, inv);
+    for (int64_t j = 0; j < nv; ++j) {
+      Value r = b.create<math::RoundEvenOp>(k.mul(x[j], invV));
+      k.vstore(b.create<arith::FPToSIOp>(svt, r), h.elems, {g, p, k.idx(j * vw)});
+    }
+  };
+  // Vector j of the head vector at position pj, unscaled.
+  auto read = [&](Half h, Value g, Value pj, int64_t j) {
+    return k.toF32(k.vload(svt, h.elems, {g, pj, k.idx(j * vw)}));
+  };
 
   k.forLoop(a.begin, a.end, c1, [&](Value g) {
     Value gOff = k.mul(g, k.idx(hd));
     // Append this head's new keys and values.
     k.forLoop(c0, a.n, c1, [&](Value t) {
       Value p = k.add(a.pos, t);
-      k.forLoop(c0, k.idx(hd), cvw, [&](Value c) {
-        Value src = k.add(gOff, c);
-        k.vstore(k.vload(vt, kIn, {t, src}), kc, {g, p, c});
-        k.vstore(k.vload(vt, vIn, {t, src}), vc, {g, p, c});
-      });
+      SmallVector<Value> kx, vx;
+      for (int64_t j = 0; j < nv; ++j) {
+        Value src = k.add(gOff, k.idx(j * vw));
+        kx.push_back(k.vload(vt, kIn, {t, src}));
+        vx.push_back(k.vload(vt, vIn, {t, src}));
+      }
+      append(kc, g, p, kx);
+      append(vc, g, p, vx);
     });
     Value h0 = k.mul(g, k.idx(group));
     k.forLoop(h0, k.add(h0, k.idx(group)), c1, [&](Value h) {
@@ -63,16 +113,19 @@ LogicalResult cpu::buildAttention(ImplicitLocOpBuilder &b, AttentionOp op,
             c0, len, c1, init, [&](Value pj, ValueRange args) {
               Value dot = k.splat(vt, 0.0);
               for (int64_t j = 0; j < nv; ++j)
-                dot = k.fma(qv[j], k.vload(vt, kc, {g, pj, k.idx(j * vw)}), dot);
+                dot = k.fma(qv[j], read(kc, g, pj, j), dot);
               Value s = k.sum(dot);
+              if (int8)
+                s = k.mul(s, k.load(kc.scales, {g, pj}));
               Value m = args[0], l = args[1];
               Value mNew = b.create<arith::MaximumFOp>(m, s);
               Value corr = b.create<math::ExpOp>(k.sub(m, mNew));
               Value pw = b.create<math::ExpOp>(k.sub(s, mNew));
               SmallVector<Value> next{mNew, k.add(k.mul(l, corr), pw)};
-              Value corrV = k.bcast(vt, corr), pV = k.bcast(vt, pw);
+              Value vw8 = int8 ? k.mul(pw, k.load(vc.scales, {g, pj})) : pw;
+              Value corrV = k.bcast(vt, corr), pV = k.bcast(vt, vw8);
               for (int64_t j = 0; j < nv; ++j)
-                next.push_back(k.fma(pV, k.vload(vt, vc, {g, pj, k.idx(j * vw)}),
+                next.push_back(k.fma(pV, read(vc, g, pj, j),
                                      k.mul(args[2 + j], corrV)));
               return next;
             });

@@ -20,7 +20,9 @@ def Xfmr_KVCacheType : Xfmr_Type<"KVCache", "kv_cache"> {
     In memory it is laid out `[layer][k|v][kv_head][position][head_dim]`, so
     one layer's keys of one head are contiguous and stream in order.
     `kv_heads` may be smaller than an attention's query heads (grouped-query
-    attention).
+    attention). The element type is the storage: f32, f16, or i8 with one
+    f32 scale per stored head vector (`max|x| / 127`), kept after the codes
+    of each layer's keys and of its values.
   }];
   let parameters = (ins "int64_t":$layers, "int64_t":$kvHeads,
                         "int64_t":$contextLength, "int64_t":$headDim,

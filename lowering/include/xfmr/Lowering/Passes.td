@@ -57,6 +57,20 @@ def XfmrQuantizeWeightsPass : Pass<"xfmr-quantize-weights", "ModuleOp"> {
   ];
 }
 
+def XfmrKVCachePrecisionPass : Pass<"xfmr-kv-cache-precision", "ModuleOp"> {
+  let summary = "Store the KV cache in f16 or int8";
+  let description = [{
+    Retypes every `!xfmr.kv_cache` argument of the module's functions to the
+    given storage: `f16`, or `int8` (i8 codes with one f32 scale per stored
+    head vector, `max|x| / 127`). Attention keeps computing in f32; only what
+    the cache holds, and so the memory it reads per token, changes.
+  }];
+  let options = [
+    Option<"precision", "precision", "std::string", /*default=*/"\"f16\"",
+           "f32, f16 or int8">,
+  ];
+}
+
 def XfmrPruneLayersPass : Pass<"xfmr-prune-layers", "ModuleOp"> {
   let summary = "Drop whole transformer blocks";
   let description = [{
