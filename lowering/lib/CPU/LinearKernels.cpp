@@ -113,6 +113,22 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
     return k.load(x, {k.add(m0, k.idx(i)), kx});
   };
 
+  // Decode streams each block once: prefetch the block's row kPrefetchBytes
+  // ahead of row k (every cache line of it), so more lines are in flight
+  // than the out-of-order window alone keeps.
+  constexpr int64_t kPrefetchBytes = 2048;
+  auto prefetchAhead = [&](Value view, Value row, int64_t rowsInView,
+                           int64_t rowBytes) {
+    int64_t ahead = std::max<int64_t>(1, kPrefetchBytes / rowBytes);
+    Value r = b.create<arith::MinUIOp>(k.add(row, k.idx(ahead)),
+                                       k.idx(rowsInView - 1));
+    int64_t elem = rowBytes / tn;
+    for (int64_t off = 0; off < rowBytes; off += 64)
+      b.create<memref::PrefetchOp>(view, ValueRange{r, k.idx(off / elem)},
+                                   /*isWrite=*/false, /*localityHint=*/3,
+                                   /*isDataCache=*/true);
+  };
+
   // One register tile: `rows` rows from m0, output vectors `vecs` of the
   // block at byte `base`.
   auto microTile = [&](Value m0, Value n0, Value base, int64_t rows,
@@ -122,6 +138,9 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
     if (fmt != WeightFormat::Int4) {
       // f32, bf16, int8: one pass over K with elements [K][tn].
       int64_t codeOffset = fmt == WeightFormat::Int8 ? tn * sb : 0;
+      int64_t elemBytes = fmt == WeightFormat::F32    ? 4
+                          : fmt == WeightFormat::BF16 ? 2
+                                                      : 1;
       Value wv = k.view(w, k.add(base, k.idx(codeOffset)), {K, tn},
                         storageType(b, fmt));
       auto et = VectorType::get({vw}, storageType(b, fmt));
@@ -130,6 +149,8 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
           initAcc(n0, rows, vecs, fmt != WeightFormat::Int8),
           [&](Value kk, ValueRange args) {
             SmallVector<Value> cur(args.begin(), args.end());
+            if (rows == 1 && vecs.front() == 0)
+              prefetchAhead(wv, kk, K, tn * elemBytes);
             for (int64_t u = 0; u < unroll; ++u) {
               Value kx = u ? k.add(kk, k.idx(u)) : kk;
               SmallVector<Value> wj;
