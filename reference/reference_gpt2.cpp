@@ -57,6 +57,16 @@ ReferenceGPT2::ReferenceGPT2(const io::GPT2Files &files,
                        L(h + "mlp.c_fc.bias"),
                        M(h + "mlp.c_proj.weight", "linear", true),
                        L(h + "mlp.c_proj.bias")});
+    if (options.int8Activations && options.scheme.format == io::WeightFormat::Int8) {
+      Layer &ly = layers_.back();
+      auto q = [&](const std::string &name) {
+        return !kept("linear", name) && c_.nEmbd % 32 == 0;
+      };
+      ly.quantAttn = q(h + "attn.c_attn.weight");
+      ly.quantProj = q(h + "attn.c_proj.weight");
+      ly.quantFc = q(h + "mlp.c_fc.weight");
+      ly.quantFc2 = q(h + "mlp.c_proj.weight");
+    }
   }
   kCache_.assign(size_t(c_.nLayer), {});
   vCache_.assign(size_t(c_.nLayer), {});
@@ -77,8 +87,20 @@ ReferenceGPT2::Vec ReferenceGPT2::layerNorm(const Vec &x, const Vec &g,
   return y;
 }
 
-ReferenceGPT2::Vec ReferenceGPT2::linear(const Vec &x, const Vec &w,
-                                         const Vec &b, int64_t out) const {
+ReferenceGPT2::Vec ReferenceGPT2::linear(const Vec &xin, const Vec &w,
+                                         const Vec &b, int64_t out,
+                                         bool quantizeInput) const {
+  Vec x = xin;
+  if (quantizeInput)
+    for (size_t b0 = 0; b0 + 32 <= x.size(); b0 += 32) {
+      // As the kernel: f32 arithmetic on the f32 activations.
+      float amax = 0;
+      for (size_t i = 0; i < 32; ++i)
+        amax = std::max(amax, std::fabs(float(x[b0 + i])));
+      float inv = amax > 0 ? 127.f / amax : 0.f, s = amax / 127.f;
+      for (size_t i = 0; i < 32; ++i)
+        x[b0 + i] = double(std::nearbyint(float(x[b0 + i]) * inv) * s);
+    }
   Vec y(b.begin(), b.end());
   for (size_t k = 0; k < x.size(); ++k)
     for (int64_t n = 0; n < out; ++n)
@@ -109,7 +131,8 @@ std::vector<double> ReferenceGPT2::step(int32_t token) {
     if (dropped_[size_t(l)])
       continue;
     Layer &ly = layers_[size_t(l)];
-    Vec qkv = linear(layerNorm(x, ly.ln1g, ly.ln1b), ly.attnW, ly.attnB, 3 * E);
+    Vec qkv = linear(layerNorm(x, ly.ln1g, ly.ln1b), ly.attnW, ly.attnB, 3 * E,
+                     ly.quantAttn);
     Vec &kc = kCache_[size_t(l)], &vc = vCache_[size_t(l)];
     for (int64_t h = 0; h < H; ++h) {
       storeRounded(&qkv[size_t(E + h * D)], D);
@@ -137,13 +160,14 @@ std::vector<double> ReferenceGPT2::step(int32_t token) {
           attn[size_t(h * D + d)] +=
               scores[size_t(t)] / total * vc[size_t(t * E + h * D + d)];
     }
-    Vec proj = linear(attn, ly.projW, ly.projB, E);
+    Vec proj = linear(attn, ly.projW, ly.projB, E, ly.quantProj);
     for (int64_t i = 0; i < E; ++i)
       x[size_t(i)] += proj[size_t(i)];
-    Vec hmid = linear(layerNorm(x, ly.ln2g, ly.ln2b), ly.fcW, ly.fcB, 4 * E);
+    Vec hmid = linear(layerNorm(x, ly.ln2g, ly.ln2b), ly.fcW, ly.fcB, 4 * E,
+                      ly.quantFc);
     for (double &v : hmid)
       v = 0.5 * v * (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
-    Vec out = linear(hmid, ly.fc2W, ly.fc2B, E);
+    Vec out = linear(hmid, ly.fc2W, ly.fc2B, E, ly.quantFc2);
     for (int64_t i = 0; i < E; ++i)
       x[size_t(i)] += out[size_t(i)];
   }

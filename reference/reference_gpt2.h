@@ -21,6 +21,9 @@ struct ReferenceOptions {
   io::QuantScheme scheme;         // matrices quantize-dequantized this way
   std::vector<std::string> keep;  // as xfmr-quantize-weights' exclude list
   std::string kvPrecision = "f32"; // f32, f16 or int8 (per head vector)
+  /// int8 linear weights multiplied with VNNI: their input rows quantized
+  /// per block of 32 (s = max|x| / 127) as the kernel does.
+  bool int8Activations = false;
 };
 
 class ReferenceGPT2 {
@@ -36,10 +39,12 @@ private:
   using Vec = std::vector<double>;
   struct Layer {
     Vec ln1g, ln1b, attnW, attnB, projW, projB, ln2g, ln2b, fcW, fcB, fc2W, fc2B;
+    bool quantAttn = false, quantProj = false, quantFc = false, quantFc2 = false;
   };
   Vec layerNorm(const Vec &x, const Vec &g, const Vec &b) const;
   /// y = x W + b with W stored [in][out] (GPT-2's Conv1D).
-  Vec linear(const Vec &x, const Vec &w, const Vec &b, int64_t out) const;
+  Vec linear(const Vec &x, const Vec &w, const Vec &b, int64_t out,
+             bool quantizeInput = false) const;
   std::vector<double> step(int32_t token);
 
   io::GPT2Config c_;

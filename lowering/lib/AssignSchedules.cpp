@@ -33,8 +33,8 @@ struct AssignSchedules
   using Base::Base;
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
-    auto make = [&](int64_t vw, int64_t tm, int64_t tn) {
-      return ScheduleAttr::get(ctx, vw, tm, tn, 1);
+    auto make = [&](int64_t vw, int64_t tm, int64_t tn, bool dot = false) {
+      return ScheduleAttr::get(ctx, vw, tm, tn, 1, dot);
     };
     getOperation().walk([&](Operation *op) {
       if (!isa<XfmrDialect>(op->getDialect()) || isa<WeightOp, DispatchOp>(op) ||
@@ -51,7 +51,10 @@ struct AssignSchedules
         int64_t vw = int4 && n % 2 == 0 ? fitWidth(vectorWidth, n / 2)
                                         : fitWidth(vectorWidth, n);
         int64_t unit = int4 ? 2 * vw : vw;
-        s = make(vw, tileM, fitTile(std::max<int64_t>(tileN, unit), unit, n));
+        // VNNI: 16 i32 lanes per vector, activation blocks of 32.
+        bool dot = vnni && q && q.getBits() == 8 && vw == 16 &&
+                   cols(lin.getInput()) % 32 == 0;
+        s = make(vw, tileM, fitTile(std::max<int64_t>(tileN, unit), unit, n), dot);
       } else if (auto head = dyn_cast<LMHeadOp>(op)) {
         int64_t vw = fitWidth(vectorWidth, cols(head.getInput()));
         s = make(vw, 1, std::max<int64_t>(tileN / vw, 1) * vw);

@@ -10,7 +10,7 @@ using namespace mlir;
 void xfmr::buildKernelFormationPipeline(OpPassManager &pm,
                                         const CPUPipelineOptions &o) {
   pm.addPass(createXfmrAssignSchedulesPass(
-      XfmrAssignSchedulesPassOptions{o.vectorWidth, o.tileM, o.tileN}));
+      XfmrAssignSchedulesPassOptions{o.vectorWidth, o.tileM, o.tileN, o.vnni}));
   pm.addPass(createXfmrOutlineKernelsPass());
 }
 
@@ -47,6 +47,9 @@ struct CPUPipelineCLOptions
   Option<int64_t> maxTokens{*this, "max-tokens",
                             llvm::cl::desc("activation rows per call"),
                             llvm::cl::init(1024)};
+  Option<bool> vnni{*this, "vnni",
+                    llvm::cl::desc("int8 weights: AVX-512 VNNI dot products"),
+                    llvm::cl::init(false)};
   Option<int64_t> tileN{*this, "tile-n",
                         llvm::cl::desc("default column tile of matrix products"),
                         llvm::cl::init(64)};
@@ -59,7 +62,7 @@ void xfmr::registerXfmrPipelines() {
       "xfmr-cpu-pipeline",
       "xfmr dialect to the LLVM dialect: schedules, kernels, CPU loops, LLVM",
       [](OpPassManager &pm, const CPUPipelineCLOptions &o) {
-        CPUPipelineOptions opts{o.vectorWidth, o.maxTokens, 4, o.tileN};
+        CPUPipelineOptions opts{o.vectorWidth, o.maxTokens, 4, o.tileN, o.vnni};
         buildKernelFormationPipeline(pm, opts);
         buildCPUCodegenPipeline(pm, opts);
       });

@@ -75,6 +75,8 @@ std::string WeightLayout::describe() const {
     f += scheme.f16Scales ? "-f16s" : "-f32s";
   if (scheme.zeroPoint)
     f += "-zp";
+  if (vnni)
+    f += "-vnni";
   if (kind == ColumnBlocks)
     f += "-cols" + std::to_string(tileN);
   else if (kind == Rows)
@@ -84,7 +86,7 @@ std::string WeightLayout::describe() const {
 
 bool WeightLayout::operator==(const WeightLayout &o) const {
   return kind == o.kind && rows == o.rows && cols == o.cols &&
-         tileN == o.tileN && scheme.format == o.scheme.format &&
+         tileN == o.tileN && vnni == o.vnni && scheme.format == o.scheme.format &&
          scheme.group == o.scheme.group &&
          scheme.f16Scales == o.scheme.f16Scales &&
          scheme.zeroPoint == o.scheme.zeroPoint;
@@ -115,6 +117,7 @@ WeightLayout mlir::xfmr::layoutOf(Operation *op, unsigned index) {
     l.kind = WeightLayout::ColumnBlocks;
     auto s = op->getAttrOfType<ScheduleAttr>("schedule");
     l.tileN = s ? s.getTileN() : l.cols;
+    l.vnni = s && s.getVnni() && l.scheme.format == WeightFormat::Int8;
   } else if (isa<LMHeadOp, EmbeddingOp>(op) && index == 1 &&
              l.scheme.format != WeightFormat::F32) {
     l.kind = WeightLayout::Rows;
@@ -168,8 +171,13 @@ std::vector<uint8_t> mlir::xfmr::packWeight(const std::vector<float> &w,
         for (int64_t j = 0; j < tn; ++j) {
           auto q = ::xfmr::io::quantizeGroup(col0 + j, K, N, s);
           putScale(block + j * sb, q.scale, s.f16Scales);
-          for (int64_t k = 0; k < K; ++k)
-            block[tn * sb + k * tn + j] = uint8_t(q.codes[size_t(k)]);
+          for (int64_t k = 0; k < K; ++k) {
+            if (l.vnni) // [K/4][tn][4], unsigned
+              block[tn * sb + ((k / 4) * tn + j) * 4 + k % 4] =
+                  uint8_t(int(q.codes[size_t(k)]) + 128);
+            else
+              block[tn * sb + k * tn + j] = uint8_t(q.codes[size_t(k)]);
+          }
         }
         break;
       case WeightFormat::Int4:

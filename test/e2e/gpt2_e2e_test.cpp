@@ -2,6 +2,7 @@
 // reference executor on the same weights.
 #include "compare.h"
 #include "compile_model.h"
+#include "xfmr/Lowering/CPUTarget.h"
 #include "reference_gpt2.h"
 #include "xfmr/io/gpt2.h"
 #include "xfmr/runtime.h"
@@ -27,6 +28,8 @@ struct Case {
   std::vector<std::string> keep = {};
   double bound = 1e-4; // relative L2 per position against the reference
   std::string kv = "f32";
+  bool allowVNNI = true; // int8: integer dot products where the CPU has them
+  unsigned seed = 0;     // 0: fresh random weights and tokens each run
 };
 
 void PrintTo(const Case &c, std::ostream *os) { *os << c.name; }
@@ -37,7 +40,7 @@ TEST_P(GPT2EndToEnd, MatchesReferenceAndRecompute) {
   const Case &c = GetParam();
   test::TempDir tmp;
   std::string modelDir = tmp.path + "/model", outDir = tmp.path + "/out", err;
-  unsigned seed = std::random_device{}();
+  unsigned seed = c.seed ? c.seed : std::random_device{}();
   SCOPED_TRACE("weights seed " + std::to_string(seed));
   ASSERT_TRUE(io::writeRandomGPT2(modelDir, c.config, seed, &err, c.format)) << err;
   CompileOptions opts;
@@ -49,11 +52,15 @@ TEST_P(GPT2EndToEnd, MatchesReferenceAndRecompute) {
   opts.zeroPoint = c.scheme.zeroPoint;
   opts.keep = c.keep;
   opts.kvPrecision = c.kv;
+  opts.noVNNI = !c.allowVNNI;
   ASSERT_EQ(compileModel(modelDir, outDir, opts, &err), 0) << err;
 
   auto files = io::GPT2Files::open(modelDir, &err);
   ASSERT_TRUE(files) << err;
-  reference::ReferenceGPT2 ref(*files, {c.dropLayers, c.scheme, c.keep, c.kv});
+  // int8 weights use VNNI (quantized activations) where the CPU has it.
+  bool vnni = c.precision == "int8" && c.allowVNNI &&
+              mlir::xfmr::CPUTarget::host().hasVNNI();
+  reference::ReferenceGPT2 ref(*files, {c.dropLayers, c.scheme, c.keep, c.kv, vnni});
 
   xfmr_model *model = xfmr_model_open(outDir.c_str(), c.threads);
   ASSERT_TRUE(model) << xfmr_last_error();
@@ -136,8 +143,22 @@ io::GPT2Config odd() { // widths that are not multiples of 16
 INSTANTIATE_TEST_SUITE_P(
     GPT2Small124M, GPT2EndToEnd,
     ::testing::Values(Case{"gpt2_124m_2threads", io::GPT2Config{}, 2},
-                      Case{"gpt2_124m_int8", io::GPT2Config{}, 2, {}, {}, "int8",
-                           {WeightFormat::Int8, 0, true}, {}, 1e-3},
+                      // Weight-only int8 (widened in registers): the scheme
+                      // is a function of the weights alone, bound 1e-3.
+                      Case{"gpt2_124m_int8_weight_only", io::GPT2Config{}, 2, {}, {},
+                           "int8", {WeightFormat::Int8, 0, true}, {}, 1e-3, "f32",
+                           false},
+                      // VNNI int8 also rounds the activations (blocks of 32).
+                      // The reference rounds its float64 activations, the
+                      // kernel its float32 ones; values that sit on a rounding
+                      // boundary land on different codes, and twelve layers of
+                      // random weights amplify those flips to 1.45e-2 (seed 1234,
+                      // measured 2026-11-25). The exact rule is checked per kernel in
+                      // kernel_tests (2e-6) and end to end on the two-layer
+                      // model (1e-3); here the bound only catches a broken
+                      // path (a wrong activation scheme gives > 1e-1).
+                      Case{"gpt2_124m_int8_vnni", io::GPT2Config{}, 2, {}, {}, "int8",
+                           {WeightFormat::Int8, 0, true}, {}, 2e-2, "f32", true, 1234},
                       Case{"gpt2_124m_int4", io::GPT2Config{}, 2, {}, {}, "int4",
                            {WeightFormat::Int4, 32, true}, {}, 1e-3}),
     [](const auto &info) { return std::string(info.param.name); });
@@ -161,9 +182,15 @@ INSTANTIATE_TEST_SUITE_P(
     Quantized, GPT2EndToEnd,
     ::testing::Values(
         Case{"bf16", small(), 2, {}, {}, "bf16", {WeightFormat::BF16}, {}, 1e-3},
-        Case{"int8", small(), 2, {}, {}, "int8", {WeightFormat::Int8, 0, true}, {}, 1e-3},
+        Case{"int8", small(), 2, {}, {}, "int8", {WeightFormat::Int8, 0, true}, {},
+             1e-3, "f32", false},
         Case{"int8_f32scales_keep_lm_head", small(), 2, {}, {}, "int8",
-             {WeightFormat::Int8, 0, false}, {"lm_head"}, 1e-3},
+             {WeightFormat::Int8, 0, false}, {"lm_head"}, 1e-3, "f32", false},
+        // VNNI int8 rounds the activations too; see gpt2_124m_int8_vnni for
+        // why its bound is looser. Fixed seed: a pass or fail must not depend
+        // on which values happen to sit on a rounding boundary.
+        Case{"int8_vnni", small(), 2, {}, {}, "int8", {WeightFormat::Int8, 0, true},
+             {}, 2e-2, "f32", true, 1234},
         Case{"int4_g32", small(), 2, {}, {}, "int4", {WeightFormat::Int4, 32, true}, {}, 1e-3},
         Case{"int4_g64_zero_point_keep_embedding", small(), 2, {}, {}, "int4",
              {WeightFormat::Int4, 64, true, true}, {"embedding"}, 1e-3},
@@ -175,6 +202,6 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"kv_f16", small(), 2, {}, {}, "f32", {}, {}, 1e-3, "f16"},
         Case{"kv_int8", small(), 2, {}, {}, "f32", {}, {}, 1e-3, "int8"},
         Case{"int8_weights_kv_int8", small(), 2, {}, {}, "int8",
-             {WeightFormat::Int8, 0, true}, {}, 1e-3, "int8"}),
+             {WeightFormat::Int8, 0, true}, {}, 1e-3, "int8", false}),
     [](const auto &info) { return std::string(info.param.name); });
 } // namespace

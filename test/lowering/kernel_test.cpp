@@ -2,6 +2,7 @@
 // inputs at several shapes (sizes that are not multiples of the vector
 // width included), with the work split over several calls as the thread
 // pool splits it. Kernels are compiled by the real pipeline and JIT-ed.
+#include "xfmr/Lowering/CPUTarget.h"
 #include "xfmr/Lowering/KernelJit.h"
 #include "xfmr/io/quantize.h"
 #include "xfmr/io/safetensors.h"
@@ -20,9 +21,10 @@ constexpr int64_t kMaxTokens = 16;
 struct Kernel {
   std::unique_ptr<mlir::xfmr::JitKernel> jit;
 
-  explicit Kernel(const std::string &forward) {
+  explicit Kernel(const std::string &forward, bool vnni = false) {
     mlir::xfmr::CPUPipelineOptions o;
     o.maxTokens = kMaxTokens;
+    o.vnni = vnni;
     std::string error;
     jit = mlir::xfmr::JitKernel::compile(forward, o, &error);
     if (!jit)
@@ -71,6 +73,7 @@ struct Format {
   const char *name;
   const char *type; // element type and encoding, after "tensor<RxC x"
   ::xfmr::io::QuantScheme scheme;
+  bool vnni = false; // int8: integer dot products on quantized activations
 };
 using ::xfmr::io::WeightFormat;
 const Format kF32{"f32", "f32", {}};
@@ -88,7 +91,24 @@ const Format kFormats[] = {
      {WeightFormat::Int4, 32, true, true}},
     {"int4_g64_f32scales", "i4, #xfmr.quant<bits = 4, group = 64, scale = f32>",
      {WeightFormat::Int4, 64, false, false}},
+    {"int8_vnni", "i8, #xfmr.quant<bits = 8, group = 0, scale = f16>",
+     {WeightFormat::Int8, 0, true, false}, true},
 };
+
+/// The activations as a VNNI kernel sees them: each row quantized per
+/// block of 32 (s = max|x| / 127, round half to even).
+std::vector<float> vnniActivations(std::vector<float> x, int64_t rows, int64_t K) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t b = 0; b < K; b += 32) {
+      float *p = x.data() + r * K + b, amax = 0;
+      for (int i = 0; i < 32; ++i)
+        amax = std::max(amax, std::fabs(p[i]));
+      float inv = amax > 0 ? 127.f / amax : 0.f, s = amax / 127.f;
+      for (int i = 0; i < 32; ++i)
+        p[i] = std::nearbyint(p[i] * inv) * s;
+    }
+  return x;
+}
 
 std::string wten(int64_t r, int64_t c, const Format &f) {
   return "tensor<" + std::to_string(r) + "x" + std::to_string(c) + "x" + f.type + ">";
@@ -125,10 +145,15 @@ TEST_P(LinearKernel, MatchesReference) {
                     " {\n %y = xfmr.linear %x, %w, %b : " + act(K) + ", " + w +
                     ", " + ten({N}) + " -> " + act(N) + "\n return %y : " +
                     act(N) + "\n}";
-  Kernel k(src);
+  bool vnni = f.vnni && mlir::xfmr::CPUTarget::host().hasVNNI() && K % 32 == 0;
+  if (f.vnni && !vnni)
+    GTEST_SKIP() << "no AVX-512 VNNI on this CPU, or K not a multiple of 32";
+  Kernel k(src, vnni);
   ASSERT_TRUE(k.jit);
+  ASSERT_EQ(k.jit->layout(1).vnni, vnni);
   auto x = randomVec(size_t(kMaxTokens * K)), wf = randomVec(size_t(K * N)),
        b = randomVec(size_t(N));
+  std::vector<float> xr = vnni ? vnniActivations(x, M, K) : x;
   PackedWeight pw = pack(wf, K, N, /*reductionIsRows=*/true, f, k.jit->layout(1));
   std::vector<float> y(size_t(kMaxTokens * N), NAN);
   k.run({x.data(), pw.bytes.data(), b.data(), y.data()}, M, 0);
@@ -137,7 +162,7 @@ TEST_P(LinearKernel, MatchesReference) {
     for (int64_t j = 0; j < N; ++j) {
       double s = b[size_t(j)];
       for (int64_t kk = 0; kk < K; ++kk)
-        s += double(x[size_t(i * K + kk)]) * pw.effective[size_t(kk * N + j)];
+        s += double(xr[size_t(i * K + kk)]) * pw.effective[size_t(kk * N + j)];
       ref[size_t(i * N + j)] = s;
     }
   EXPECT_LT(relErr(y, ref, size_t(M * N)), 2e-6);

@@ -11,6 +11,7 @@ namespace xfmr {
 struct CompileOptions {
   int64_t maxTokens = 512; // rows per call; longer prompts run in chunks
   int64_t tileN = 64;      // default column tile of matrix products
+  bool noVNNI = false;     // int8: widen weights instead of VNNI dot products
   std::string cpu;         // empty: this host
   std::string features;
   std::string irDumpDir;   // when set: xfmr.mlir, kernels.mlir, kernels.ll

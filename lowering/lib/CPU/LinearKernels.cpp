@@ -18,6 +18,8 @@
 //===----------------------------------------------------------------------===//
 #include "KernelBuilder.h"
 
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+
 using namespace mlir;
 using namespace mlir::xfmr;
 using namespace mlir::xfmr::cpu;
@@ -74,7 +76,8 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
   // The output vectors (indices into the block's nv) one register tile
   // covers: at most kAccumulators accumulators, and for int4 whole pairs
   // (j, j + nv/2) that share their code bytes.
-  constexpr int64_t kAccumulators = 16;
+  // (VNNI keeps an i32 and an f32 accumulator per output vector.)
+  const int64_t kAccumulators = l.vnni ? 8 : 16;
   auto subTiles = [&](int64_t rows) {
     SmallVector<SmallVector<int64_t>> tiles;
     int64_t per = std::max<int64_t>(1, kAccumulators / rows);
@@ -129,13 +132,113 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
                                    /*isDataCache=*/true);
   };
 
+  // VNNI (int8 weights): the tile's rows of x are quantized per block of
+  // 32 reduction elements (s = max|x| / 127) into scratch allocated once at
+  // the kernel's entry; vpdpbusd multiplies unsigned weight codes (q + 128)
+  // with the signed activation codes, four k per 32-bit lane, and
+  // sum((q + 128) xq) - 128 sum(xq) recovers sum(q xq) per block.
+  Value xq, xq32, xs, xsum;
+  if (l.vnni) {
+    xq = b.create<memref::AllocaOp>(MemRefType::get({tm * K}, b.getI8Type()));
+    xq32 = k.view(xq, c0, {tm * K / 4}, b.getI32Type());
+    xq = k.view(xq, c0, {tm * K}, b.getI8Type());
+    xs = b.create<memref::AllocaOp>(MemRefType::get({tm, K / 32}, b.getF32Type()));
+    xsum = b.create<memref::AllocaOp>(MemRefType::get({tm, K / 32}, b.getF32Type()));
+  }
+  // Quantizes rows m0 .. m0+rows-1 of x into the scratch, once per row
+  // tile of a unit (all its sub-tiles read it).
+  auto quantizeRows = [&](Value m0, int64_t rows) {
+    auto i8v = VectorType::get({16}, b.getI8Type());
+    for (int64_t i = 0; i < rows; ++i) {
+      Value row = k.add(m0, k.idx(i));
+      k.forLoop(c0, k.idx(K / 32), c1, [&](Value blk) {
+        Value k0 = k.mul(blk, k.idx(32));
+        Value v0 = k.vload(vt, x, {row, k0});
+        Value v1 = k.vload(vt, x, {row, k.add(k0, k.idx(16))});
+        Value amax = b.create<arith::MaximumFOp>(b.create<math::AbsFOp>(v0),
+                                                 b.create<math::AbsFOp>(v1));
+        Value m = b.create<vector::ReductionOp>(vector::CombiningKind::MAXIMUMF, amax);
+        Value pos = b.create<arith::CmpFOp>(arith::CmpFPredicate::OGT, m, k.f32(0.0));
+        Value inv = b.create<arith::SelectOp>(pos, k.div(k.f32(127.0), m), k.f32(0.0));
+        Value invV = k.bcast(vt, inv);
+        Value q0 = b.create<math::RoundEvenOp>(k.mul(v0, invV));
+        Value q1 = b.create<math::RoundEvenOp>(k.mul(v1, invV));
+        k.store(k.div(m, k.f32(127.0)), xs, {k.idx(i), blk});
+        k.store(k.sum(k.add(q0, q1)), xsum, {k.idx(i), blk});
+        Value at = k.add(k.idx(i * K), k0);
+        k.vstore(b.create<arith::FPToSIOp>(i8v, q0), xq, {at});
+        k.vstore(b.create<arith::FPToSIOp>(i8v, q1), xq, {k.add(at, k.idx(16))});
+      });
+    }
+  };
+  auto vnniTile = [&](Value m0, Value n0, Value base, int64_t rows,
+                      ArrayRef<int64_t> vecs) -> SmallVector<Value> {
+    const int64_t nt = int64_t(vecs.size());
+    auto i32v = VectorType::get({16}, b.getI32Type());
+    auto b64 = VectorType::get({64}, b.getI8Type());
+    Value codes = k.view(w, k.add(base, k.idx(tn * sb)), {K / 4, tn * 4},
+                         b.getI8Type());
+    SmallVector<Value> init(rows * nt, k.splat(vt, 0.0));
+    SmallVector<Value> acc = k.forLoop(
+        c0, k.idx(K / 32), c1, init, [&](Value blk, ValueRange outer) {
+          Value zero = b.create<arith::ConstantOp>(
+              DenseElementsAttr::get(i32v, b.getI32IntegerAttr(0)));
+          SmallVector<Value> izero(rows * nt, zero);
+          SmallVector<Value> dots = k.forLoop(
+              c0, k.idx(8), c1, izero, [&](Value kk, ValueRange args) {
+                Value kq = k.add(k.mul(blk, k.idx(8)), kk);
+                if (rows == 1 && vecs.front() == 0)
+                  prefetchAhead(codes, kq, K / 4, tn * 4);
+                SmallVector<Value> wv;
+                for (int64_t j : vecs)
+                  wv.push_back(b.create<vector::BitCastOp>(
+                      i32v, k.vload(b64, codes, {kq, k.idx(j * 64)})));
+                SmallVector<Value> cur(args.begin(), args.end());
+                for (int64_t i = 0; i < rows; ++i) {
+                  Value xb = k.bcast(
+                      i32v, k.load(xq32, {k.add(k.idx(i * K / 4), kq)}));
+                  for (int64_t t = 0; t < nt; ++t)
+                    cur[i * nt + t] =
+                        b.create<LLVM::CallIntrinsicOp>(
+                             i32v, "llvm.x86.avx512.vpdpbusd.512",
+                             ValueRange{cur[i * nt + t], wv[t], xb})
+                            .getResult(0);
+                }
+                return cur;
+              });
+          SmallVector<Value> next(outer.begin(), outer.end());
+          for (int64_t i = 0; i < rows; ++i) {
+            Value sc = k.bcast(vt, k.load(xs, {k.idx(i), blk}));
+            Value corr = k.bcast(vt, k.mul(k.load(xsum, {k.idx(i), blk}),
+                                           k.f32(128.0)));
+            for (int64_t t = 0; t < nt; ++t) {
+              Value f = b.create<arith::SIToFPOp>(vt, dots[i * nt + t]);
+              next[i * nt + t] = k.fma(k.sub(f, corr), sc, next[i * nt + t]);
+            }
+          }
+          return next;
+        });
+    Value scales = k.view(w, base, {tn}, sT);
+    for (int64_t t = 0; t < nt; ++t) {
+      int64_t j = vecs[t];
+      Value sj = k.toF32(k.vload(svt, scales, {k.idx(j * vw)}));
+      Value bj = bias ? k.vload(vt, bias, {k.add(n0, k.idx(j * vw))})
+                      : k.splat(vt, 0.0);
+      for (int64_t i = 0; i < rows; ++i)
+        acc[i * nt + t] = k.fma(acc[i * nt + t], sj, bj);
+    }
+    return acc;
+  };
+
   // One register tile: `rows` rows from m0, output vectors `vecs` of the
   // block at byte `base`.
   auto microTile = [&](Value m0, Value n0, Value base, int64_t rows,
                        ArrayRef<int64_t> vecs) {
     const int64_t nt = int64_t(vecs.size());
     SmallVector<Value> acc;
-    if (fmt != WeightFormat::Int4) {
+    if (l.vnni) {
+      acc = vnniTile(m0, n0, base, rows, vecs);
+    } else if (fmt != WeightFormat::Int4) {
       // f32, bf16, int8: one pass over K with elements [K][tn].
       int64_t codeOffset = fmt == WeightFormat::Int8 ? tn * sb : 0;
       int64_t elemBytes = fmt == WeightFormat::F32    ? 4
@@ -244,11 +347,15 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
       Value ctm = k.idx(tm);
       mMain = k.mul(b.create<arith::DivUIOp>(a.n, ctm), ctm);
       k.forLoop(c0, mMain, ctm, [&](Value m0) {
+        if (l.vnni)
+          quantizeRows(m0, tm);
         for (auto &vecs : subTiles(tm))
           microTile(m0, n0, base, tm, vecs);
       });
     }
     k.forLoop(mMain, a.n, c1, [&](Value m) {
+      if (l.vnni)
+        quantizeRows(m, 1);
       for (auto &vecs : subTiles(1))
         microTile(m, n0, base, 1, vecs);
     });

@@ -36,6 +36,10 @@ bool CPUTarget::hasAVX512() const {
   return features.find("+avx512f") != std::string::npos;
 }
 
+bool CPUTarget::hasVNNI() const {
+  return hasAVX512() && features.find("+avx512vnni") != std::string::npos;
+}
+
 LogicalResult xfmr::emitSharedObject(ModuleOp module, const CPUTarget &target,
                                      const std::string &soPath,
                                      const std::string &llPath) {

@@ -16,6 +16,8 @@ struct CPUTarget {
   static CPUTarget host();
   /// True when the features enable AVX-512 (16 f32 lanes).
   bool hasAVX512() const;
+  /// True when the features enable AVX-512 VNNI (vpdpbusd).
+  bool hasVNNI() const;
 };
 
 /// Translates an LLVM-dialect module to LLVM IR, optimizes it at -O3 for

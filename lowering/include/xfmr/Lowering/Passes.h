@@ -28,6 +28,7 @@ struct CPUPipelineOptions {
   int64_t maxTokens = 1024;
   int64_t tileM = 4;
   int64_t tileN = 64;
+  bool vnni = false; // int8 weights: AVX-512 VNNI dot products
 };
 
 /// Schedules and outlining: @forward becomes a list of xfmr.dispatch.

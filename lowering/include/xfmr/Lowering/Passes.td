@@ -23,6 +23,8 @@ def XfmrAssignSchedulesPass : Pass<"xfmr-assign-schedules", "ModuleOp"> {
            "rows of a matrix-product register tile">,
     Option<"tileN", "tile-n", "int64_t", /*default=*/"64",
            "columns of a matrix-product register tile (the thread split unit)">,
+    Option<"vnni", "vnni", "bool", /*default=*/"false",
+           "int8 weights: integer dot products on quantized activations">,
   ];
   let dependentDialects = ["::mlir::xfmr::XfmrDialect"];
 }
@@ -134,7 +136,8 @@ def XfmrLowerKernelsToLoopsPass : Pass<"xfmr-lower-kernels-to-loops", "ModuleOp"
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
     "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
-    "::mlir::vector::VectorDialect", "::mlir::func::FuncDialect"
+    "::mlir::vector::VectorDialect", "::mlir::func::FuncDialect",
+    "::mlir::LLVM::LLVMDialect"
   ];
 }
 
