@@ -43,6 +43,10 @@ ReferenceGPT2::ReferenceGPT2(const io::GPT2Files &files,
   };
   wte_ = M("wte.weight", "embedding", false);
   wteHead_ = M("wte.weight", "lm_head", false);
+  const bool int8Acts = options.int8Activations &&
+                        options.scheme.format == io::WeightFormat::Int8 &&
+                        c_.nEmbd % 32 == 0;
+  quantHead_ = int8Acts && !kept("lm_head", "wte.weight");
   wpe_ = L("wpe.weight");
   lnfg_ = L("ln_f.weight");
   lnfb_ = L("ln_f.bias");
@@ -57,7 +61,7 @@ ReferenceGPT2::ReferenceGPT2(const io::GPT2Files &files,
                        L(h + "mlp.c_fc.bias"),
                        M(h + "mlp.c_proj.weight", "linear", true),
                        L(h + "mlp.c_proj.bias")});
-    if (options.int8Activations && options.scheme.format == io::WeightFormat::Int8) {
+    if (int8Acts) {
       Layer &ly = layers_.back();
       auto q = [&](const std::string &name) {
         return !kept("linear", name) && c_.nEmbd % 32 == 0;
@@ -92,20 +96,24 @@ ReferenceGPT2::Vec ReferenceGPT2::linear(const Vec &xin, const Vec &w,
                                          bool quantizeInput) const {
   Vec x = xin;
   if (quantizeInput)
-    for (size_t b0 = 0; b0 + 32 <= x.size(); b0 += 32) {
-      // As the kernel: f32 arithmetic on the f32 activations.
-      float amax = 0;
-      for (size_t i = 0; i < 32; ++i)
-        amax = std::max(amax, std::fabs(float(x[b0 + i])));
-      float inv = amax > 0 ? 127.f / amax : 0.f, s = amax / 127.f;
-      for (size_t i = 0; i < 32; ++i)
-        x[b0 + i] = double(std::nearbyint(float(x[b0 + i]) * inv) * s);
-    }
+    roundActivations(x);
   Vec y(b.begin(), b.end());
   for (size_t k = 0; k < x.size(); ++k)
     for (int64_t n = 0; n < out; ++n)
       y[size_t(n)] += x[k] * w[k * size_t(out) + size_t(n)];
   return y;
+}
+
+void ReferenceGPT2::roundActivations(Vec &x) {
+  for (size_t b0 = 0; b0 + 32 <= x.size(); b0 += 32) {
+    // As the kernel: f32 arithmetic on f32 activations.
+    float amax = 0;
+    for (size_t i = 0; i < 32; ++i)
+      amax = std::max(amax, std::fabs(float(x[b0 + i])));
+    float inv = amax > 0 ? 127.f / amax : 0.f, s = amax / 127.f;
+    for (size_t i = 0; i < 32; ++i)
+      x[b0 + i] = double(std::nearbyint(float(x[b0 + i]) * inv) * s);
+  }
 }
 
 void ReferenceGPT2::storeRounded(double *x, int64_t n) const {
@@ -172,6 +180,8 @@ std::vector<double> ReferenceGPT2::step(int32_t token) {
       x[size_t(i)] += out[size_t(i)];
   }
   Vec xf = layerNorm(x, lnfg_, lnfb_);
+  if (quantHead_) // the LM head's VNNI kernel rounds its input too
+    roundActivations(xf);
   std::vector<double> logits(static_cast<size_t>(c_.vocab), 0.0);
   for (int64_t v = 0; v < c_.vocab; ++v) {
     double s = 0;

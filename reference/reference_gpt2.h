@@ -52,6 +52,9 @@ private:
   std::vector<Layer> layers_;
   std::vector<bool> dropped_;
   std::string kvPrecision_;
+  bool quantHead_ = false;
+  /// Rounds activations per block of 32 as the VNNI kernels quantize them.
+  static void roundActivations(Vec &x);
   /// Rounds one head vector as the KV cache stores it.
   void storeRounded(double *x, int64_t n) const;
   std::vector<Vec> kCache_, vCache_; // per layer: [pos][n_embd]

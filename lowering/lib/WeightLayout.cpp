@@ -216,8 +216,8 @@ std::vector<uint8_t> mlir::xfmr::packWeight(const std::vector<float> &w,
     case WeightFormat::Int8: {
       auto q = ::xfmr::io::quantizeGroup(src, D, 1, s);
       putScale(row, q.scale, s.f16Scales);
-      for (int64_t d = 0; d < D; ++d)
-        row[sb + d] = uint8_t(q.codes[size_t(d)]);
+      for (int64_t d = 0; d < D; ++d) // unsigned, ready for vpdpbusd
+        row[sb + d] = uint8_t(int(q.codes[size_t(d)]) + 128);
       break;
     }
     case WeightFormat::Int4:

@@ -90,6 +90,13 @@ struct KB {
       return b.create<arith::ExtFOp>(f32, v);
     return b.create<arith::SIToFPOp>(f32, v);
   }
+  /// Bytes stored as q + 128 back to signed q (flip the top bit).
+  Value unbias(Value bytes) {
+    auto vt = cast<VectorType>(bytes.getType());
+    Value top = b.create<arith::ConstantOp>(
+        DenseElementsAttr::get(vt, b.getIntegerAttr(vt.getElementType(), 0x80)));
+    return b.create<arith::XOrIOp>(bytes, top);
+  }
   /// The low and high nibbles of a vector of bytes, as f32 in [0, 15].
   std::pair<Value, Value> nibblesF32(Value bytes) {
     auto vt = cast<VectorType>(bytes.getType());

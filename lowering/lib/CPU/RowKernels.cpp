@@ -129,7 +129,8 @@ LogicalResult cpu::buildEmbedding(ImplicitLocOpBuilder &b, EmbeddingOp op,
                                            {k.idx(0)})))
                          : Value();
       k.forLoop(k.idx(0), k.idx(d), k.idx(vw), [&](Value c) {
-        Value v = k.toF32(k.vload(VectorType::get({vw}, et), row, {c}));
+        Value raw = k.vload(VectorType::get({vw}, et), row, {c});
+        Value v = k.toF32(int8 ? k.unbias(raw) : raw);
         emit(c, scale ? k.mul(v, scale) : v);
       });
       return;

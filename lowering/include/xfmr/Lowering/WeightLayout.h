@@ -16,7 +16,7 @@
 //   Rows          a [V, D] table (xfmr.lm_head, xfmr.embedding), one
 //                 self-contained row per vocabulary entry, 16-byte padded:
 //                   f32/bf16: [D] elements
-//                   int8:     scale, codes[D]
+//                   int8:     scale, codes[D] stored as q + 128
 //                   int4:     per group of G: scale, (min), codes[G/2] with
 //                             byte j = elem j | elem j+G/2 << 4
 //
