@@ -44,9 +44,12 @@ ReferenceGPT2::ReferenceGPT2(const io::GPT2Files &files,
   wte_ = M("wte.weight", "embedding", false);
   wteHead_ = M("wte.weight", "lm_head", false);
   const bool int8Acts = options.int8Activations &&
-                        options.scheme.format == io::WeightFormat::Int8 &&
+                        (options.scheme.format == io::WeightFormat::Int8 ||
+                         options.scheme.format == io::WeightFormat::Int4) &&
                         c_.nEmbd % 32 == 0;
-  quantHead_ = int8Acts && !kept("lm_head", "wte.weight");
+  // The VNNI LM head exists for int8 rows only.
+  quantHead_ = int8Acts && options.scheme.format == io::WeightFormat::Int8 &&
+               !kept("lm_head", "wte.weight");
   wpe_ = L("wpe.weight");
   lnfg_ = L("ln_f.weight");
   lnfb_ = L("ln_f.bias");

@@ -21,8 +21,9 @@ struct ReferenceOptions {
   io::QuantScheme scheme;         // matrices quantize-dequantized this way
   std::vector<std::string> keep;  // as xfmr-quantize-weights' exclude list
   std::string kvPrecision = "f32"; // f32, f16 or int8 (per head vector)
-  /// int8 linear weights multiplied with VNNI: their input rows quantized
-  /// per block of 32 (s = max|x| / 127) as the kernel does.
+  /// int8/int4 linear weights (and int8 LM head) multiplied with VNNI:
+  /// their input rows quantized per block of 32 (s = max|x| / 127) as the
+  /// kernels do.
   bool int8Activations = false;
 };
 

@@ -52,8 +52,7 @@ struct AssignSchedules
                                         : fitWidth(vectorWidth, n);
         int64_t unit = int4 ? 2 * vw : vw;
         // VNNI: 16 i32 lanes per vector, activation blocks of 32.
-        bool dot = vnni && q && q.getBits() == 8 && vw == 16 &&
-                   cols(lin.getInput()) % 32 == 0;
+        bool dot = vnni && q && vw == 16 && cols(lin.getInput()) % 32 == 0;
         s = make(vw, tileM, fitTile(std::max<int64_t>(tileN, unit), unit, n), dot);
       } else if (auto head = dyn_cast<LMHeadOp>(op)) {
         int64_t vw = fitWidth(vectorWidth, cols(head.getInput()));

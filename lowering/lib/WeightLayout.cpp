@@ -117,7 +117,8 @@ WeightLayout mlir::xfmr::layoutOf(Operation *op, unsigned index) {
     l.kind = WeightLayout::ColumnBlocks;
     auto s = op->getAttrOfType<ScheduleAttr>("schedule");
     l.tileN = s ? s.getTileN() : l.cols;
-    l.vnni = s && s.getVnni() && l.scheme.format == WeightFormat::Int8;
+    l.vnni = s && s.getVnni() && (l.scheme.format == WeightFormat::Int8 ||
+                                  l.scheme.format == WeightFormat::Int4);
   } else if (isa<LMHeadOp, EmbeddingOp>(op) && index == 1 &&
              l.scheme.format != WeightFormat::F32) {
     l.kind = WeightLayout::Rows;
@@ -192,8 +193,10 @@ std::vector<uint8_t> mlir::xfmr::packWeight(const std::vector<float> &w,
               putScale(grp + (tn + j) * sb, q.min, s.f16Scales);
             for (int64_t k = 0; k < s.group; ++k) {
               uint8_t c = uint8_t(q.codes[size_t(k)]) & 0xF;
-              uint8_t &byte = codes[k * (tn / 2) + (j % (tn / 2))];
-              byte |= j < tn / 2 ? c : uint8_t(c << 4);
+              // [G][tn/2], or for VNNI [G/4][tn/2][4]: four k per lane.
+              int64_t at = l.vnni ? ((k / 4) * (tn / 2) + j % (tn / 2)) * 4 + k % 4
+                                  : k * (tn / 2) + j % (tn / 2);
+              codes[at] |= j < tn / 2 ? c : uint8_t(c << 4);
             }
           }
         }

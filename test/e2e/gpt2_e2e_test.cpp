@@ -58,7 +58,7 @@ TEST_P(GPT2EndToEnd, MatchesReferenceAndRecompute) {
   auto files = io::GPT2Files::open(modelDir, &err);
   ASSERT_TRUE(files) << err;
   // int8 weights use VNNI (quantized activations) where the CPU has it.
-  bool vnni = c.precision == "int8" && c.allowVNNI &&
+  bool vnni = (c.precision == "int8" || c.precision == "int4") && c.allowVNNI &&
               mlir::xfmr::CPUTarget::host().hasVNNI();
   reference::ReferenceGPT2 ref(*files, {c.dropLayers, c.scheme, c.keep, c.kv, vnni});
 
@@ -159,8 +159,12 @@ INSTANTIATE_TEST_SUITE_P(
                       // path (a wrong activation scheme gives > 1e-1).
                       Case{"gpt2_124m_int8_vnni", io::GPT2Config{}, 2, {}, {}, "int8",
                            {WeightFormat::Int8, 0, true}, {}, 2e-2, "f32", true, 1234},
-                      Case{"gpt2_124m_int4", io::GPT2Config{}, 2, {}, {}, "int4",
-                           {WeightFormat::Int4, 32, true}, {}, 1e-3}),
+                      Case{"gpt2_124m_int4_weight_only", io::GPT2Config{}, 2, {}, {},
+                           "int4", {WeightFormat::Int4, 32, true}, {}, 1e-3, "f32",
+                           false},
+                      // As int8 VNNI: activation rounding flips, amplified.
+                      Case{"gpt2_124m_int4_vnni", io::GPT2Config{}, 2, {}, {}, "int4",
+                           {WeightFormat::Int4, 32, true}, {}, 2e-2, "f32", true, 1234}),
     [](const auto &info) { return std::string(info.param.name); });
 
 INSTANTIATE_TEST_SUITE_P(
@@ -191,13 +195,16 @@ INSTANTIATE_TEST_SUITE_P(
         // on which values happen to sit on a rounding boundary.
         Case{"int8_vnni", small(), 2, {}, {}, "int8", {WeightFormat::Int8, 0, true},
              {}, 2e-2, "f32", true, 1234},
-        Case{"int4_g32", small(), 2, {}, {}, "int4", {WeightFormat::Int4, 32, true}, {}, 1e-3},
+        Case{"int4_g32", small(), 2, {}, {}, "int4", {WeightFormat::Int4, 32, true}, {},
+             1e-3, "f32", false},
         Case{"int4_g64_zero_point_keep_embedding", small(), 2, {}, {}, "int4",
-             {WeightFormat::Int4, 64, true, true}, {"embedding"}, 1e-3},
+             {WeightFormat::Int4, 64, true, true}, {"embedding"}, 1e-3, "f32", false},
+        Case{"int4_g32_vnni", small(), 2, {}, {}, "int4", {WeightFormat::Int4, 32, true},
+             {}, 2e-2, "f32", true, 1234},
         // Widths 24 and 97: only the MLP down projection (K = 96) has
         // groups of 32; the other matrices stay f32.
         Case{"int4_odd_shapes_partly_f32", odd(), 2, {}, {}, "int4",
-             {WeightFormat::Int4, 32, true}, {}, 1e-3},
+             {WeightFormat::Int4, 32, true}, {}, 1e-3, "f32", false},
         // The KV cache stored in f16 or int8, with f32 and int8 weights.
         Case{"kv_f16", small(), 2, {}, {}, "f32", {}, {}, 1e-3, "f16"},
         Case{"kv_int8", small(), 2, {}, {}, "f32", {}, {}, 1e-3, "int8"},

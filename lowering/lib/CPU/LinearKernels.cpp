@@ -230,13 +230,108 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
     return acc;
   };
 
+  // VNNI int4: per group of G rows, each block of 32 is eight vpdpbusd of
+  // the unsigned codes (low nibbles: columns j, high: j + tn/2) with the
+  // activation codes; sum(c x) = sum_b s_b dot_b, and with w = c s + m,
+  // y += s sum(c x) + m sum(x), sum(x) taken from the rounded activations.
+  auto vnniInt4Tile = [&](Value m0, Value n0, Value base, int64_t rows,
+                          ArrayRef<int64_t> vecs) -> SmallVector<Value> {
+    const int64_t nt = int64_t(vecs.size()), half = nt / 2;
+    const int64_t gBytes = l.groupBytes();
+    const int64_t codeOffset = tn * sb * (l.scheme.zeroPoint ? 2 : 1);
+    auto i32v = VectorType::get({16}, b.getI32Type());
+    auto b64 = VectorType::get({64}, b.getI8Type());
+    Value low = b.create<arith::ConstantOp>(
+        DenseElementsAttr::get(b64, b.getI8IntegerAttr(0x0F)));
+    Value four = b.create<arith::ConstantOp>(
+        DenseElementsAttr::get(b64, b.getI8IntegerAttr(4)));
+    Value zero = b.create<arith::ConstantOp>(
+        DenseElementsAttr::get(i32v, b.getI32IntegerAttr(0)));
+    SmallVector<Value> init;
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j : vecs)
+        init.push_back(bias ? k.vload(vt, bias, {k.add(n0, k.idx(j * vw))})
+                            : k.splat(vt, 0.0));
+    return k.forLoop(
+        c0, k.idx(K / G), c1, init, [&](Value g, ValueRange outer) {
+          Value gBase = k.add(base, k.mul(g, k.idx(gBytes)));
+          Value codes = k.view(w, k.add(gBase, k.idx(codeOffset)),
+                               {G / 4, tn * 2}, b.getI8Type());
+          SmallVector<Value> ginit(rows * nt, k.splat(vt, 0.0));
+          for (int64_t i = 0; i < rows; ++i)
+            ginit.push_back(k.f32(0.0)); // sum of rounded x over the group
+          SmallVector<Value> grp = k.forLoop(
+              c0, k.idx(G / 32), c1, ginit, [&](Value blk, ValueRange gargs) {
+                Value xb0 = k.add(k.mul(g, k.idx(G / 32)), blk); // x block
+                SmallVector<Value> dots = k.forLoop(
+                    c0, k.idx(8), c1, SmallVector<Value>(rows * nt, zero),
+                    [&](Value kk, ValueRange args) {
+                      Value lq = k.add(k.mul(blk, k.idx(8)), kk);
+                      if (rows == 1 && vecs.front() == 0)
+                        prefetchAhead(codes, lq, G / 4, tn * 2);
+                      SmallVector<Value> wv(nt);
+                      for (int64_t t = 0; t < half; ++t) {
+                        Value raw = k.vload(b64, codes, {lq, k.idx(vecs[t] * 64)});
+                        wv[t] = b.create<vector::BitCastOp>(
+                            i32v, b.create<arith::AndIOp>(raw, low));
+                        wv[t + half] = b.create<vector::BitCastOp>(
+                            i32v, b.create<arith::ShRUIOp>(raw, four));
+                      }
+                      SmallVector<Value> cur(args.begin(), args.end());
+                      for (int64_t i = 0; i < rows; ++i) {
+                        Value quad = k.add(k.mul(xb0, k.idx(8)), kk);
+                        Value xq4 = k.bcast(
+                            i32v, k.load(xq32, {k.add(k.idx(i * K / 4), quad)}));
+                        for (int64_t t = 0; t < nt; ++t)
+                          cur[i * nt + t] =
+                              b.create<LLVM::CallIntrinsicOp>(
+                                   i32v, "llvm.x86.avx512.vpdpbusd.512",
+                                   ValueRange{cur[i * nt + t], wv[t], xq4})
+                                  .getResult(0);
+                      }
+                      return cur;
+                    });
+                SmallVector<Value> next(gargs.begin(), gargs.end());
+                for (int64_t i = 0; i < rows; ++i) {
+                  Value xsv = k.load(xs, {k.idx(i), xb0});
+                  Value sc = k.bcast(vt, xsv);
+                  for (int64_t t = 0; t < nt; ++t)
+                    next[i * nt + t] = k.fma(
+                        b.create<arith::SIToFPOp>(vt, dots[i * nt + t]), sc,
+                        next[i * nt + t]);
+                  next[rows * nt + i] = k.add(
+                      next[rows * nt + i], k.mul(xsv, k.load(xsum, {k.idx(i), xb0})));
+                }
+                return next;
+              });
+          SmallVector<Value> acc(outer.begin(), outer.end());
+          Value scales = k.view(w, gBase, {tn}, sT);
+          Value mins = l.scheme.zeroPoint
+                           ? k.view(w, k.add(gBase, k.idx(tn * sb)), {tn}, sT)
+                           : Value();
+          for (int64_t t = 0; t < nt; ++t) {
+            int64_t j = vecs[t];
+            Value sj = k.toF32(k.vload(svt, scales, {k.idx(j * vw)}));
+            Value mj = mins ? k.toF32(k.vload(svt, mins, {k.idx(j * vw)}))
+                            : k.mul(sj, k.splat(vt, -8.0));
+            for (int64_t i = 0; i < rows; ++i) {
+              Value s1 = k.fma(grp[i * nt + t], sj, acc[i * nt + t]);
+              acc[i * nt + t] = k.fma(k.bcast(vt, grp[rows * nt + i]), mj, s1);
+            }
+          }
+          return acc;
+        });
+  };
+
   // One register tile: `rows` rows from m0, output vectors `vecs` of the
   // block at byte `base`.
   auto microTile = [&](Value m0, Value n0, Value base, int64_t rows,
                        ArrayRef<int64_t> vecs) {
     const int64_t nt = int64_t(vecs.size());
     SmallVector<Value> acc;
-    if (l.vnni) {
+    if (l.vnni && fmt == WeightFormat::Int4) {
+      acc = vnniInt4Tile(m0, n0, base, rows, vecs);
+    } else if (l.vnni) {
       acc = vnniTile(m0, n0, base, rows, vecs);
     } else if (fmt != WeightFormat::Int4) {
       // f32, bf16, int8: one pass over K with elements [K][tn].

@@ -19,10 +19,11 @@ def Xfmr_ScheduleAttr : AttrDef<Xfmr_Dialect, "Schedule"> {
     * `tile_n`: columns of one register tile, a multiple of `vector_width`;
       one tile column-block is also the unit of work split over threads.
     * `unroll`: unroll factor of the innermost reduction loop.
-    * `vnni` (int8 weights): quantize the activations on the fly, one scale
-      per 32 reduction elements, and multiply with the CPU's integer dot
-      products (AVX-512 VNNI); the weight codes are stored four reduction
-      elements per 32-bit lane. Without it, int8 weights are widened to f32.
+    * `vnni` (int8 and int4 weights): quantize the activations on the fly,
+      one scale per 32 reduction elements, and multiply with the CPU's
+      integer dot products (AVX-512 VNNI); the weight codes are stored four
+      reduction elements per 32-bit lane. Without it, weights are widened
+      to f32.
 
     Example: `#xfmr.schedule<vector_width = 16, tile_m = 4, tile_n = 64, unroll = 1>`
   }];
