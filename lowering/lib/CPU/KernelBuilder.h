@@ -145,6 +145,13 @@ inline ScheduleAttr scheduleOf(Operation *op) {
   return op->getAttrOfType<ScheduleAttr>("schedule");
 }
 
+/// Quantizes row `row` of the f32 activations `x` per block of 32 (VNNI's
+/// input): codes[codeBase + k] = roundeven(x / s) as i8, scales[prefix, blk]
+/// = s = max|x| / 127, sums[prefix, blk] = sum of the block's codes.
+void quantizeActivationRow(KB &k, Value x, Value row, int64_t length,
+                           Value codes, Value codeBase, Value scales,
+                           Value sums, ValueRange prefix);
+
 // One generator per op family. Each returns failure after emitting a
 // diagnostic on `op` when the schedule does not fit the shapes.
 LogicalResult buildLinear(ImplicitLocOpBuilder &b, LinearOp op, KernelArgs &a);

@@ -64,7 +64,8 @@ LogicalResult buildNorm(ImplicitLocOpBuilder &b, Operation *op, KernelArgs &a,
   Value x = a.inputs[0], g = a.inputs[1];
   Value beta = centered ? a.inputs[2] : Value();
   k.forLoop(a.begin, a.end, k.idx(1), [&](Value r) {
-    auto [mean, rstd] = rowStats(k, vt, x, r, d, eps, centered);
+    std::pair<Value, Value> stats = rowStats(k, vt, x, r, d, eps, centered);
+    Value mean = stats.first, rstd = stats.second;
     k.forLoop(k.idx(0), k.idx(d), k.idx(vw), [&](Value c) {
       Value xv = k.vload(vt, x, {r, c});
       Value xn = k.mul(centered ? k.sub(xv, mean) : xv, rstd);
