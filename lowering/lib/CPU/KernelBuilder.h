@@ -139,6 +139,16 @@ struct KB {
   }
 };
 
+/// Static size of dimension i of a shaped value.
+inline int64_t staticDim(Value v, unsigned i) {
+  return cast<ShapedType>(v.getType()).getDimSize(i);
+}
+
+/// The type a quantized layout stores its scales in.
+inline Type scaleTypeOf(OpBuilder &b, const WeightLayout &l) {
+  return l.scheme.f16Scales ? Type(b.getF16Type()) : Type(b.getF32Type());
+}
+
 /// The op's schedule; lowering runs after xfmr-assign-schedules, so a
 /// missing one is a pipeline error reported by the caller.
 inline ScheduleAttr scheduleOf(Operation *op) {

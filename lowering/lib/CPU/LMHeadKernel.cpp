@@ -17,16 +17,6 @@ using namespace mlir::xfmr;
 using namespace mlir::xfmr::cpu;
 using ::xfmr::io::WeightFormat;
 
-namespace {
-int64_t staticDim(Value v, unsigned i) {
-  return cast<ShapedType>(v.getType()).getDimSize(i);
-}
-
-Type scaleType(ImplicitLocOpBuilder &b, const WeightLayout &l) {
-  return l.scheme.f16Scales ? Type(b.getF16Type()) : Type(b.getF32Type());
-}
-} // namespace
-
 LogicalResult cpu::buildLMHead(ImplicitLocOpBuilder &b, LMHeadOp op,
                                KernelArgs &a) {
   KB k(b);
@@ -45,7 +35,7 @@ LogicalResult cpu::buildLMHead(ImplicitLocOpBuilder &b, LMHeadOp op,
   auto vt = VectorType::get({vw}, b.getF32Type());
   Value x = a.inputs[0], e = a.inputs[1];
   Value c0 = k.idx(0), c1 = k.idx(1);
-  Type sT = scaleType(b, l);
+  Type sT = scaleTypeOf(b, l);
   const int64_t sb = l.scaleBytes();
 
   // sum_d x[m, d] * row_r[d] for several vocabulary rows at once: each row

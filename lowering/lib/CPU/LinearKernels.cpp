@@ -26,10 +26,6 @@ using namespace mlir::xfmr::cpu;
 using ::xfmr::io::WeightFormat;
 
 namespace {
-int64_t staticDim(Value v, unsigned i) {
-  return cast<ShapedType>(v.getType()).getDimSize(i);
-}
-
 Type storageType(ImplicitLocOpBuilder &b, WeightFormat f) {
   switch (f) {
   case WeightFormat::F32:
@@ -39,10 +35,6 @@ Type storageType(ImplicitLocOpBuilder &b, WeightFormat f) {
   default:
     return b.getI8Type();
   }
-}
-
-Type scaleType(ImplicitLocOpBuilder &b, const WeightLayout &l) {
-  return l.scheme.f16Scales ? Type(b.getF16Type()) : Type(b.getF32Type());
 }
 } // namespace
 
@@ -70,7 +62,7 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
   Value x = a.inputs[0], w = a.inputs[1];
   Value bias = op.getBias() ? a.inputs[2] : Value();
   Value c0 = k.idx(0), c1 = k.idx(1);
-  Type sT = scaleType(b, l);
+  Type sT = scaleTypeOf(b, l);
   auto svt = VectorType::get({vw}, sT);
 
   // The output vectors (indices into the block's nv) one register tile
@@ -211,6 +203,29 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
     return acc;
   };
 
+  // End of an int4 group: acc += sum(c x) * scale + sum(x) * min, from the
+  // group's partial sums (rows x vecs vectors, then one sum(x) per row).
+  auto applyInt4Group = [&](Value gBase, int64_t rows, ArrayRef<int64_t> vecs,
+                            ArrayRef<Value> partial, ValueRange accIn) {
+    const int64_t nt = int64_t(vecs.size());
+    SmallVector<Value> acc(accIn.begin(), accIn.end());
+    Value scales = k.view(w, gBase, {tn}, sT);
+    Value mins = l.scheme.zeroPoint
+                     ? k.view(w, k.add(gBase, k.idx(tn * sb)), {tn}, sT)
+                     : Value();
+    for (int64_t t = 0; t < nt; ++t) {
+      int64_t j = vecs[t];
+      Value sj = k.toF32(k.vload(svt, scales, {k.idx(j * vw)}));
+      Value mj = mins ? k.toF32(k.vload(svt, mins, {k.idx(j * vw)}))
+                      : k.mul(sj, k.splat(vt, -8.0));
+      for (int64_t i = 0; i < rows; ++i) {
+        Value s1 = k.fma(partial[i * nt + t], sj, acc[i * nt + t]);
+        acc[i * nt + t] = k.fma(k.bcast(vt, partial[rows * nt + i]), mj, s1);
+      }
+    }
+    return acc;
+  };
+
   // VNNI int4: per group of G rows, each block of 32 is eight vpdpbusd of
   // the unsigned codes (low nibbles: columns j, high: j + tn/2) with the
   // activation codes; sum(c x) = sum_b s_b dot_b, and with w = c s + m,
@@ -285,22 +300,7 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
                 }
                 return next;
               });
-          SmallVector<Value> acc(outer.begin(), outer.end());
-          Value scales = k.view(w, gBase, {tn}, sT);
-          Value mins = l.scheme.zeroPoint
-                           ? k.view(w, k.add(gBase, k.idx(tn * sb)), {tn}, sT)
-                           : Value();
-          for (int64_t t = 0; t < nt; ++t) {
-            int64_t j = vecs[t];
-            Value sj = k.toF32(k.vload(svt, scales, {k.idx(j * vw)}));
-            Value mj = mins ? k.toF32(k.vload(svt, mins, {k.idx(j * vw)}))
-                            : k.mul(sj, k.splat(vt, -8.0));
-            for (int64_t i = 0; i < rows; ++i) {
-              Value s1 = k.fma(grp[i * nt + t], sj, acc[i * nt + t]);
-              acc[i * nt + t] = k.fma(k.bcast(vt, grp[rows * nt + i]), mj, s1);
-            }
-          }
-          return acc;
+          return applyInt4Group(gBase, rows, vecs, grp, outer);
         });
   };
 
@@ -390,23 +390,7 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
                   }
                   return cur;
                 });
-            SmallVector<Value> next(outer.begin(), outer.end());
-            Value scales = k.view(w, gBase, {tn}, sT);
-            Value mins = l.scheme.zeroPoint
-                             ? k.view(w, k.add(gBase, k.idx(tn * sb)), {tn}, sT)
-                             : Value();
-            for (int64_t t = 0; t < nt; ++t) {
-              int64_t j = vecs[t];
-              Value sj = k.toF32(k.vload(svt, scales, {k.idx(j * vw)}));
-              Value mj = mins ? k.toF32(k.vload(svt, mins, {k.idx(j * vw)}))
-                              : k.mul(sj, k.splat(vt, -8.0));
-              for (int64_t i = 0; i < rows; ++i) {
-                Value s1 = k.fma(inner[i * nt + t], sj, next[i * nt + t]);
-                next[i * nt + t] =
-                    k.fma(k.bcast(vt, inner[rows * nt + i]), mj, s1);
-              }
-            }
-            return next;
+            return applyInt4Group(gBase, rows, vecs, inner, outer);
           });
     }
     for (int64_t i = 0; i < rows; ++i)
