@@ -9,6 +9,7 @@
 #include "xfmr/Lowering/CPUTarget.h"
 #include "xfmr/Lowering/Manifest.h"
 #include "xfmr/Lowering/Passes.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
@@ -166,6 +167,12 @@ int ::xfmr::compileModel(const std::string &modelDir, const std::string &outDir,
     *error = tmp + ": cannot create the output directory";
     return 2;
   }
+  // Whatever fails below, leave no half-written model behind.
+  bool done = false;
+  auto cleanup = llvm::make_scope_exit([&] {
+    if (!done)
+      llvm::sys::fs::remove_directories(tmp);
+  });
   auto dump = [&](const std::string &name) {
     if (options.irDumpDir.empty())
       return;
@@ -182,7 +189,6 @@ int ::xfmr::compileModel(const std::string &modelDir, const std::string &outDir,
     prune.addPass(mlir::xfmr::createXfmrPruneLayersPass(po));
     if (failed(prune.run(*module))) {
       *error = "--drop-layers: " + diag.text;
-      llvm::sys::fs::remove_directories(tmp);
       return 2;
     }
   }
@@ -197,7 +203,6 @@ int ::xfmr::compileModel(const std::string &modelDir, const std::string &outDir,
     quantize.addPass(mlir::xfmr::createXfmrQuantizeWeightsPass(qo));
     if (failed(quantize.run(*module))) {
       *error = "--precision: " + diag.text;
-      llvm::sys::fs::remove_directories(tmp);
       return 2;
     }
   }
@@ -208,7 +213,6 @@ int ::xfmr::compileModel(const std::string &modelDir, const std::string &outDir,
     kv.addPass(mlir::xfmr::createXfmrKVCachePrecisionPass(ko));
     if (failed(kv.run(*module))) {
       *error = "--kv-precision: " + diag.text;
-      llvm::sys::fs::remove_directories(tmp);
       return 2;
     }
   }
@@ -251,5 +255,6 @@ int ::xfmr::compileModel(const std::string &modelDir, const std::string &outDir,
     *error = outDir + ": cannot move the compiled model into place";
     return 1;
   }
+  done = true;
   return 0;
 }
