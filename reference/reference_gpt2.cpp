@@ -44,9 +44,9 @@ ReferenceGPT2::ReferenceGPT2(const io::GPT2Files &files,
   wte_ = M("wte.weight", "embedding", false);
   wteHead_ = M("wte.weight", "lm_head", false);
   const bool int8Acts = options.int8Activations &&
-                        (options.scheme.format == io::WeightFormat::Int8 ||
-                         options.scheme.format == io::WeightFormat::Int4) &&
+                        options.scheme.format != io::WeightFormat::F32 &&
                         c_.nEmbd % 32 == 0;
+  bf16Acts_ = options.scheme.format == io::WeightFormat::BF16;
   // The VNNI LM head exists for int8 rows only.
   quantHead_ = int8Acts && options.scheme.format == io::WeightFormat::Int8 &&
                !kept("lm_head", "wte.weight");
@@ -107,7 +107,12 @@ ReferenceGPT2::Vec ReferenceGPT2::linear(const Vec &xin, const Vec &w,
   return y;
 }
 
-void ReferenceGPT2::roundActivations(Vec &x) {
+void ReferenceGPT2::roundActivations(Vec &x) const {
+  if (bf16Acts_) { // AVX512-BF16 kernels: activations rounded to bf16
+    for (double &v : x)
+      v = double(io::bf16ToFloat(io::floatToBF16(float(v))));
+    return;
+  }
   for (size_t b0 = 0; b0 + 32 <= x.size(); b0 += 32) {
     // As the kernel: f32 arithmetic on f32 activations.
     float amax = 0;

@@ -21,9 +21,9 @@ struct ReferenceOptions {
   io::QuantScheme scheme;         // matrices quantize-dequantized this way
   std::vector<std::string> keep;  // as xfmr-quantize-weights' exclude list
   std::string kvPrecision = "f32"; // f32, f16 or int8 (per head vector)
-  /// int8/int4 linear weights (and int8 LM head) multiplied with VNNI:
-  /// their input rows quantized per block of 32 (s = max|x| / 127) as the
-  /// kernels do.
+  /// Quantized linear weights multiplied with dot-product instructions
+  /// (int8/int4: VNNI, also the int8 LM head; bf16: AVX512-BF16): their
+  /// inputs rounded as the kernels do (int8 per block of 32, or to bf16).
   bool int8Activations = false;
 };
 
@@ -53,9 +53,10 @@ private:
   std::vector<Layer> layers_;
   std::vector<bool> dropped_;
   std::string kvPrecision_;
-  bool quantHead_ = false;
-  /// Rounds activations per block of 32 as the VNNI kernels quantize them.
-  static void roundActivations(Vec &x);
+  bool quantHead_ = false, bf16Acts_ = false;
+  /// Rounds a linear's input as its dot-product kernel does: int8 per block
+  /// of 32 (VNNI), or to bf16 (AVX512-BF16).
+  void roundActivations(Vec &x) const;
   /// Rounds one head vector as the KV cache stores it.
   void storeRounded(double *x, int64_t n) const;
   std::vector<Vec> kCache_, vCache_; // per layer: [pos][n_embd]

@@ -52,7 +52,9 @@ struct AssignSchedules
                                         : fitWidth(vectorWidth, n);
         int64_t unit = int4 ? 2 * vw : vw;
         // VNNI: 16 i32 lanes per vector, activation blocks of 32.
-        bool dot = vnni && q && vw == 16 && cols(lin.getInput()) % 32 == 0;
+        auto wt = cast<RankedTensorType>(lin.getWeight().getType());
+        bool dot = vw == 16 && cols(lin.getInput()) % 32 == 0 &&
+                   ((vnni && q) || (bf16Dot && wt.getElementType().isBF16()));
         s = make(vw, tileM, fitTile(std::max<int64_t>(tileN, unit), unit, n), dot);
       } else if (auto head = dyn_cast<LMHeadOp>(op)) {
         int64_t vw = fitWidth(vectorWidth, cols(head.getInput()));

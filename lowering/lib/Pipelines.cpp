@@ -10,7 +10,8 @@ using namespace mlir;
 void xfmr::buildKernelFormationPipeline(OpPassManager &pm,
                                         const CPUPipelineOptions &o) {
   pm.addPass(createXfmrAssignSchedulesPass(
-      XfmrAssignSchedulesPassOptions{o.vectorWidth, o.tileM, o.tileN, o.vnni}));
+      XfmrAssignSchedulesPassOptions{o.vectorWidth, o.tileM, o.tileN, o.vnni,
+                                     o.bf16Dot}));
   pm.addPass(createXfmrOutlineKernelsPass());
 }
 
@@ -62,7 +63,7 @@ void xfmr::registerXfmrPipelines() {
       "xfmr-cpu-pipeline",
       "xfmr dialect to the LLVM dialect: schedules, kernels, CPU loops, LLVM",
       [](OpPassManager &pm, const CPUPipelineCLOptions &o) {
-        CPUPipelineOptions opts{o.vectorWidth, o.maxTokens, 4, o.tileN, o.vnni};
+        CPUPipelineOptions opts{o.vectorWidth, o.maxTokens, 4, o.tileN, o.vnni, false};
         buildKernelFormationPipeline(pm, opts);
         buildCPUCodegenPipeline(pm, opts);
       });

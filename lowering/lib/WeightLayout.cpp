@@ -75,8 +75,8 @@ std::string WeightLayout::describe() const {
     f += scheme.f16Scales ? "-f16s" : "-f32s";
   if (scheme.zeroPoint)
     f += "-zp";
-  if (vnni)
-    f += "-vnni";
+  if (dot)
+    f += "-dot";
   if (kind == ColumnBlocks)
     f += "-cols" + std::to_string(tileN);
   else if (kind == Rows)
@@ -86,7 +86,7 @@ std::string WeightLayout::describe() const {
 
 bool WeightLayout::operator==(const WeightLayout &o) const {
   return kind == o.kind && rows == o.rows && cols == o.cols &&
-         tileN == o.tileN && vnni == o.vnni && scheme.format == o.scheme.format &&
+         tileN == o.tileN && dot == o.dot && scheme.format == o.scheme.format &&
          scheme.group == o.scheme.group &&
          scheme.f16Scales == o.scheme.f16Scales &&
          scheme.zeroPoint == o.scheme.zeroPoint;
@@ -117,8 +117,7 @@ WeightLayout mlir::xfmr::layoutOf(Operation *op, unsigned index) {
     l.kind = WeightLayout::ColumnBlocks;
     auto s = op->getAttrOfType<ScheduleAttr>("schedule");
     l.tileN = s ? s.getTileN() : l.cols;
-    l.vnni = s && s.getVnni() && (l.scheme.format == WeightFormat::Int8 ||
-                                  l.scheme.format == WeightFormat::Int4);
+    l.dot = s && s.getDot() && l.scheme.format != WeightFormat::F32;
   } else if (isa<LMHeadOp, EmbeddingOp>(op) && index == 1 &&
              l.scheme.format != WeightFormat::F32) {
     l.kind = WeightLayout::Rows;
@@ -164,16 +163,18 @@ std::vector<uint8_t> mlir::xfmr::packWeight(const std::vector<float> &w,
       case WeightFormat::F32:
       case WeightFormat::BF16:
         for (int64_t k = 0; k < K; ++k)
-          for (int64_t j = 0; j < tn; ++j)
-            putElement(block + (k * tn + j) * l.elementBytes(), col0[k * N + j],
-                       s.format);
+          for (int64_t j = 0; j < tn; ++j) {
+            // AVX512-BF16 pairs: [K/2][tn][2].
+            int64_t at = l.dot ? ((k / 2) * tn + j) * 2 + k % 2 : k * tn + j;
+            putElement(block + at * l.elementBytes(), col0[k * N + j], s.format);
+          }
         break;
       case WeightFormat::Int8:
         for (int64_t j = 0; j < tn; ++j) {
           auto q = ::xfmr::io::quantizeGroup(col0 + j, K, N, s);
           putScale(block + j * sb, q.scale, s.f16Scales);
           for (int64_t k = 0; k < K; ++k) {
-            if (l.vnni) // [K/4][tn][4], unsigned
+            if (l.dot) // [K/4][tn][4], unsigned
               block[tn * sb + ((k / 4) * tn + j) * 4 + k % 4] =
                   uint8_t(int(q.codes[size_t(k)]) + 128);
             else
@@ -194,7 +195,7 @@ std::vector<uint8_t> mlir::xfmr::packWeight(const std::vector<float> &w,
             for (int64_t k = 0; k < s.group; ++k) {
               uint8_t c = uint8_t(q.codes[size_t(k)]) & 0xF;
               // [G][tn/2], or for VNNI [G/4][tn/2][4]: four k per lane.
-              int64_t at = l.vnni ? ((k / 4) * (tn / 2) + j % (tn / 2)) * 4 + k % 4
+              int64_t at = l.dot ? ((k / 4) * (tn / 2) + j % (tn / 2)) * 4 + k % 4
                                   : k * (tn / 2) + j % (tn / 2);
               codes[at] |= j < tn / 2 ? c : uint8_t(c << 4);
             }

@@ -52,14 +52,17 @@ TEST_P(GPT2EndToEnd, MatchesReferenceAndRecompute) {
   opts.zeroPoint = c.scheme.zeroPoint;
   opts.keep = c.keep;
   opts.kvPrecision = c.kv;
-  opts.noVNNI = !c.allowVNNI;
+  opts.noDot = !c.allowVNNI;
+  opts.bf16Dot = c.precision == "bf16" && c.allowVNNI;
   ASSERT_EQ(compileModel(modelDir, outDir, opts, &err), 0) << err;
 
   auto files = io::GPT2Files::open(modelDir, &err);
   ASSERT_TRUE(files) << err;
   // int8 weights use VNNI (quantized activations) where the CPU has it.
-  bool vnni = (c.precision == "int8" || c.precision == "int4") && c.allowVNNI &&
-              mlir::xfmr::CPUTarget::host().hasVNNI();
+  auto host = mlir::xfmr::CPUTarget::host();
+  bool vnni = c.allowVNNI &&
+              (((c.precision == "int8" || c.precision == "int4") && host.hasVNNI()) ||
+               (c.precision == "bf16" && host.hasBF16()));
   reference::ReferenceGPT2 ref(*files, {c.dropLayers, c.scheme, c.keep, c.kv, vnni});
 
   xfmr_model *model = xfmr_model_open(outDir.c_str(), c.threads);
@@ -185,7 +188,10 @@ INSTANTIATE_TEST_SUITE_P(
 INSTANTIATE_TEST_SUITE_P(
     Quantized, GPT2EndToEnd,
     ::testing::Values(
-        Case{"bf16", small(), 2, {}, {}, "bf16", {WeightFormat::BF16}, {}, 1e-3},
+        Case{"bf16", small(), 2, {}, {}, "bf16", {WeightFormat::BF16}, {}, 1e-3,
+             "f32", false},
+        Case{"bf16_dot", small(), 2, {}, {}, "bf16", {WeightFormat::BF16}, {}, 2e-2,
+             "f32", true, 1234},
         Case{"int8", small(), 2, {}, {}, "int8", {WeightFormat::Int8, 0, true}, {},
              1e-3, "f32", false},
         Case{"int8_f32scales_keep_lm_head", small(), 2, {}, {}, "int8",

@@ -21,10 +21,11 @@ constexpr int64_t kMaxTokens = 16;
 struct Kernel {
   std::unique_ptr<mlir::xfmr::JitKernel> jit;
 
-  explicit Kernel(const std::string &forward, bool vnni = false) {
+  explicit Kernel(const std::string &forward, bool dot = false) {
     mlir::xfmr::CPUPipelineOptions o;
     o.maxTokens = kMaxTokens;
-    o.vnni = vnni;
+    o.vnni = dot;
+    o.bf16Dot = dot;
     std::string error;
     jit = mlir::xfmr::JitKernel::compile(forward, o, &error);
     if (!jit)
@@ -93,12 +94,20 @@ const Format kFormats[] = {
      {WeightFormat::Int4, 64, false, false}},
     {"int8_vnni", "i8, #xfmr.quant<bits = 8, group = 0, scale = f16>",
      {WeightFormat::Int8, 0, true, false}, true},
+    {"bf16_dot", "bf16", {WeightFormat::BF16, 0, true, false}, true},
     {"int4_g32_vnni", "i4, #xfmr.quant<bits = 4, group = 32, scale = f16>",
      {WeightFormat::Int4, 32, true, false}, true},
     {"int4_g64_zero_point_vnni",
      "i4, #xfmr.quant<bits = 4, group = 64, scale = f16, zero_point = true>",
      {WeightFormat::Int4, 64, true, true}, true},
 };
+
+/// The activations as an AVX512-BF16 kernel sees them: rounded to bf16.
+std::vector<float> bf16Activations(std::vector<float> x) {
+  for (float &v : x)
+    v = ::xfmr::io::bf16ToFloat(::xfmr::io::floatToBF16(v));
+  return x;
+}
 
 /// The activations as a VNNI kernel sees them: each row quantized per
 /// block of 32 (s = max|x| / 127, round half to even).
@@ -150,19 +159,21 @@ TEST_P(LinearKernel, MatchesReference) {
                     " {\n %y = xfmr.linear %x, %w, %b : " + act(K) + ", " + w +
                     ", " + ten({N}) + " -> " + act(N) + "\n return %y : " +
                     act(N) + "\n}";
-  bool requested = f.vnni && mlir::xfmr::CPUTarget::host().hasVNNI();
+  auto host = mlir::xfmr::CPUTarget::host();
+  bool bf16 = f.scheme.format == WeightFormat::BF16;
+  bool requested = f.vnni && (bf16 ? host.hasBF16() : host.hasVNNI());
   if (f.vnni && !requested)
-    GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+    GTEST_SKIP() << "no AVX-512 VNNI / AVX512-BF16 on this CPU";
   Kernel k(src, requested);
   ASSERT_TRUE(k.jit);
   // VNNI needs 16-lane vectors and blocks of 32: narrower shapes fall back
   // to widening the weights, and the reference follows what was compiled.
-  bool vnni = k.jit->layout(1).vnni;
+  bool vnni = k.jit->layout(1).dot;
   if (requested && K % 32 == 0 && N % 32 == 0)
     ASSERT_TRUE(vnni) << "VNNI was requested and the shape allows it";
   auto x = randomVec(size_t(kMaxTokens * K)), wf = randomVec(size_t(K * N)),
        b = randomVec(size_t(N));
-  std::vector<float> xr = vnni ? vnniActivations(x, M, K) : x;
+  std::vector<float> xr = !vnni ? x : bf16 ? bf16Activations(x) : vnniActivations(x, M, K);
   PackedWeight pw = pack(wf, K, N, /*reductionIsRows=*/true, f, k.jit->layout(1));
   std::vector<float> y(size_t(kMaxTokens * N), NAN);
   k.run({x.data(), pw.bytes.data(), b.data(), y.data()}, M, 0);

@@ -11,7 +11,9 @@ namespace xfmr {
 struct CompileOptions {
   int64_t maxTokens = 512; // rows per call; longer prompts run in chunks
   int64_t tileN = 64;      // default column tile of matrix products
-  bool noVNNI = false;     // int8: widen weights instead of VNNI dot products
+  bool noDot = false;      // widen quantized weights instead of dot products
+  bool bf16Dot = false;    // bf16: AVX512-BF16 on bf16-rounded activations
+                           // (faster; 6.1e-3 logit error vs 5.0e-3, off by default)
   std::string cpu;         // empty: this host
   std::string features;
   std::string irDumpDir;   // when set: xfmr.mlir, kernels.mlir, kernels.ll

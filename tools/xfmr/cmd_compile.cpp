@@ -10,7 +10,7 @@ int xfmr::cli::cmdCompile(int argc, char **argv) {
   const char *usage = "xfmr compile MODEL_DIR -o OUT [--max-tokens N] "
                       "[--precision f32|bf16|int8|int4] [--group-size 32] "
                       "[--scale-type f16|f32] [--zero-point] [--keep lm_head,...] "
-                      "[--kv-precision f32|f16|int8] [--no-vnni] "
+                      "[--kv-precision f32|f16|int8] [--no-dot] [--bf16-dot] "
                       "[--drop-layers 3,5] [--drop-last N] [--tile-n 64] [--dump-ir DIR] "
                       "[--cpu NAME --features +a,+b]";
   Args args(argc, argv, 2);
@@ -32,7 +32,8 @@ int xfmr::cli::cmdCompile(int argc, char **argv) {
   if (opts.scaleType != "f16" && opts.scaleType != "f32")
     die(kBadInput, "--scale-type must be f16 or f32, got '" + opts.scaleType + "'");
   opts.zeroPoint = args.flag("--zero-point");
-  opts.noVNNI = args.flag("--no-vnni");
+  opts.noDot = args.flag("--no-dot");
+  opts.bf16Dot = args.flag("--bf16-dot");
   opts.kvPrecision = args.take("--kv-precision", "f32");
   if (opts.kvPrecision != "f32" && opts.kvPrecision != "f16" &&
       opts.kvPrecision != "int8")

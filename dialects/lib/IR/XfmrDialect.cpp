@@ -55,9 +55,9 @@ LogicalResult KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
 
 LogicalResult ScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                    int64_t vectorWidth, int64_t tileM,
-                                   int64_t tileN, int64_t unroll, bool vnni) {
-  if (vnni && vectorWidth != 16)
-    return emitError() << "vnni needs vector_width = 16, got " << vectorWidth;
+                                   int64_t tileN, int64_t unroll, bool dot) {
+  if (dot && vectorWidth != 16)
+    return emitError() << "dot needs vector_width = 16, got " << vectorWidth;
   if (vectorWidth <= 0 || !llvm::isPowerOf2_64(vectorWidth) || vectorWidth > 64)
     return emitError() << "vector_width must be a power of two in [1, 64], got "
                        << vectorWidth;

@@ -136,7 +136,7 @@ LogicalResult cpu::buildLMHead(ImplicitLocOpBuilder &b, LMHeadOp op,
   // and row; each block of a vocabulary row is one 256-bit vpdpbusd of its
   // unsigned codes (q + 128) with the activation codes, and
   // sum_b s_b (dot_b - 128 sum(xq_b)) gives sum(q xq) scaled back.
-  const bool vnni = s.getVnni() && fmt == WeightFormat::Int8;
+  const bool vnni = s.getDot() && fmt == WeightFormat::Int8;
   Value hq, hq32, hs, hsum, hcorr;
   if (vnni) {
     hq = b.create<memref::AllocaOp>(MemRefType::get({D}, b.getI8Type()));

@@ -69,7 +69,7 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
   // covers: at most kAccumulators accumulators, and for int4 whole pairs
   // (j, j + nv/2) that share their code bytes.
   // (VNNI keeps an i32 and an f32 accumulator per output vector.)
-  const int64_t kAccumulators = l.vnni ? 8 : 16;
+  const int64_t kAccumulators = l.dot ? 8 : 16;
   auto subTiles = [&](int64_t rows) {
     SmallVector<SmallVector<int64_t>> tiles;
     int64_t per = std::max<int64_t>(1, kAccumulators / rows);
@@ -130,7 +130,13 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
   // with the signed activation codes, four k per 32-bit lane, and
   // sum((q + 128) xq) - 128 sum(xq) recovers sum(q xq) per block.
   Value xq, xq32, xs, xsum;
-  if (l.vnni) {
+  const bool bf16Dot = l.dot && fmt == WeightFormat::BF16;
+  Value xb16, xb32; // bf16 dot: the rows of x rounded to bf16, and as pairs
+  if (bf16Dot) {
+    Value raw = b.create<memref::AllocaOp>(MemRefType::get({tm * K * 2}, b.getI8Type()));
+    xb16 = k.view(raw, c0, {tm * K}, b.getBF16Type());
+    xb32 = k.view(raw, c0, {tm * K / 2}, b.getI32Type());
+  } else if (l.dot) {
     xq = b.create<memref::AllocaOp>(MemRefType::get({tm * K}, b.getI8Type()));
     xq32 = k.view(xq, c0, {tm * K / 4}, b.getI32Type());
     xq = k.view(xq, c0, {tm * K}, b.getI8Type());
@@ -140,9 +146,52 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
   // Quantizes rows m0 .. m0+rows-1 of x into the scratch, once per row
   // tile of a unit (all its sub-tiles read it).
   auto quantizeRows = [&](Value m0, int64_t rows) {
+    for (int64_t i = 0; i < rows; ++i) {
+      Value row = k.add(m0, k.idx(i));
+      if (!bf16Dot) {
+        quantizeActivationRow(k, x, row, K, xq, k.idx(i * K), xs, xsum,
+                              {k.idx(i)});
+        continue;
+      }
+      auto bv = VectorType::get({16}, b.getBF16Type());
+      k.forLoop(c0, k.idx(K), k.idx(16), [&](Value c) {
+        k.vstore(b.create<arith::TruncFOp>(bv, k.vload(vt, x, {row, c})), xb16,
+                 {k.add(k.idx(i * K), c)});
+      });
+    }
+  };
+
+  // AVX512-BF16: weights [K/2][tn][2]; each vdpbf16ps adds, per column, the
+  // products of one pair of k with the matching pair of bf16 activations.
+  auto bf16DotTile = [&](Value m0, Value n0, Value base, int64_t rows,
+                         ArrayRef<int64_t> vecs) -> SmallVector<Value> {
+    const int64_t nt = int64_t(vecs.size());
+    auto pairs = VectorType::get({32}, b.getBF16Type());
+    auto i32v = VectorType::get({16}, b.getI32Type());
+    Value wv = k.view(w, base, {K / 2, tn * 2}, b.getBF16Type());
+    SmallVector<Value> init;
     for (int64_t i = 0; i < rows; ++i)
-      quantizeActivationRow(k, x, k.add(m0, k.idx(i)), K, xq, k.idx(i * K), xs,
-                            xsum, {k.idx(i)});
+      for (int64_t j : vecs)
+        init.push_back(bias ? k.vload(vt, bias, {k.add(n0, k.idx(j * vw))})
+                            : k.splat(vt, 0.0));
+    return k.forLoop(c0, k.idx(K / 2), c1, init, [&](Value kp, ValueRange args) {
+      if (rows == 1 && vecs.front() == 0)
+        prefetchAhead(wv, kp, K / 2, tn * 4);
+      SmallVector<Value> wj;
+      for (int64_t j : vecs)
+        wj.push_back(k.vload(pairs, wv, {kp, k.idx(j * 32)}));
+      SmallVector<Value> cur(args.begin(), args.end());
+      for (int64_t i = 0; i < rows; ++i) {
+        Value xp = b.create<vector::BitCastOp>(
+            pairs, k.bcast(i32v, k.load(xb32, {k.add(k.idx(i * K / 2), kp)})));
+        for (int64_t t = 0; t < int64_t(vecs.size()); ++t)
+          cur[i * nt + t] = b.create<LLVM::CallIntrinsicOp>(
+                                 vt, "llvm.x86.avx512bf16.dpbf16ps.512",
+                                 ValueRange{cur[i * nt + t], wj[t], xp})
+                                .getResult(0);
+      }
+      return cur;
+    });
   };
   auto vnniTile = [&](Value m0, Value n0, Value base, int64_t rows,
                       ArrayRef<int64_t> vecs) -> SmallVector<Value> {
@@ -310,9 +359,11 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
                        ArrayRef<int64_t> vecs) {
     const int64_t nt = int64_t(vecs.size());
     SmallVector<Value> acc;
-    if (l.vnni && fmt == WeightFormat::Int4) {
+    if (l.dot && fmt == WeightFormat::Int4) {
       acc = vnniInt4Tile(m0, n0, base, rows, vecs);
-    } else if (l.vnni) {
+    } else if (bf16Dot) {
+      acc = bf16DotTile(m0, n0, base, rows, vecs);
+    } else if (l.dot) {
       acc = vnniTile(m0, n0, base, rows, vecs);
     } else if (fmt != WeightFormat::Int4) {
       // f32, bf16, int8: one pass over K with elements [K][tn].
@@ -407,14 +458,14 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
       Value ctm = k.idx(tm);
       mMain = k.mul(b.create<arith::DivUIOp>(a.n, ctm), ctm);
       k.forLoop(c0, mMain, ctm, [&](Value m0) {
-        if (l.vnni)
+        if (l.dot)
           quantizeRows(m0, tm);
         for (auto &vecs : subTiles(tm))
           microTile(m0, n0, base, tm, vecs);
       });
     }
     k.forLoop(mMain, a.n, c1, [&](Value m) {
-      if (l.vnni)
+      if (l.dot)
         quantizeRows(m, 1);
       for (auto &vecs : subTiles(1))
         microTile(m, n0, base, 1, vecs);

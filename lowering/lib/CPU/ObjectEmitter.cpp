@@ -36,6 +36,10 @@ bool CPUTarget::hasAVX512() const {
   return features.find("+avx512f") != std::string::npos;
 }
 
+bool CPUTarget::hasBF16() const {
+  return hasAVX512() && features.find("+avx512bf16") != std::string::npos;
+}
+
 bool CPUTarget::hasVNNI() const {
   return hasAVX512() && features.find("+avx512vnni") != std::string::npos;
 }

@@ -19,20 +19,21 @@ def Xfmr_ScheduleAttr : AttrDef<Xfmr_Dialect, "Schedule"> {
     * `tile_n`: columns of one register tile, a multiple of `vector_width`;
       one tile column-block is also the unit of work split over threads.
     * `unroll`: unroll factor of the innermost reduction loop.
-    * `vnni` (int8 and int4 weights): quantize the activations on the fly,
-      one scale per 32 reduction elements, and multiply with the CPU's
-      integer dot products (AVX-512 VNNI); the weight codes are stored four
-      reduction elements per 32-bit lane. Without it, weights are widened
-      to f32.
+    * `dot`: multiply with the CPU's dot-product instructions instead of
+      widening the weights to f32: for int8 and int4 weights the activations
+      are quantized on the fly (one scale per 32 reduction elements) and
+      AVX-512 VNNI multiplies the codes, stored four reduction elements per
+      32-bit lane; for bf16 weights the activations are rounded to bf16 and
+      AVX512-BF16 multiplies pairs, stored two reduction elements per lane.
 
     Example: `#xfmr.schedule<vector_width = 16, tile_m = 4, tile_n = 64, unroll = 1>`
   }];
   let parameters = (ins "int64_t":$vectorWidth, "int64_t":$tileM,
                         "int64_t":$tileN, "int64_t":$unroll,
-                        DefaultValuedParameter<"bool", "false">:$vnni);
+                        DefaultValuedParameter<"bool", "false">:$dot);
   let assemblyFormat = [{
     `<` `vector_width` `=` $vectorWidth `,` `tile_m` `=` $tileM `,`
-        `tile_n` `=` $tileN `,` `unroll` `=` $unroll (`,` `vnni` `=` $vnni^)? `>`
+        `tile_n` `=` $tileN `,` `unroll` `=` $unroll (`,` `dot` `=` $dot^)? `>`
   }];
   let genVerifyDecl = 1;
 }

@@ -18,6 +18,8 @@ struct CPUTarget {
   bool hasAVX512() const;
   /// True when the features enable AVX-512 VNNI (vpdpbusd).
   bool hasVNNI() const;
+  /// True when the features enable AVX512-BF16 (vdpbf16ps).
+  bool hasBF16() const;
 };
 
 /// Translates an LLVM-dialect module to LLVM IR, optimizes it at -O3 for

@@ -28,7 +28,8 @@ struct CPUPipelineOptions {
   int64_t maxTokens = 1024;
   int64_t tileM = 4;
   int64_t tileN = 64;
-  bool vnni = false; // int8 weights: AVX-512 VNNI dot products
+  bool vnni = false;    // int8/int4 weights: AVX-512 VNNI dot products
+  bool bf16Dot = false; // bf16 weights: AVX512-BF16 dot products
 };
 
 /// Schedules and outlining: @forward becomes a list of xfmr.dispatch.

@@ -24,7 +24,9 @@ def XfmrAssignSchedulesPass : Pass<"xfmr-assign-schedules", "ModuleOp"> {
     Option<"tileN", "tile-n", "int64_t", /*default=*/"64",
            "columns of a matrix-product register tile (the thread split unit)">,
     Option<"vnni", "vnni", "bool", /*default=*/"false",
-           "int8 weights: integer dot products on quantized activations">,
+           "int8/int4 weights: VNNI dot products on quantized activations">,
+    Option<"bf16Dot", "bf16-dot", "bool", /*default=*/"false",
+           "bf16 weights: AVX512-BF16 dot products on bf16 activations">,
   ];
   let dependentDialects = ["::mlir::xfmr::XfmrDialect"];
 }

@@ -12,6 +12,7 @@
 //                   int8 for VNNI: scales[tn], codes[K/4][tn][4], stored
 //                             as q + 128 (unsigned, four k per 32-bit lane)
 //                   int4 for VNNI: as int4, codes[G/4][tn/2][4]
+//                   bf16 for AVX512-BF16: [K/2][tn][2]
 //                   int4:     per group of G rows: scales[tn], (mins[tn]),
 //                             codes[G][tn/2] with byte j = col j | col j+tn/2 << 4
 //   Rows          a [V, D] table (xfmr.lm_head, xfmr.embedding), one
@@ -39,7 +40,7 @@ struct WeightLayout {
   ::xfmr::io::QuantScheme scheme;
   int64_t rows = 0, cols = 0; // logical shape ([K, N] or [V, D])
   int64_t tileN = 0;          // ColumnBlocks
-  bool vnni = false;          // ColumnBlocks: codes four k per 32-bit lane
+  bool dot = false;           // ColumnBlocks: k interleaved per 32-bit lane
 
   int64_t scaleBytes() const { return scheme.f16Scales ? 2 : 4; }
   int64_t elementBytes() const; // f32: 4, bf16: 2 (quantized: 0)
