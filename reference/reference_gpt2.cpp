@@ -113,15 +113,10 @@ void ReferenceGPT2::roundActivations(Vec &x) const {
       v = double(io::bf16ToFloat(io::floatToBF16(float(v))));
     return;
   }
-  for (size_t b0 = 0; b0 + 32 <= x.size(); b0 += 32) {
-    // As the kernel: f32 arithmetic on f32 activations.
-    float amax = 0;
-    for (size_t i = 0; i < 32; ++i)
-      amax = std::max(amax, std::fabs(float(x[b0 + i])));
-    float inv = amax > 0 ? 127.f / amax : 0.f, s = amax / 127.f;
-    for (size_t i = 0; i < 32; ++i)
-      x[b0 + i] = double(std::nearbyint(float(x[b0 + i]) * inv) * s);
-  }
+  std::vector<float> f(x.begin(), x.end()); // the kernels see f32
+  for (size_t b0 = 0; b0 + 32 <= f.size(); b0 += 32)
+    io::roundInt8(f.data() + b0, 32);
+  std::copy(f.begin(), f.end(), x.begin());
 }
 
 void ReferenceGPT2::storeRounded(double *x, int64_t n) const {
@@ -129,12 +124,9 @@ void ReferenceGPT2::storeRounded(double *x, int64_t n) const {
     for (int64_t i = 0; i < n; ++i)
       x[i] = io::halfToFloat(io::floatToHalf(float(x[i])));
   } else if (kvPrecision_ == "int8") {
-    double amax = 0;
-    for (int64_t i = 0; i < n; ++i)
-      amax = std::max(amax, std::fabs(x[i]));
-    double inv = amax > 0 ? 127.0 / amax : 0.0, s = amax / 127.0;
-    for (int64_t i = 0; i < n; ++i)
-      x[i] = std::nearbyint(x[i] * inv) * s;
+    std::vector<float> f(x, x + n); // the kernel sees f32
+    io::roundInt8(f.data(), n);
+    std::copy(f.begin(), f.end(), x);
   }
 }
 

@@ -113,14 +113,8 @@ std::vector<float> bf16Activations(std::vector<float> x) {
 /// block of 32 (s = max|x| / 127, round half to even).
 std::vector<float> vnniActivations(std::vector<float> x, int64_t rows, int64_t K) {
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t b = 0; b < K; b += 32) {
-      float *p = x.data() + r * K + b, amax = 0;
-      for (int i = 0; i < 32; ++i)
-        amax = std::max(amax, std::fabs(p[i]));
-      float inv = amax > 0 ? 127.f / amax : 0.f, s = amax / 127.f;
-      for (int i = 0; i < 32; ++i)
-        p[i] = std::nearbyint(p[i] * inv) * s;
-    }
+    for (int64_t b = 0; b < K; b += 32)
+      ::xfmr::io::roundInt8(x.data() + r * K + b, 32);
   return x;
 }
 
@@ -475,7 +469,10 @@ TEST_P(AttentionKernel, MatchesReferenceAndAppendsTheCache) {
 class CacheAttentionKernel : public ::testing::TestWithParam<AttentionShape> {};
 
 TEST_P(CacheAttentionKernel, MatchesRoundedReference) {
-  auto [H, KVH, hd, M, pos, storage] = GetParam();
+  const AttentionShape &shape = GetParam();
+  const int64_t H = shape.heads, KVH = shape.kvHeads, hd = shape.headDim,
+                M = shape.n, pos = shape.pos;
+  const char *storage = shape.storage;
   std::string st = storage;
   const int64_t C = 24, QD = H * hd, KD = KVH * hd;
   std::string cache = "!xfmr.kv_cache<layers = 1, heads = " + std::to_string(KVH) +
@@ -521,12 +518,7 @@ TEST_P(CacheAttentionKernel, MatchesRoundedReference) {
           for (int64_t d = 0; d < hd; ++d)
             h[d] = ::xfmr::io::halfToFloat(::xfmr::io::floatToHalf(h[d]));
         } else {
-          float amax = 0;
-          for (int64_t d = 0; d < hd; ++d)
-            amax = std::max(amax, std::fabs(h[d]));
-          float inv = amax > 0 ? 127.f / amax : 0.f, s = amax / 127.f;
-          for (int64_t d = 0; d < hd; ++d)
-            h[d] = std::nearbyint(h[d] * inv) * s;
+          ::xfmr::io::roundInt8(h, hd);
         }
       }
     return x;

@@ -182,40 +182,39 @@ int ::xfmr::compileModel(const std::string &modelDir, const std::string &outDir,
     module->print(os);
     writeText(options.irDumpDir + "/" + name, s);
   };
+  // The model-level passes the options ask for; a failure is bad input
+  // (an option that does not fit the model) and names the option.
+  auto runModelPass = [&](std::unique_ptr<Pass> pass, const char *option) {
+    PassManager pm(&ctx);
+    pm.addPass(std::move(pass));
+    if (succeeded(pm.run(*module)))
+      return true;
+    *error = std::string(option) + ": " + diag.text;
+    return false;
+  };
   if (!options.dropLayers.empty() || options.dropLast > 0) {
-    PassManager prune(&ctx);
     mlir::xfmr::XfmrPruneLayersPassOptions po;
     po.drop = options.dropLayers;
     po.dropLast = options.dropLast;
-    prune.addPass(mlir::xfmr::createXfmrPruneLayersPass(po));
-    if (failed(prune.run(*module))) {
-      *error = "--drop-layers: " + diag.text;
+    if (!runModelPass(mlir::xfmr::createXfmrPruneLayersPass(po), "--drop-layers"))
       return 2;
-    }
   }
   if (options.precision != "f32") {
-    PassManager quantize(&ctx);
     mlir::xfmr::XfmrQuantizeWeightsPassOptions qo;
     qo.precision = options.precision;
     qo.groupSize = options.groupSize;
     qo.scaleType = options.scaleType;
     qo.zeroPoint = options.zeroPoint;
     qo.exclude = options.keep;
-    quantize.addPass(mlir::xfmr::createXfmrQuantizeWeightsPass(qo));
-    if (failed(quantize.run(*module))) {
-      *error = "--precision: " + diag.text;
+    if (!runModelPass(mlir::xfmr::createXfmrQuantizeWeightsPass(qo), "--precision"))
       return 2;
-    }
   }
   if (options.kvPrecision != "f32") {
-    PassManager kv(&ctx);
     mlir::xfmr::XfmrKVCachePrecisionPassOptions ko;
     ko.precision = options.kvPrecision;
-    kv.addPass(mlir::xfmr::createXfmrKVCachePrecisionPass(ko));
-    if (failed(kv.run(*module))) {
-      *error = "--kv-precision: " + diag.text;
+    if (!runModelPass(mlir::xfmr::createXfmrKVCachePrecisionPass(ko),
+                      "--kv-precision"))
       return 2;
-    }
   }
   dump("xfmr.mlir");
 

@@ -30,7 +30,8 @@ int64_t fileSize(const std::string &path) {
 
 Evaluated runCompiled(const std::string &dir, const std::vector<int32_t> &tokens,
                       int threads) {
-  Evaluated e{dir};
+  Evaluated e;
+  e.name = dir;
   xfmr_model *m = xfmr_model_open(dir.c_str(), threads);
   if (!m)
     die(kBadInput, xfmr_last_error());
@@ -61,7 +62,8 @@ Evaluated runCompiled(const std::string &dir, const std::vector<int32_t> &tokens
 }
 
 Evaluated runReference(const std::string &dir, const std::vector<int32_t> &tokens) {
-  Evaluated e{"reference:" + dir};
+  Evaluated e;
+  e.name = "reference:" + dir;
   std::string error;
   auto files = xfmr::io::GPT2Files::open(dir, &error);
   if (!files)

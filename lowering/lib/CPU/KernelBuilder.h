@@ -10,6 +10,7 @@
 #define XFMR_LOWERING_CPU_KERNELBUILDER_H
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -89,6 +90,24 @@ struct KB {
     if (isa<FloatType>(e))
       return b.create<arith::ExtFOp>(f32, v);
     return b.create<arith::SIToFPOp>(f32, v);
+  }
+  /// acc (i32 lanes) += per lane, the dot product of four unsigned bytes of
+  /// `u8` with four signed bytes of `s8` (AVX-512 VNNI vpdpbusd; 128- to
+  /// 512-bit vectors of i32).
+  Value dpbusd(Value acc, Value u8, Value s8) {
+    int64_t bits = cast<VectorType>(acc.getType()).getNumElements() * 32;
+    return b.create<LLVM::CallIntrinsicOp>(
+                acc.getType(), "llvm.x86.avx512.vpdpbusd." + std::to_string(bits),
+                ValueRange{acc, u8, s8})
+        .getResult(0);
+  }
+  /// acc (16 x f32) += per lane, the dot product of a pair of bf16 from each
+  /// of `a` and `b` (32 x bf16; AVX512-BF16 vdpbf16ps).
+  Value dpbf16ps(Value acc, Value a, Value c) {
+    return b.create<LLVM::CallIntrinsicOp>(acc.getType(),
+                                           "llvm.x86.avx512bf16.dpbf16ps.512",
+                                           ValueRange{acc, a, c})
+        .getResult(0);
   }
   /// Bytes stored as q + 128 back to signed q (flip the top bit).
   Value unbias(Value bytes) {

@@ -10,8 +10,6 @@
 //===----------------------------------------------------------------------===//
 #include "KernelBuilder.h"
 
-#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
-
 using namespace mlir;
 using namespace mlir::xfmr;
 using namespace mlir::xfmr::cpu;
@@ -177,10 +175,7 @@ LogicalResult cpu::buildLMHead(ImplicitLocOpBuilder &b, LMHeadOp op,
           SmallVector<Value> next;
           for (size_t r = 0; r < R; ++r) {
             Value wv = b.create<vector::BitCastOp>(i32x8, k.vload(i8x32, rows[r], {k0}));
-            Value d = b.create<LLVM::CallIntrinsicOp>(
-                          i32x8, "llvm.x86.avx512.vpdpbusd.256",
-                          ValueRange{zero, wv, xv})
-                          .getResult(0);
+            Value d = k.dpbusd(zero, wv, xv);
             next.push_back(k.fma(b.create<arith::SIToFPOp>(v8, d), sc, args[r]));
           }
           return next;

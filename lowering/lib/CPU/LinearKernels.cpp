@@ -18,8 +18,6 @@
 //===----------------------------------------------------------------------===//
 #include "KernelBuilder.h"
 
-#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
-
 using namespace mlir;
 using namespace mlir::xfmr;
 using namespace mlir::xfmr::cpu;
@@ -169,11 +167,7 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
     auto pairs = VectorType::get({32}, b.getBF16Type());
     auto i32v = VectorType::get({16}, b.getI32Type());
     Value wv = k.view(w, base, {K / 2, tn * 2}, b.getBF16Type());
-    SmallVector<Value> init;
-    for (int64_t i = 0; i < rows; ++i)
-      for (int64_t j : vecs)
-        init.push_back(bias ? k.vload(vt, bias, {k.add(n0, k.idx(j * vw))})
-                            : k.splat(vt, 0.0));
+    SmallVector<Value> init = initAcc(n0, rows, vecs, /*withBias=*/true);
     return k.forLoop(c0, k.idx(K / 2), c1, init, [&](Value kp, ValueRange args) {
       if (rows == 1 && vecs.front() == 0)
         prefetchAhead(wv, kp, K / 2, tn * 4);
@@ -184,11 +178,8 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
       for (int64_t i = 0; i < rows; ++i) {
         Value xp = b.create<vector::BitCastOp>(
             pairs, k.bcast(i32v, k.load(xb32, {k.add(k.idx(i * K / 2), kp)})));
-        for (int64_t t = 0; t < int64_t(vecs.size()); ++t)
-          cur[i * nt + t] = b.create<LLVM::CallIntrinsicOp>(
-                                 vt, "llvm.x86.avx512bf16.dpbf16ps.512",
-                                 ValueRange{cur[i * nt + t], wj[t], xp})
-                                .getResult(0);
+        for (int64_t t = 0; t < nt; ++t)
+          cur[i * nt + t] = k.dpbf16ps(cur[i * nt + t], wj[t], xp);
       }
       return cur;
     });
@@ -220,11 +211,7 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
                   Value xb = k.bcast(
                       i32v, k.load(xq32, {k.add(k.idx(i * K / 4), kq)}));
                   for (int64_t t = 0; t < nt; ++t)
-                    cur[i * nt + t] =
-                        b.create<LLVM::CallIntrinsicOp>(
-                             i32v, "llvm.x86.avx512.vpdpbusd.512",
-                             ValueRange{cur[i * nt + t], wv[t], xb})
-                            .getResult(0);
+                    cur[i * nt + t] = k.dpbusd(cur[i * nt + t], wv[t], xb);
                 }
                 return cur;
               });
@@ -292,11 +279,7 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
         DenseElementsAttr::get(b64, b.getI8IntegerAttr(4)));
     Value zero = b.create<arith::ConstantOp>(
         DenseElementsAttr::get(i32v, b.getI32IntegerAttr(0)));
-    SmallVector<Value> init;
-    for (int64_t i = 0; i < rows; ++i)
-      for (int64_t j : vecs)
-        init.push_back(bias ? k.vload(vt, bias, {k.add(n0, k.idx(j * vw))})
-                            : k.splat(vt, 0.0));
+    SmallVector<Value> init = initAcc(n0, rows, vecs, /*withBias=*/true);
     return k.forLoop(
         c0, k.idx(K / G), c1, init, [&](Value g, ValueRange outer) {
           Value gBase = k.add(base, k.mul(g, k.idx(gBytes)));
@@ -328,11 +311,7 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
                         Value xq4 = k.bcast(
                             i32v, k.load(xq32, {k.add(k.idx(i * K / 4), quad)}));
                         for (int64_t t = 0; t < nt; ++t)
-                          cur[i * nt + t] =
-                              b.create<LLVM::CallIntrinsicOp>(
-                                   i32v, "llvm.x86.avx512.vpdpbusd.512",
-                                   ValueRange{cur[i * nt + t], wv[t], xq4})
-                                  .getResult(0);
+                          cur[i * nt + t] = k.dpbusd(cur[i * nt + t], wv[t], xq4);
                       }
                       return cur;
                     });

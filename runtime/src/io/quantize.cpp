@@ -56,6 +56,15 @@ QuantGroup xfmr::io::quantizeGroup(const float *x, int64_t n, int64_t stride,
   return g;
 }
 
+void xfmr::io::roundInt8(float *x, int64_t n) {
+  float amax = 0;
+  for (int64_t i = 0; i < n; ++i)
+    amax = std::max(amax, std::fabs(x[i]));
+  float inv = amax > 0 ? 127.f / amax : 0.f, s = amax / 127.f;
+  for (int64_t i = 0; i < n; ++i)
+    x[i] = std::nearbyint(x[i] * inv) * s;
+}
+
 void xfmr::io::fakeQuantize(std::vector<float> &w, int64_t rows, int64_t cols,
                             bool reductionIsRows, const QuantScheme &s) {
   if (s.format == WeightFormat::F32)

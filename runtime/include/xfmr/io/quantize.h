@@ -38,6 +38,11 @@ struct QuantGroup {
 QuantGroup quantizeGroup(const float *x, int64_t n, int64_t stride,
                          const QuantScheme &scheme);
 
+/// Rounds n values as the kernels store or multiply them in int8 with one
+/// scale: s = max|x| / 127, x ~ roundeven(x * (127 / max|x|)) s, in f32
+/// arithmetic (int8 KV cache head vectors; VNNI activations per block of 32).
+void roundInt8(float *x, int64_t n);
+
 /// Replaces an [rows, cols] row-major matrix by its quantize-dequantize.
 /// `reductionIsRows`: the reduction runs down the rows (a [K, N] linear
 /// weight, one channel per column); else along each row ([V, D] tables).
