@@ -16,7 +16,7 @@ std::vector<double> toDouble(const std::vector<float> &f) {
 ReferenceGPT2::ReferenceGPT2(const io::GPT2Files &files,
                              const ReferenceOptions &options)
     : c_(files.config()), dropped_(size_t(files.config().nLayer), false),
-      kvPrecision_(options.kvPrecision) {
+      kvPrecision_(options.kvPrecision), jitter_(options.activationJitter) {
   for (int64_t l : options.dropped)
     dropped_.at(size_t(l)) = true;
   auto L = [&](const std::string &n) { return toDouble(files.load(n)); };
@@ -96,7 +96,7 @@ ReferenceGPT2::Vec ReferenceGPT2::layerNorm(const Vec &x, const Vec &g,
 
 ReferenceGPT2::Vec ReferenceGPT2::linear(const Vec &xin, const Vec &w,
                                          const Vec &b, int64_t out,
-                                         bool quantizeInput) const {
+                                         bool quantizeInput) {
   Vec x = xin;
   if (quantizeInput)
     roundActivations(x);
@@ -107,7 +107,17 @@ ReferenceGPT2::Vec ReferenceGPT2::linear(const Vec &xin, const Vec &w,
   return y;
 }
 
-void ReferenceGPT2::roundActivations(Vec &x) const {
+void ReferenceGPT2::roundActivations(Vec &x) {
+  for (double &v : x) { // splitmix64: a fixed, platform-independent stream
+    if (jitter_ == 0)
+      break;
+    uint64_t z = (jitterState_ += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    double u = double(z >> 11) * 0x1p-53; // [0, 1)
+    v *= 1 + jitter_ * (2 * u - 1);
+  }
   if (bf16Acts_) { // AVX512-BF16 kernels: activations rounded to bf16
     for (double &v : x)
       v = double(io::bf16ToFloat(io::floatToBF16(float(v))));

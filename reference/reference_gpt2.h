@@ -25,6 +25,12 @@ struct ReferenceOptions {
   /// (int8/int4: VNNI, also the int8 LM head; bf16: AVX512-BF16): their
   /// inputs rounded as the kernels do (int8 per block of 32, or to bf16).
   bool int8Activations = false;
+  /// Relative noise (uniform in +-jitter, fixed seed) added to each
+  /// activation before it is rounded. Measures how far the rounding scheme
+  /// itself moves the logits when its inputs move by float32-sized amounts,
+  /// which bounds how closely any float32 kernel can follow a float64
+  /// reference through it.
+  double activationJitter = 0;
 };
 
 class ReferenceGPT2 {
@@ -45,7 +51,7 @@ private:
   Vec layerNorm(const Vec &x, const Vec &g, const Vec &b) const;
   /// y = x W + b with W stored [in][out] (GPT-2's Conv1D).
   Vec linear(const Vec &x, const Vec &w, const Vec &b, int64_t out,
-             bool quantizeInput = false) const;
+             bool quantizeInput = false);
   std::vector<double> step(int32_t token);
 
   io::GPT2Config c_;
@@ -56,7 +62,9 @@ private:
   bool quantHead_ = false, bf16Acts_ = false;
   /// Rounds a linear's input as its dot-product kernel does: int8 per block
   /// of 32 (VNNI), or to bf16 (AVX512-BF16).
-  void roundActivations(Vec &x) const;
+  void roundActivations(Vec &x);
+  double jitter_ = 0;
+  uint64_t jitterState_ = 0x9e3779b97f4a7c15ull;
   /// Rounds one head vector as the KV cache stores it.
   void storeRounded(double *x, int64_t n) const;
   std::vector<Vec> kCache_, vCache_; // per layer: [pos][n_embd]

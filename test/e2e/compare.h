@@ -9,8 +9,9 @@
 
 namespace xfmr::test {
 
-/// ||a - b||_2 / ||b||_2 of one position's logits.
-inline double relativeL2(const float *a, const std::vector<double> &b) {
+/// ||a - b||_2 / ||b||_2 of one position's logits (a: float or double).
+template <typename T>
+double relativeL2(const T *a, const std::vector<double> &b) {
   double num = 0, den = 0;
   for (size_t i = 0; i < b.size(); ++i) {
     num += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
