@@ -55,6 +55,9 @@ FailureOr<Manifest> mlir::xfmr::exportManifest(ModuleOp module, int64_t maxToken
 
   // The layout each weight is read in, from the kernels that read it.
   llvm::MapVector<Value, WeightLayout> layoutOfWeight;
+  // Weights only gathered from (embedding tables): a decode step reads one
+  // of their rows, every other weight whole.
+  llvm::DenseMap<Value, bool> readWhole;
   for (DispatchOp d : dispatches) {
     auto kernel = module.lookupSymbol<func::FuncOp>(d.getKernel());
     if (!kernel)
@@ -65,6 +68,7 @@ FailureOr<Manifest> mlir::xfmr::exportManifest(ModuleOp module, int64_t maxToken
       if (!w)
         continue;
       WeightLayout l = layoutOf(op, unsigned(i));
+      readWhole[v] |= !isa<EmbeddingOp>(op);
       auto [it, inserted] = layoutOfWeight.insert({v, l});
       if (!inserted && !(it->second == l))
         return w.emitOpError() << "is read in two layouts ("
@@ -74,6 +78,7 @@ FailureOr<Manifest> mlir::xfmr::exportManifest(ModuleOp module, int64_t maxToken
   }
 
   std::map<std::tuple<std::string, int64_t, bool, std::string>, int> weightIds;
+  std::vector<bool> idReadWhole;
   for (auto &[value, layout] : layoutOfWeight) {
     auto w = value.getDefiningOp<WeightOp>();
     WeightView view;
@@ -100,7 +105,9 @@ FailureOr<Manifest> mlir::xfmr::exportManifest(ModuleOp module, int64_t maxToken
       m.weightBytes = view.offset + view.bytes;
       it = weightIds.emplace(key, int(m.weights.size())).first;
       m.weights.push_back(view);
+      idReadWhole.push_back(false);
     }
+    idReadWhole[size_t(it->second)] = idReadWhole[size_t(it->second)] || readWhole[value];
     refs[value] = "w" + std::to_string(it->second);
   }
   refs[tokens] = "tok";
@@ -178,6 +185,10 @@ FailureOr<Manifest> mlir::xfmr::exportManifest(ModuleOp module, int64_t maxToken
       << kvType.getContextLength() << " " << kvType.getHeadDim() << " "
       << (kvElem.isF32() ? "f32" : kvElem.isF16() ? "f16" : "i8") << "\n";
   out << "weights_bytes " << m.weightBytes << "\n";
+  int64_t decodeBytes = 0;
+  for (auto [i, w] : llvm::enumerate(m.weights))
+    decodeBytes += idReadWhole[i] ? w.bytes : w.bytes / std::max<int64_t>(1, w.shape[0]);
+  out << "decode_bytes " << decodeBytes << "\n";
   for (auto [i, w] : llvm::enumerate(m.weights))
     out << "weight " << i << " " << w.offset << " " << w.bytes << " " << w.name
         << " " << w.layout.describe() << "\n";

@@ -97,6 +97,10 @@ bool xfmr::rt::parseManifest(const std::string &text, Model &m,
     } else if (key == "weights_bytes") {
       if (!(ls >> m.weightBytes) || m.weightBytes < 0)
         return fail("bad weights_bytes");
+    } else if (key == "decode_bytes") {
+      if (!(ls >> m.decodeBytes) || m.decodeBytes < 0 ||
+          m.decodeBytes > m.weightBytes)
+        return fail("bad decode_bytes");
     } else if (key == "weight") {
       size_t id;
       WeightEntry w;

@@ -108,3 +108,6 @@ extern "C" int xfmr_model_threads(const xfmr_model *m) { return m->pool->size();
 extern "C" int64_t xfmr_model_weight_bytes(const xfmr_model *m) {
   return m->weightBytes;
 }
+extern "C" int64_t xfmr_model_decode_bytes(const xfmr_model *m) {
+  return m->decodeBytes >= 0 ? m->decodeBytes : m->weightBytes;
+}

@@ -1,4 +1,7 @@
-// xfmr bench: time to first token and decode latency, as p50 and p99.
+// xfmr bench: the latency report. Time to first token and decode latency
+// (p50, p99), the weight bytes a decode step reads and the bandwidth that
+// achieves, beside what a plain read of a buffer of the same size reaches
+// on the same threads in the same run, and the per-kernel decode time.
 #include "cli.h"
 #include "xfmr/runtime.h"
 
@@ -46,7 +49,7 @@ double busyCores(int ms) {
 
 int xfmr::cli::cmdBench(int argc, char **argv) {
   const char *usage = "xfmr bench OUT [--threads N] [--prompt-len P] [--gen G] "
-                      "[--reps R] [--quiet-wait SECONDS] [--profile] [--json]";
+                      "[--reps R] [--quiet-wait SECONDS] [--no-profile] [--json]";
   Args args(argc, argv, 2);
   int threads = int(args.takeInt("--threads", 0, 0, 1024));
   int promptLen = int(args.takeInt("--prompt-len", 128, 1, 1 << 20));
@@ -54,7 +57,8 @@ int xfmr::cli::cmdBench(int argc, char **argv) {
   int reps = int(args.takeInt("--reps", 5, 1, 1000));
   int quietWait = int(args.takeInt("--quiet-wait", 0, 0, 3600));
   bool json = args.flag("--json");
-  bool profile = args.flag("--profile");
+  bool profile = !args.flag("--no-profile");
+  args.flag("--profile"); // the default; accepted for older scripts
   auto pos = args.positional(1, usage);
 
   xfmr_model *model = xfmr_model_open(pos[0].c_str(), threads);
@@ -124,16 +128,28 @@ int xfmr::cli::cmdBench(int argc, char **argv) {
   }
   double d50 = percentile(decode, 0.5), d99 = percentile(decode, 0.99);
   double t50 = percentile(ttft, 0.5), t99 = percentile(ttft, 0.99);
-  double gbps = double(xfmr_model_weight_bytes(model)) / (d50 * 1e-3) / 1e9;
+  const int64_t bytes = xfmr_model_decode_bytes(model);
+  double gbps = double(bytes) / (d50 * 1e-3) / 1e9;
+  // The probe reads as many bytes as a decode step, on the same threads.
+  double probe = xfmr_model_probe_bandwidth(model, bytes, 21);
+  if (probe < 0)
+    die(1, xfmr_last_error());
+  double share = gbps / probe;
+  double kernelSum = 0;
+  for (auto &kv : kernels)
+    kernelSum += kv.first;
   int nt = xfmr_model_threads(model);
   if (json) {
     std::printf("{\"model\":\"%s\",\"threads\":%d,\"prompt_len\":%d,\"gen\":%d,"
                 "\"reps\":%d,\"ttft_ms_p50\":%.3f,\"ttft_ms_p99\":%.3f,"
                 "\"decode_ms_p50\":%.3f,\"decode_ms_p99\":%.3f,"
                 "\"tokens_per_s\":%.2f,\"weight_bytes\":%lld,"
-                "\"weight_gb_per_s\":%.2f,\"busy_cores_before\":%.3f",
+                "\"decode_bytes_per_token\":%lld,\"decode_gb_per_s\":%.2f,"
+                "\"probe_gb_per_s\":%.2f,\"probe_bytes\":%lld,"
+                "\"bandwidth_share\":%.3f,\"busy_cores_before\":%.3f",
                 pos[0].c_str(), nt, promptLen, gen, reps, t50, t99, d50, d99,
-                1000.0 / d50, (long long)xfmr_model_weight_bytes(model), gbps, busy);
+                1000.0 / d50, (long long)xfmr_model_weight_bytes(model),
+                (long long)bytes, gbps, probe, (long long)bytes, share, busy);
     if (profile) {
       std::printf(",\"decode_kernel_ms\":{");
       for (size_t i = 0; i < kernels.size(); ++i)
@@ -149,13 +165,18 @@ int xfmr::cli::cmdBench(int argc, char **argv) {
     std::printf("decode               p50 %8.2f ms   p99 %8.2f ms   (%.1f tokens/s)\n",
                 d50, d99, 1000.0 / d50);
     std::printf("weights read/token   %.1f MB at p50 -> %.1f GB/s\n",
-                double(xfmr_model_weight_bytes(model)) / 1e6, gbps);
+                double(bytes) / 1e6, gbps);
+    std::printf("bandwidth probe      %.1f GB/s reading %.1f MB on %d threads "
+                "-> decode reaches %.0f%% of it\n",
+                probe, double(bytes) / 1e6, nt, share * 100);
     std::printf("other load before timing: %.2f cores busy%s\n", busy,
                 busy > 0.05 ? " (NOT quiet: figures may be noisy)" : "");
     if (profile) {
-      std::printf("decode time per kernel (ms per token, timed separately):\n");
+      std::printf("decode time per kernel (ms per token, timed separately; "
+                  "sum %.3f):\n", kernelSum);
       for (auto &[ms, name] : kernels)
-        std::printf("  %-28s %8.3f\n", name.c_str(), ms);
+        std::printf("  %-28s %8.3f  %5.1f%%\n", name.c_str(), ms,
+                    kernelSum > 0 ? 100 * ms / kernelSum : 0.0);
     }
   }
   xfmr_sampler_free(sampler);

@@ -45,6 +45,15 @@ int xfmr_model_context_length(const xfmr_model *model);
 int xfmr_model_threads(const xfmr_model *model);
 /* Bytes of weights the kernels read (the size of weights.bin). */
 int64_t xfmr_model_weight_bytes(const xfmr_model *model);
+/* Weight bytes one decode step reads: every matrix once, one row of each
+ * embedding table (the compiler counts them; equals the weight bytes for
+ * manifests that do not say). */
+int64_t xfmr_model_decode_bytes(const xfmr_model *model);
+/* The memory bandwidth this model's threads reach reading a buffer of
+ * `bytes` (GB/s, median of `reps` passes, each thread its own slice, as
+ * the kernels split weights), for comparing a decode step against; the
+ * buffer is written once before timing. Returns < 0 on failure. */
+double xfmr_model_probe_bandwidth(xfmr_model *model, int64_t bytes, int reps);
 
 /* ---- Sessions: one sequence with its KV cache ----------------------------- */
 
