@@ -56,7 +56,7 @@ OwningOpRef<ModuleOp> mlir::xfmr::importGPT2(MLIRContext *ctx,
                                  ScheduleAttr());
   };
   auto linear = [&](Value x, Value w, Value bias, int64_t n) -> Value {
-    return b.create<LinearOp>(loc, act(n), x, w, bias, ScheduleAttr());
+    return b.create<LinearOp>(loc, act(n), x, w, bias);
   };
 
   Value wte = weight("wte.weight", {V, E});
@@ -70,7 +70,7 @@ OwningOpRef<ModuleOp> mlir::xfmr::importGPT2(MLIRContext *ctx,
     Value q = linear(x, weight(w, {E, E}, 0), weight(bias, {E}, 0), E);
     Value k = linear(x, weight(w, {E, E}, E), weight(bias, {E}, E), E);
     Value v = linear(x, weight(w, {E, E}, 2 * E), weight(bias, {E}, 2 * E), E);
-    Value a = b.create<AttentionOp>(loc, act(E), q, k, v, cache, pos, i64(l),
+    Value a = b.create<AttentionOp>(loc, act(E), ValueRange{q, k, v}, cache, pos, i64(l),
                                     i64(H), FloatAttr(), ScheduleAttr());
     Value proj = linear(a, weight(p + "attn.c_proj.weight", {E, E}),
                         weight(p + "attn.c_proj.bias", {E}), E);

@@ -7,8 +7,16 @@
 
 using namespace mlir;
 
+void xfmr::buildFusionPipeline(OpPassManager &pm) {
+  pm.addPass(createXfmrFuseQKVPass());
+  pm.addPass(createXfmrFuseNormsPass());
+  pm.addPass(createXfmrFuseEpiloguesPass());
+}
+
 void xfmr::buildKernelFormationPipeline(OpPassManager &pm,
                                         const CPUPipelineOptions &o) {
+  if (o.fuse)
+    buildFusionPipeline(pm);
   pm.addPass(createXfmrAssignSchedulesPass(
       XfmrAssignSchedulesPassOptions{o.vectorWidth, o.tileM, o.tileN, o.vnni,
                                      o.bf16Dot}));
@@ -51,6 +59,9 @@ struct CPUPipelineCLOptions
   Option<bool> vnni{*this, "vnni",
                     llvm::cl::desc("int8 weights: AVX-512 VNNI dot products"),
                     llvm::cl::init(false)};
+  Option<bool> fuse{*this, "fuse",
+                    llvm::cl::desc("run the fusion passes first"),
+                    llvm::cl::init(true)};
   Option<int64_t> tileN{*this, "tile-n",
                         llvm::cl::desc("default column tile of matrix products"),
                         llvm::cl::init(64)};
@@ -59,11 +70,15 @@ struct CPUPipelineCLOptions
 
 void xfmr::registerXfmrPipelines() {
   registerXfmrPasses();
+  PassPipelineRegistration<>(
+      "xfmr-fusion-pipeline",
+      "xfmr-fuse-qkv, xfmr-fuse-norms, xfmr-fuse-epilogues",
+      [](OpPassManager &pm) { buildFusionPipeline(pm); });
   PassPipelineRegistration<CPUPipelineCLOptions>(
       "xfmr-cpu-pipeline",
       "xfmr dialect to the LLVM dialect: schedules, kernels, CPU loops, LLVM",
       [](OpPassManager &pm, const CPUPipelineCLOptions &o) {
-        CPUPipelineOptions opts{o.vectorWidth, o.maxTokens, 4, o.tileN, o.vnni, false};
+        CPUPipelineOptions opts{o.vectorWidth, o.maxTokens, 4, o.tileN, o.vnni, false, o.fuse};
         buildKernelFormationPipeline(pm, opts);
         buildCPUCodegenPipeline(pm, opts);
       });

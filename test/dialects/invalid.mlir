@@ -128,6 +128,46 @@ func.func @linear_token_rows(%x: tensor<3x8xf32>, %w: tensor<8x16xf32>) {
 
 // -----
 
+func.func @linear_norm_bias_alone(%x: tensor<?x8xf32>, %w: tensor<8x16xf32>, %g: tensor<8xf32>) {
+  // expected-error @+1 {{norm_bias needs norm}}
+  %y = xfmr.linear %x, %w norm_bias(%g : tensor<8xf32>) : tensor<?x8xf32>, tensor<8x16xf32> -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
+func.func @linear_norm_epsilon(%x: tensor<?x8xf32>, %w: tensor<8x16xf32>, %g: tensor<8xf32>) {
+  // expected-error @+1 {{a fused norm needs norm_epsilon}}
+  %y = xfmr.linear %x, %w norm(%g : tensor<8xf32>) : tensor<?x8xf32>, tensor<8x16xf32> -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
+func.func @linear_epsilon_alone(%x: tensor<?x8xf32>, %w: tensor<8x16xf32>) {
+  // expected-error @+1 {{norm_epsilon without a fused norm}}
+  %y = xfmr.linear %x, %w {norm_epsilon = 1.0e-05 : f64} : tensor<?x8xf32>, tensor<8x16xf32> -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
+func.func @linear_norm_size(%x: tensor<?x8xf32>, %w: tensor<8x16xf32>, %g: tensor<16xf32>) {
+  // expected-error @+1 {{norm parameters of size 16 do not match the 8 input features}}
+  %y = xfmr.linear %x, %w norm(%g : tensor<16xf32>) {norm_epsilon = 1.0e-05 : f64} : tensor<?x8xf32>, tensor<8x16xf32> -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
+func.func @linear_residual(%x: tensor<?x8xf32>, %w: tensor<8x16xf32>, %r: tensor<?x8xf32>) {
+  // expected-error @+1 {{residual type must equal the result type}}
+  %y = xfmr.linear %x, %w residual(%r : tensor<?x8xf32>) : tensor<?x8xf32>, tensor<8x16xf32> -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
 func.func @lm_head_features(%x: tensor<?x8xf32>, %w: tensor<32x4xf32>) {
   // expected-error @+1 {{weight rows have 4 features but the input has 8}}
   %y = xfmr.lm_head %x, %w : tensor<?x8xf32>, tensor<32x4xf32> -> tensor<?x32xf32>
@@ -171,7 +211,7 @@ func.func @rotary_theta(%x: tensor<?x8xf32>, %p: index) {
 !c = !xfmr.kv_cache<layers = 2, heads = 2, context = 8, head_dim = 4, f32>
 func.func @attention_heads(%q: tensor<?x12xf32>, %k: tensor<?x8xf32>, %c: !c, %p: index) {
   // expected-error @+1 {{num_heads (3) must be a positive multiple of the cache's 2 kv heads}}
-  %y = xfmr.attention %q, %k, %k, %c at %p {layer = 0 : i64, num_heads = 3 : i64} : tensor<?x12xf32>, tensor<?x8xf32>, tensor<?x8xf32>, !c -> tensor<?x12xf32>
+  %y = xfmr.attention(%q, %k, %k), %c at %p {layer = 0 : i64, num_heads = 3 : i64} : (tensor<?x12xf32>, tensor<?x8xf32>, tensor<?x8xf32>), !c -> tensor<?x12xf32>
   return
 }
 
@@ -180,7 +220,34 @@ func.func @attention_heads(%q: tensor<?x12xf32>, %k: tensor<?x8xf32>, %c: !c, %p
 !c = !xfmr.kv_cache<layers = 2, heads = 2, context = 8, head_dim = 4, f32>
 func.func @attention_layer(%q: tensor<?x8xf32>, %c: !c, %p: index) {
   // expected-error @+1 {{layer 2 is outside the cache's 2 layers}}
-  %y = xfmr.attention %q, %q, %q, %c at %p {layer = 2 : i64, num_heads = 2 : i64} : tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, !c -> tensor<?x8xf32>
+  %y = xfmr.attention(%q, %q, %q), %c at %p {layer = 2 : i64, num_heads = 2 : i64} : (tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>), !c -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+!c = !xfmr.kv_cache<layers = 2, heads = 2, context = 8, head_dim = 4, f32>
+func.func @attention_two_inputs(%q: tensor<?x8xf32>, %c: !c, %p: index) {
+  // expected-error @+1 {{takes q, k, v or one packed [q | k | v], got 2 inputs}}
+  %y = xfmr.attention(%q, %q), %c at %p {layer = 0 : i64, num_heads = 2 : i64} : (tensor<?x8xf32>, tensor<?x8xf32>), !c -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+!c = !xfmr.kv_cache<layers = 2, heads = 2, context = 8, head_dim = 4, f32>
+func.func @attention_packed_width(%qkv: tensor<?x20xf32>, %c: !c, %p: index) {
+  // expected-error @+1 {{packed input width 20 is not (2 + 2 x 2) heads x 4}}
+  %y = xfmr.attention(%qkv), %c at %p {layer = 0 : i64, num_heads = 2 : i64} : (tensor<?x20xf32>), !c -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+!c = !xfmr.kv_cache<layers = 2, heads = 2, context = 8, head_dim = 4, f32>
+func.func @attention_packed_result(%qkv: tensor<?x24xf32>, %c: !c, %p: index) {
+  // expected-error @+1 {{result width 24 is not 2 heads x 4}}
+  %y = xfmr.attention(%qkv), %c at %p {layer = 0 : i64, num_heads = 2 : i64} : (tensor<?x24xf32>), !c -> tensor<?x24xf32>
   return
 }
 
@@ -189,7 +256,7 @@ func.func @attention_layer(%q: tensor<?x8xf32>, %c: !c, %p: index) {
 !c = !xfmr.kv_cache<layers = 2, heads = 2, context = 8, head_dim = 4, f32>
 func.func @attention_query(%q: tensor<?x12xf32>, %k: tensor<?x8xf32>, %c: !c, %p: index) {
   // expected-error @+1 {{query width 12 is not 4 heads x 4}}
-  %y = xfmr.attention %q, %k, %k, %c at %p {layer = 0 : i64, num_heads = 4 : i64} : tensor<?x12xf32>, tensor<?x8xf32>, tensor<?x8xf32>, !c -> tensor<?x12xf32>
+  %y = xfmr.attention(%q, %k, %k), %c at %p {layer = 0 : i64, num_heads = 4 : i64} : (tensor<?x12xf32>, tensor<?x8xf32>, tensor<?x8xf32>), !c -> tensor<?x12xf32>
   return
 }
 
@@ -198,7 +265,7 @@ func.func @attention_query(%q: tensor<?x12xf32>, %k: tensor<?x8xf32>, %c: !c, %p
 !c = !xfmr.kv_cache<layers = 2, heads = 2, context = 8, head_dim = 4, f32>
 func.func @attention_kv(%q: tensor<?x16xf32>, %k: tensor<?x16xf32>, %c: !c, %p: index) {
   // expected-error @+1 {{key/value width 16 is not 2 kv heads x 4}}
-  %y = xfmr.attention %q, %k, %k, %c at %p {layer = 0 : i64, num_heads = 4 : i64} : tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x16xf32>, !c -> tensor<?x16xf32>
+  %y = xfmr.attention(%q, %k, %k), %c at %p {layer = 0 : i64, num_heads = 4 : i64} : (tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x16xf32>), !c -> tensor<?x16xf32>
   return
 }
 
@@ -207,7 +274,7 @@ func.func @attention_kv(%q: tensor<?x16xf32>, %k: tensor<?x16xf32>, %c: !c, %p: 
 !c = !xfmr.kv_cache<layers = 2, heads = 2, context = 8, head_dim = 4, f32>
 func.func @attention_result(%q: tensor<?x8xf32>, %c: !c, %p: index) {
   // expected-error @+1 {{result type must equal the query type}}
-  %y = xfmr.attention %q, %q, %q, %c at %p {layer = 0 : i64, num_heads = 2 : i64} : tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, !c -> tensor<4x8xf32>
+  %y = xfmr.attention(%q, %q, %q), %c at %p {layer = 0 : i64, num_heads = 2 : i64} : (tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>), !c -> tensor<4x8xf32>
   return
 }
 
@@ -216,7 +283,7 @@ func.func @attention_result(%q: tensor<?x8xf32>, %c: !c, %p: index) {
 !c = !xfmr.kv_cache<layers = 2, heads = 2, context = 8, head_dim = 4, f16>
 func.func @attention_elem(%q: tensor<?x8xf32>, %k: tensor<?x8xf16>, %c: !c, %p: index) {
   // expected-error @+1 {{keys and values must have the query's element type}}
-  %y = xfmr.attention %q, %k, %k, %c at %p {layer = 0 : i64, num_heads = 2 : i64} : tensor<?x8xf32>, tensor<?x8xf16>, tensor<?x8xf16>, !c -> tensor<?x8xf32>
+  %y = xfmr.attention(%q, %k, %k), %c at %p {layer = 0 : i64, num_heads = 2 : i64} : (tensor<?x8xf32>, tensor<?x8xf16>, tensor<?x8xf16>), !c -> tensor<?x8xf32>
   return
 }
 
@@ -225,7 +292,7 @@ func.func @attention_elem(%q: tensor<?x8xf32>, %k: tensor<?x8xf16>, %c: !c, %p: 
 !c = !xfmr.kv_cache<layers = 2, heads = 2, context = 8, head_dim = 4, f32>
 func.func @attention_rows(%q: tensor<3x8xf32>, %k: tensor<2x8xf32>, %c: !c, %p: index) {
   // expected-error @+1 {{token dimensions differ: 3 vs 2}}
-  %y = xfmr.attention %q, %k, %k, %c at %p {layer = 0 : i64, num_heads = 2 : i64} : tensor<3x8xf32>, tensor<2x8xf32>, tensor<2x8xf32>, !c -> tensor<3x8xf32>
+  %y = xfmr.attention(%q, %k, %k), %c at %p {layer = 0 : i64, num_heads = 2 : i64} : (tensor<3x8xf32>, tensor<2x8xf32>, tensor<2x8xf32>), !c -> tensor<3x8xf32>
   return
 }
 
@@ -234,7 +301,7 @@ func.func @attention_rows(%q: tensor<3x8xf32>, %k: tensor<2x8xf32>, %c: !c, %p: 
 !c = !xfmr.kv_cache<layers = 2, heads = 2, context = 8, head_dim = 4, f32>
 func.func @attention_scale(%q: tensor<?x8xf32>, %c: !c, %p: index) {
   // expected-error @+1 {{scale must be positive}}
-  %y = xfmr.attention %q, %q, %q, %c at %p {layer = 0 : i64, num_heads = 2 : i64, scale = -1.0 : f64} : tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, !c -> tensor<?x8xf32>
+  %y = xfmr.attention(%q, %q, %q), %c at %p {layer = 0 : i64, num_heads = 2 : i64, scale = -1.0 : f64} : (tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>), !c -> tensor<?x8xf32>
   return
 }
 
@@ -305,7 +372,7 @@ func.func @embedding_dynamic_width(%t: tensor<?xi32>, %p: index, %e: tensor<10x8
 !c = !xfmr.kv_cache<layers = 1, heads = 2, context = 8, head_dim = 4, f32>
 func.func @attention_dynamic_width(%q: tensor<?x?xf32>, %c: !c, %p: index) {
   // expected-error @+1 {{operand must have a static feature dimension}}
-  %y = xfmr.attention %q, %q, %q, %c at %p {layer = 0 : i64, num_heads = 2 : i64} : tensor<?x?xf32>, tensor<?x?xf32>, tensor<?x?xf32>, !c -> tensor<?x?xf32>
+  %y = xfmr.attention(%q, %q, %q), %c at %p {layer = 0 : i64, num_heads = 2 : i64} : (tensor<?x?xf32>, tensor<?x?xf32>, tensor<?x?xf32>), !c -> tensor<?x?xf32>
   return
 }
 

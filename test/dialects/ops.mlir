@@ -31,8 +31,17 @@ func.func @all_ops(%tokens: tensor<?xi32>, %pos: index, %cache: !cache) -> tenso
   %q = xfmr.linear %x, %wq : tensor<?x64xf32>, tensor<64x64xf32> -> tensor<?x64xf32>
   // CHECK: xfmr.rotary %{{.*}} at %{{.*}} {head_dim = 16 : i64, theta = 1.000000e+04 : f64}
   %qr = xfmr.rotary %q at %pos {head_dim = 16 : i64, theta = 10000.0 : f64} : tensor<?x64xf32>
-  // CHECK: xfmr.attention {{.*}} {layer = 1 : i64, num_heads = 4 : i64} : {{.*}}, !xfmr.kv_cache<layers = 2, heads = 2, context = 64, head_dim = 16, f32> -> tensor<?x64xf32>
-  %a = xfmr.attention %qr, %k, %k, %cache at %pos {layer = 1 : i64, num_heads = 4 : i64} : tensor<?x64xf32>, tensor<?x32xf32>, tensor<?x32xf32>, !cache -> tensor<?x64xf32>
+  // CHECK: xfmr.attention({{.*}} {layer = 1 : i64, num_heads = 4 : i64} : {{.*}}, !xfmr.kv_cache<layers = 2, heads = 2, context = 64, head_dim = 16, f32> -> tensor<?x64xf32>
+  %a = xfmr.attention(%qr, %k, %k), %cache at %pos {layer = 1 : i64, num_heads = 4 : i64} : (tensor<?x64xf32>, tensor<?x32xf32>, tensor<?x32xf32>), !cache -> tensor<?x64xf32>
+  // CHECK: xfmr.linear %{{.*}}, %{{.*}}, %{{.*}} norm(%{{.*}} : tensor<64xf32>) norm_bias(%{{.*}} : tensor<64xf32>) activation(gelu) residual(%{{.*}} : tensor<?x32xf32>) {norm_epsilon = 1.000000e-05 : f64} : tensor<?x64xf32>, tensor<64x32xf32>, tensor<32xf32> -> tensor<?x32xf32>
+  %fused = xfmr.linear %h, %wk, %bk norm(%g : tensor<64xf32>) norm_bias(%b : tensor<64xf32>) activation(gelu) residual(%k : tensor<?x32xf32>) {norm_epsilon = 1.0e-05 : f64} : tensor<?x64xf32>, tensor<64x32xf32>, tensor<32xf32> -> tensor<?x32xf32>
+  // CHECK: xfmr.linear %{{.*}}, %{{.*}} norm(%{{.*}} : tensor<64xf32>) activation(silu) {norm_epsilon
+  %rmsfused = xfmr.linear %h, %wq norm(%g : tensor<64xf32>) activation(silu) {norm_epsilon = 1.0e-06 : f64} : tensor<?x64xf32>, tensor<64x64xf32> -> tensor<?x64xf32>
+  // A fused QKV projection's output feeds attention packed: [q | k | v].
+  %wp = xfmr.weight "qkv.weight" : tensor<64x128xf32>
+  %pk = xfmr.linear %x, %wp : tensor<?x64xf32>, tensor<64x128xf32> -> tensor<?x128xf32>
+  // CHECK: xfmr.attention(%{{.*}}), %{{.*}} at %{{.*}} {layer = 0 : i64, num_heads = 4 : i64} : (tensor<?x128xf32>), !xfmr.kv_cache
+  %ap = xfmr.attention(%pk), %cache at %pos {layer = 0 : i64, num_heads = 4 : i64} : (tensor<?x128xf32>), !cache -> tensor<?x64xf32>
   // CHECK: xfmr.add
   %s = xfmr.add %a, %r : tensor<?x64xf32>
   // CHECK: xfmr.gelu

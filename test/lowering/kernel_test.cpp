@@ -194,6 +194,159 @@ std::vector<LinearShape> linearCases() {
 }
 INSTANTIATE_TEST_SUITE_P(Shapes, LinearKernel, ::testing::ValuesIn(linearCases()));
 
+// ---------------------------------------------------- fused linear parts --
+// The prologue (layer or RMS norm of the input rows) and epilogue
+// (activation, residual) that the fusion passes fold into xfmr.linear.
+struct Fusion {
+  const char *name;
+  bool norm, normBias; // norm(gamma) [norm_bias(beta)]: layer norm with beta
+  const char *activation; // "" | "gelu" | "silu"
+  bool residual;
+};
+const Fusion kFusions[] = {{"layer_norm_gelu", true, true, "gelu", false},
+                           {"rms_norm_silu", true, false, "silu", false},
+                           {"residual", false, false, "", true},
+                           {"layer_norm_gelu_residual", true, true, "gelu", true}};
+struct FusedShape {
+  int64_t m, k, n;
+  Format format;
+  Fusion fusion;
+};
+void PrintTo(const FusedShape &s, std::ostream *os) {
+  *os << s.format.name << " " << s.fusion.name << " M=" << s.m << " K=" << s.k
+      << " N=" << s.n;
+}
+class FusedLinearKernel : public ::testing::TestWithParam<FusedShape> {};
+
+/// Rows normalized in float64 as the fused prologue defines them.
+std::vector<double> normalizeRows(const std::vector<float> &x, int64_t rows,
+                                  int64_t K, const std::vector<float> &g,
+                                  const std::vector<float> *beta) {
+  std::vector<double> y(size_t(rows * K));
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *row = x.data() + r * K;
+    double mean = 0, var = 0;
+    if (beta)
+      for (int64_t i = 0; i < K; ++i)
+        mean += row[i] / double(K);
+    for (int64_t i = 0; i < K; ++i)
+      var += (row[i] - mean) * (row[i] - mean) / double(K);
+    double rstd = 1 / std::sqrt(var + 1e-5);
+    for (int64_t i = 0; i < K; ++i)
+      y[size_t(r * K + i)] = (row[i] - mean) * rstd * g[size_t(i)] +
+                             (beta ? (*beta)[size_t(i)] : 0.0);
+  }
+  return y;
+}
+
+/// Whether some value sits within 1e-4 of a code boundary of its block's
+/// int8 rounding, where float32 and float64 may round it differently.
+bool nearRoundingBoundary(const std::vector<double> &x) {
+  for (size_t b = 0; b + 32 <= x.size(); b += 32) {
+    double m = 0;
+    for (size_t i = b; i < b + 32; ++i)
+      m = std::max(m, std::fabs(x[i]));
+    for (size_t i = b; i < b + 32 && m > 0; ++i) {
+      double t = std::fabs(x[i]) * 127 / m;
+      if (std::fabs(t - std::floor(t) - 0.5) < 1e-4)
+        return true;
+    }
+  }
+  return false;
+}
+
+TEST_P(FusedLinearKernel, MatchesReference) {
+  auto [M, K, N, f, fu] = GetParam();
+  std::string w = wten(K, N, f), args = "%x: " + act(K) + ", %w: " + w + ", %b: " + ten({N});
+  std::string op = " %y = xfmr.linear %x, %w, %b";
+  if (fu.norm) {
+    args += ", %g: " + ten({K});
+    op += " norm(%g : " + ten({K}) + ")";
+  }
+  if (fu.normBias) {
+    args += ", %be: " + ten({K});
+    op += " norm_bias(%be : " + ten({K}) + ")";
+  }
+  if (*fu.activation)
+    op += std::string(" activation(") + fu.activation + ")";
+  if (fu.residual) {
+    args += ", %r: " + act(N);
+    op += " residual(%r : " + act(N) + ")";
+  }
+  if (fu.norm)
+    op += " {norm_epsilon = 1.0e-05 : f64}";
+  op += " : " + act(K) + ", " + w + ", " + ten({N}) + " -> " + act(N);
+  std::string src = "func.func @forward(" + args + ") -> " + act(N) + " {\n" + op +
+                    "\n return %y : " + act(N) + "\n}";
+  bool requested = f.vnni && mlir::xfmr::CPUTarget::host().hasVNNI();
+  if (f.vnni && !requested)
+    GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  Kernel k(src, requested);
+  ASSERT_TRUE(k.jit);
+  bool vnni = k.jit->layout(1).dot;
+  auto g = randomVec(size_t(K)), be = randomVec(size_t(K));
+  std::vector<float> x;
+  std::vector<double> xin;
+  // VNNI rounds the (normalized) rows: draw inputs with no value next to a
+  // code boundary, so float32 and float64 round every value alike.
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    x = randomVec(size_t(kMaxTokens * K), 2.f);
+    xin = fu.norm ? normalizeRows(x, M, K, g, fu.normBias ? &be : nullptr)
+                  : std::vector<double>(x.begin(), x.begin() + M * K);
+    if (!vnni || !nearRoundingBoundary(xin))
+      break;
+  }
+  if (vnni) {
+    std::vector<float> xf(xin.begin(), xin.end());
+    xf = vnniActivations(xf, M, K);
+    xin.assign(xf.begin(), xf.end());
+  }
+  auto wf = randomVec(size_t(K * N)), b = randomVec(size_t(N)),
+       r = randomVec(size_t(kMaxTokens * N));
+  PackedWeight pw = pack(wf, K, N, /*reductionIsRows=*/true, f, k.jit->layout(1));
+  std::vector<float> y(size_t(kMaxTokens * N), NAN);
+  std::vector<void *> buffers{x.data(), pw.bytes.data(), b.data()};
+  if (fu.norm)
+    buffers.push_back(g.data());
+  if (fu.normBias)
+    buffers.push_back(be.data());
+  if (fu.residual)
+    buffers.push_back(r.data());
+  buffers.push_back(y.data());
+  k.run(buffers, M, 0);
+  std::vector<double> ref(size_t(M * N));
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) {
+      double s = b[size_t(j)];
+      for (int64_t kk = 0; kk < K; ++kk)
+        s += xin[size_t(i * K + kk)] * pw.effective[size_t(kk * N + j)];
+      if (std::string(fu.activation) == "gelu")
+        s = 0.5 * s * (1 + std::tanh(0.7978845608028654 * (s + 0.044715 * s * s * s)));
+      else if (std::string(fu.activation) == "silu")
+        s = s / (1 + std::exp(-s));
+      if (fu.residual)
+        s += r[size_t(i * N + j)];
+      ref[size_t(i * N + j)] = s;
+    }
+  EXPECT_LT(relErr(y, ref, size_t(M * N)), 2e-6);
+}
+
+std::vector<FusedShape> fusedCases() {
+  std::vector<FusedShape> c;
+  const Format *formats[] = {&kFormats[0], &kFormats[1], &kFormats[3],
+                             &kFormats[4], &kFormats[7], &kFormats[9]};
+  // M = 1 and 3: the few-rows path (rows prepared once per call); M = 6:
+  // a 4-row tile and a remainder, prepared per column block.
+  for (const Format *f : formats)
+    for (const Fusion &fu : kFusions)
+      for (auto [m, kk, n] : {std::tuple<int64_t, int64_t, int64_t>{1, 128, 192},
+                              {3, 64, 96}, {6, 128, 64}})
+        c.push_back({m, kk, n, *f, fu});
+  c.push_back({5, 24, 40, kF32, kFusions[0]}); // rows not a multiple of 16
+  return c;
+}
+INSTANTIATE_TEST_SUITE_P(Shapes, FusedLinearKernel, ::testing::ValuesIn(fusedCases()));
+
 // --------------------------------------------------------------- lm_head --
 struct TableCase {
   int64_t m, d, v;
@@ -414,10 +567,10 @@ TEST_P(AttentionKernel, MatchesReferenceAndAppendsTheCache) {
                       std::to_string(hd) + ", f32>";
   std::string src = "func.func @forward(%q: " + act(QD) + ", %k: " + act(KD) +
                     ", %v: " + act(KD) + ", %c: " + cache + ", %pos: index) -> " +
-                    act(QD) + " {\n %y = xfmr.attention %q, %k, %v, %c at %pos " +
+                    act(QD) + " {\n %y = xfmr.attention(%q, %k, %v), %c at %pos " +
                     "{layer = 0 : i64, num_heads = " + std::to_string(H) +
-                    " : i64} : " + act(QD) + ", " + act(KD) + ", " + act(KD) +
-                    ", " + cache + " -> " + act(QD) + "\n return %y : " + act(QD) +
+                    " : i64} : (" + act(QD) + ", " + act(KD) + ", " + act(KD) +
+                    "), " + cache + " -> " + act(QD) + "\n return %y : " + act(QD) +
                     "\n}";
   Kernel k(src);
   auto q = randomVec(size_t(kMaxTokens * QD)), kk = randomVec(size_t(kMaxTokens * KD)),
@@ -461,6 +614,35 @@ TEST_P(AttentionKernel, MatchesReferenceAndAppendsTheCache) {
     }
   }
   EXPECT_LT(relErr(y, ref, ref.size()), 1e-5);
+
+  // The packed form (a fused QKV projection's output, rows [q | k | v])
+  // computes the same cache and output.
+  const int64_t PD = QD + 2 * KD;
+  std::string packedSrc =
+      "func.func @forward(%qkv: " + act(PD) + ", %c: " + cache +
+      ", %pos: index) -> " + act(QD) + " {\n %y = xfmr.attention(%qkv), %c at %pos " +
+      "{layer = 0 : i64, num_heads = " + std::to_string(H) + " : i64} : (" + act(PD) +
+      "), " + cache + " -> " + act(QD) + "\n return %y : " + act(QD) + "\n}";
+  Kernel packed(packedSrc);
+  std::vector<float> qkv(size_t(kMaxTokens * PD));
+  for (int64_t t = 0; t < kMaxTokens; ++t)
+    for (int64_t c = 0; c < PD; ++c)
+      qkv[size_t(t * PD + c)] = c < QD        ? q[size_t(t * QD + c)]
+                                : c < QD + KD ? kk[size_t(t * KD + c - QD)]
+                                              : v[size_t(t * KD + c - QD - KD)];
+  auto pkc = randomVec(size_t(KVH * C * hd)), pvc = randomVec(size_t(KVH * C * hd));
+  // Same earlier positions as above: copy them from the expected caches.
+  for (size_t i = 0; i < pkc.size(); ++i)
+    if (int64_t(i / size_t(hd)) % C < pos)
+      pkc[i] = kc0[i], pvc[i] = vc0[i];
+  std::vector<float> py(size_t(kMaxTokens * QD), NAN);
+  packed.run({qkv.data(), pkc.data(), pvc.data(), py.data()}, M, pos);
+  for (size_t i = 0; i < pkc.size(); ++i)
+    if (int64_t(i / size_t(hd)) % C < pos + M) {
+      EXPECT_EQ(pkc[i], kc0[i]) << "packed key cache at " << i;
+      EXPECT_EQ(pvc[i], vc0[i]) << "packed value cache at " << i;
+    }
+  EXPECT_LT(relErr(py, ref, ref.size()), 1e-5) << "packed";
 }
 
 /// f16 and int8 caches: a first call fills positions [0, pos), a second
@@ -480,10 +662,10 @@ TEST_P(CacheAttentionKernel, MatchesRoundedReference) {
                       std::to_string(hd) + ", " + st + ">";
   std::string src = "func.func @forward(%q: " + act(QD) + ", %k: " + act(KD) +
                     ", %v: " + act(KD) + ", %c: " + cache + ", %pos: index) -> " +
-                    act(QD) + " {\n %y = xfmr.attention %q, %k, %v, %c at %pos " +
+                    act(QD) + " {\n %y = xfmr.attention(%q, %k, %v), %c at %pos " +
                     "{layer = 0 : i64, num_heads = " + std::to_string(H) +
-                    " : i64} : " + act(QD) + ", " + act(KD) + ", " + act(KD) +
-                    ", " + cache + " -> " + act(QD) + "\n return %y : " + act(QD) +
+                    " : i64} : (" + act(QD) + ", " + act(KD) + ", " + act(KD) +
+                    "), " + cache + " -> " + act(QD) + "\n return %y : " + act(QD) +
                     "\n}";
   Kernel k(src);
   ASSERT_TRUE(k.jit);

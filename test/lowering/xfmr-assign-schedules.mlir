@@ -38,8 +38,8 @@ func.func @pinned(%x: tensor<?x64xf32>) -> tensor<?x64xf32> {
 
 // CHECK-LABEL: func.func @attention_and_head
 func.func @attention_and_head(%q: tensor<?x64xf32>, %c: !xfmr.kv_cache<layers = 1, heads = 8, context = 16, head_dim = 8, f32>, %p: index, %e: tensor<100x64xf32>) -> tensor<?x100xf32> {
-  // CHECK: xfmr.attention {{.*}}schedule = #xfmr.schedule<vector_width = 8, tile_m = 1, tile_n = 8, unroll = 1>
-  %a = xfmr.attention %q, %q, %q, %c at %p {layer = 0 : i64, num_heads = 8 : i64} : tensor<?x64xf32>, tensor<?x64xf32>, tensor<?x64xf32>, !xfmr.kv_cache<layers = 1, heads = 8, context = 16, head_dim = 8, f32> -> tensor<?x64xf32>
+  // CHECK: xfmr.attention({{.*}}schedule = #xfmr.schedule<vector_width = 8, tile_m = 1, tile_n = 8, unroll = 1>
+  %a = xfmr.attention(%q, %q, %q), %c at %p {layer = 0 : i64, num_heads = 8 : i64} : (tensor<?x64xf32>, tensor<?x64xf32>, tensor<?x64xf32>), !xfmr.kv_cache<layers = 1, heads = 8, context = 16, head_dim = 8, f32> -> tensor<?x64xf32>
   // CHECK: xfmr.lm_head {{.*}}schedule = #xfmr.schedule<vector_width = 16, tile_m = 1, tile_n = 64, unroll = 1>
   %l = xfmr.lm_head %a, %e : tensor<?x64xf32>, tensor<100x64xf32> -> tensor<?x100xf32>
   return %l : tensor<?x100xf32>

@@ -32,7 +32,7 @@ func.func private @xk_linear_0(%x: tensor<?x64xf32>, %w: tensor<64x128xf32>, %b:
 // CHECK: arith.maximumf
 // CHECK-NOT: math.exp
 func.func private @xk_attention_0(%q: tensor<?x16xf32>, %k: tensor<?x16xf32>, %v: tensor<?x16xf32>, %c: !xfmr.kv_cache<layers = 1, heads = 2, context = 8, head_dim = 8, f32>, %p: index) -> tensor<?x16xf32> attributes {xfmr.kernel, xfmr.work = 2 : i64} {
-  %a = xfmr.attention %q, %k, %v, %c at %p {layer = 0 : i64, num_heads = 2 : i64, schedule = #xfmr.schedule<vector_width = 8, tile_m = 1, tile_n = 8, unroll = 1>} : tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x16xf32>, !xfmr.kv_cache<layers = 1, heads = 2, context = 8, head_dim = 8, f32> -> tensor<?x16xf32>
+  %a = xfmr.attention(%q, %k, %v), %c at %p {layer = 0 : i64, num_heads = 2 : i64, schedule = #xfmr.schedule<vector_width = 8, tile_m = 1, tile_n = 8, unroll = 1>} : (tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x16xf32>), !xfmr.kv_cache<layers = 1, heads = 2, context = 8, head_dim = 8, f32> -> tensor<?x16xf32>
   return %a : tensor<?x16xf32>
 }
 

@@ -24,7 +24,7 @@
 // CHECK: func.func private @[[LIN]]({{.*}}) -> tensor<?x16xf32> attributes {xfmr.kernel, xfmr.work = 1 : i64}
 // CHECK-NEXT: xfmr.linear
 // CHECK: func.func private @[[ATT]]({{.*}} attributes {xfmr.kernel, xfmr.work = 2 : i64}
-// CHECK-NEXT: xfmr.attention {{.*}} {layer = 0 : i64
+// CHECK-NEXT: xfmr.attention({{.*}} {layer = 0 : i64
 // CHECK: func.func private @[[HEAD]]
 // CHECK-NOT: func.func private @xk_linear
 func.func @forward(%tokens: tensor<?xi32>, %pos: index, %cache: !cache) -> tensor<?x32xf32> {
@@ -34,12 +34,12 @@ func.func @forward(%tokens: tensor<?xi32>, %pos: index, %cache: !cache) -> tenso
   %q0 = xfmr.linear %h, %w0 : tensor<?x16xf32>, tensor<16x16xf32> -> tensor<?x16xf32>
   %k0 = xfmr.linear %h, %w0 : tensor<?x16xf32>, tensor<16x16xf32> -> tensor<?x16xf32>
   %v0 = xfmr.linear %h, %w0 : tensor<?x16xf32>, tensor<16x16xf32> -> tensor<?x16xf32>
-  %a0 = xfmr.attention %q0, %k0, %v0, %cache at %pos {layer = 0 : i64, num_heads = 2 : i64} : tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x16xf32>, !cache -> tensor<?x16xf32>
+  %a0 = xfmr.attention(%q0, %k0, %v0), %cache at %pos {layer = 0 : i64, num_heads = 2 : i64} : (tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x16xf32>), !cache -> tensor<?x16xf32>
   %w1 = xfmr.weight "w1" : tensor<16x16xf32>
   %q1 = xfmr.linear %a0, %w1 : tensor<?x16xf32>, tensor<16x16xf32> -> tensor<?x16xf32>
   %k1 = xfmr.linear %a0, %w1 : tensor<?x16xf32>, tensor<16x16xf32> -> tensor<?x16xf32>
   %v1 = xfmr.linear %a0, %w1 : tensor<?x16xf32>, tensor<16x16xf32> -> tensor<?x16xf32>
-  %a1 = xfmr.attention %q1, %k1, %v1, %cache at %pos {layer = 1 : i64, num_heads = 2 : i64} : tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x16xf32>, !cache -> tensor<?x16xf32>
+  %a1 = xfmr.attention(%q1, %k1, %v1), %cache at %pos {layer = 1 : i64, num_heads = 2 : i64} : (tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x16xf32>), !cache -> tensor<?x16xf32>
   %l = xfmr.lm_head %a1, %wte : tensor<?x16xf32>, tensor<32x16xf32> -> tensor<?x32xf32>
   return %l : tensor<?x32xf32>
 }

@@ -10,17 +10,17 @@
 // CHECK-LABEL: func.func @forward
 // CHECK-SAME: !xfmr.kv_cache<layers = 2, heads = 2, context = 16, head_dim = 8, f32>
 // CHECK: xfmr.weight "b0.w"
-// CHECK: xfmr.attention {{.*}} {layer = 0 : i64
+// CHECK: xfmr.attention({{.*}} {layer = 0 : i64
 // CHECK-NOT: "b1.w"
 // CHECK: xfmr.weight "b2.w"
-// CHECK: xfmr.attention {{.*}} {layer = 1 : i64
+// CHECK: xfmr.attention({{.*}} {layer = 1 : i64
 // CHECK-NOT: xfmr.attention
 // CHECK: xfmr.lm_head
 
 // LAST-LABEL: func.func @forward
 // LAST-SAME: !xfmr.kv_cache<layers = 1,
 // The final norm now reads block 0's output.
-// LAST: %[[A:.+]] = xfmr.attention {{.*}} {layer = 0 : i64
+// LAST: %[[A:.+]] = xfmr.attention({{.*}} {layer = 0 : i64
 // LAST-NOT: xfmr.attention
 // LAST-NOT: "b1.w"
 // LAST-NOT: "b2.w"
@@ -35,13 +35,13 @@ func.func @forward(%tokens: tensor<?xi32>, %pos: index, %cache: !cache) -> tenso
   %x0 = xfmr.layer_norm %h0, %g, %g {epsilon = 1.0e-5 : f64} : tensor<?x16xf32>, tensor<16xf32>, tensor<16xf32> -> tensor<?x16xf32>
   %w0 = xfmr.weight "b0.w" : tensor<16x16xf32>
   %q0 = xfmr.linear %x0, %w0 : tensor<?x16xf32>, tensor<16x16xf32> -> tensor<?x16xf32>
-  %a0 = xfmr.attention %q0, %q0, %q0, %cache at %pos {layer = 0 : i64, num_heads = 2 : i64} : tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x16xf32>, !cache -> tensor<?x16xf32>
+  %a0 = xfmr.attention(%q0, %q0, %q0), %cache at %pos {layer = 0 : i64, num_heads = 2 : i64} : (tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x16xf32>), !cache -> tensor<?x16xf32>
   %h1 = xfmr.add %a0, %h0 : tensor<?x16xf32>
 
   %x1 = xfmr.layer_norm %h1, %g, %g {epsilon = 1.0e-5 : f64} : tensor<?x16xf32>, tensor<16xf32>, tensor<16xf32> -> tensor<?x16xf32>
   %w1 = xfmr.weight "b1.w" : tensor<16x16xf32>
   %q1 = xfmr.linear %x1, %w1 : tensor<?x16xf32>, tensor<16x16xf32> -> tensor<?x16xf32>
-  %a1 = xfmr.attention %q1, %q1, %q1, %cache at %pos {layer = 1 : i64, num_heads = 2 : i64} : tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x16xf32>, !cache -> tensor<?x16xf32>
+  %a1 = xfmr.attention(%q1, %q1, %q1), %cache at %pos {layer = 1 : i64, num_heads = 2 : i64} : (tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x16xf32>), !cache -> tensor<?x16xf32>
   %h2 = xfmr.add %a1, %h1 : tensor<?x16xf32>
   %m1 = xfmr.gelu %h2 : tensor<?x16xf32>
   %h3 = xfmr.add %m1, %h2 : tensor<?x16xf32>
@@ -49,7 +49,7 @@ func.func @forward(%tokens: tensor<?xi32>, %pos: index, %cache: !cache) -> tenso
   %x2 = xfmr.layer_norm %h3, %g, %g {epsilon = 1.0e-5 : f64} : tensor<?x16xf32>, tensor<16xf32>, tensor<16xf32> -> tensor<?x16xf32>
   %w2 = xfmr.weight "b2.w" : tensor<16x16xf32>
   %q2 = xfmr.linear %x2, %w2 : tensor<?x16xf32>, tensor<16x16xf32> -> tensor<?x16xf32>
-  %a2 = xfmr.attention %q2, %q2, %q2, %cache at %pos {layer = 2 : i64, num_heads = 2 : i64} : tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x16xf32>, !cache -> tensor<?x16xf32>
+  %a2 = xfmr.attention(%q2, %q2, %q2), %cache at %pos {layer = 2 : i64, num_heads = 2 : i64} : (tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x16xf32>), !cache -> tensor<?x16xf32>
   %h4 = xfmr.add %a2, %h3 : tensor<?x16xf32>
 
   %gf = xfmr.weight "final" : tensor<16xf32>

@@ -161,6 +161,7 @@ int ::xfmr::compileModel(const std::string &modelDir, const std::string &outDir,
   popts.tileN = options.tileN;
   popts.vnni = target.hasVNNI() && !options.noDot;
   popts.bf16Dot = target.hasBF16() && options.bf16Dot && !options.noDot;
+  popts.fuse = !options.noFuse;
 
   std::string tmp = outDir + ".tmp";
   llvm::sys::fs::remove_directories(tmp);

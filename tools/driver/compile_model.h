@@ -13,6 +13,7 @@ struct CompileOptions {
   int64_t tileN = 64;      // default column tile of matrix products
   bool noDot = false;      // widen quantized weights instead of dot products
   bool bf16Dot = false;    // bf16: AVX512-BF16 on bf16-rounded activations
+  bool noFuse = false;     // skip the fusion passes (for comparison)
                            // (faster; 6.1e-3 logit error vs 5.0e-3, off by default)
   std::string cpu;         // empty: this host
   std::string features;

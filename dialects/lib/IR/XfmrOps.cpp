@@ -148,6 +148,20 @@ LogicalResult LinearOp::verify() {
   if (getBias() && dim(getBias(), 0) != n)
     return emitOpError() << "bias of size " << dim(getBias(), 0)
                          << " does not match the " << n << " output features";
+  if (getNormBeta() && !getNormGamma())
+    return emitOpError("norm_bias needs norm");
+  if (getNormGamma()) {
+    if (!getNormEpsilon())
+      return emitOpError("a fused norm needs norm_epsilon");
+    for (Value v : {getNormGamma(), getNormBeta()})
+      if (v && dim(v, 0) != k)
+        return emitOpError() << "norm parameters of size " << dim(v, 0)
+                             << " do not match the " << k << " input features";
+  } else if (getNormEpsilon()) {
+    return emitOpError("norm_epsilon without a fused norm");
+  }
+  if (getResidual() && getResidual().getType() != getResult().getType())
+    return emitOpError("residual type must equal the result type");
   return verifyWeightType(*this, getWeight().getType(), /*reductionDim=*/0);
 }
 
@@ -191,9 +205,14 @@ LogicalResult AttentionOp::verify() {
   KVCacheType cache = getCache().getType();
   int64_t heads = getNumHeads(), hd = cache.getHeadDim();
   int64_t kvh = cache.getKvHeads();
-  for (Value v : {getQ(), getK(), getV(), getResult()})
+  if (getInputs().size() != 1 && getInputs().size() != 3)
+    return emitOpError() << "takes q, k, v or one packed [q | k | v], got "
+                         << getInputs().size() << " inputs";
+  for (Value v : getInputs())
     if (failed(checkActivation(*this, v, "operand")))
       return failure();
+  if (failed(checkActivation(*this, getResult(), "result")))
+    return failure();
   if (heads <= 0 || heads % kvh != 0)
     return emitOpError() << "num_heads (" << heads
                          << ") must be a positive multiple of the cache's "
@@ -201,23 +220,34 @@ LogicalResult AttentionOp::verify() {
   if (getLayer() < 0 || getLayer() >= cache.getLayers())
     return emitOpError() << "layer " << getLayer() << " is outside the cache's "
                          << cache.getLayers() << " layers";
-  if (dim(getQ(), 1) != heads * hd)
-    return emitOpError() << "query width " << dim(getQ(), 1) << " is not "
-                         << heads << " heads x " << hd;
-  for (Value kv : {getK(), getV()})
+  if (auto s = getScale(); s && s->convertToDouble() <= 0.0)
+    return emitOpError("scale must be positive");
+  if (isPacked()) {
+    if (dim(getQ(), 1) != (heads + 2 * kvh) * hd)
+      return emitOpError() << "packed input width " << dim(getQ(), 1)
+                           << " is not (" << heads << " + 2 x " << kvh
+                           << ") heads x " << hd;
+    if (dim(getResult(), 1) != heads * hd)
+      return emitOpError() << "result width " << dim(getResult(), 1)
+                           << " is not " << heads << " heads x " << hd;
+    if (elem(getQ()) != elem(getResult()))
+      return emitOpError("result must have the input's element type");
+    return checkSameRows(*this, getQ(), getResult());
+  }
+  Value q = getInputs()[0], k = getInputs()[1], v = getInputs()[2];
+  if (dim(q, 1) != heads * hd)
+    return emitOpError() << "query width " << dim(q, 1) << " is not " << heads
+                         << " heads x " << hd;
+  for (Value kv : {k, v})
     if (dim(kv, 1) != kvh * hd)
       return emitOpError() << "key/value width " << dim(kv, 1) << " is not "
                            << kvh << " kv heads x " << hd;
-  if (getResult().getType() != getQ().getType())
+  if (getResult().getType() != q.getType())
     return emitOpError("result type must equal the query type");
-  if (elem(getK()) != elem(getQ()) || elem(getV()) != elem(getQ()))
+  if (elem(k) != elem(q) || elem(v) != elem(q))
     return emitOpError("keys and values must have the query's element type");
-  if (failed(checkSameRows(*this, getQ(), getK())) ||
-      failed(checkSameRows(*this, getQ(), getV())))
-    return failure();
-  if (auto s = getScale(); s && s->convertToDouble() <= 0.0)
-    return emitOpError("scale must be positive");
-  return success();
+  return failure(failed(checkSameRows(*this, q, k)) ||
+                 failed(checkSameRows(*this, q, v)));
 }
 
 LogicalResult DispatchOp::verifySymbolUses(SymbolTableCollection &symbols) {

@@ -36,7 +36,12 @@ LogicalResult cpu::buildAttention(ImplicitLocOpBuilder &b, AttentionOp op,
                             << " does not divide head_dim " << hd;
   int64_t nv = hd / vw;
   auto vt = VectorType::get({vw}, b.getF32Type());
-  Value q = a.inputs[0], kIn = a.inputs[1], vIn = a.inputs[2];
+  // Three inputs, or one packed [q | k | v] row per token.
+  const bool packed = op.isPacked();
+  Value q = a.inputs[0];
+  Value kIn = packed ? q : a.inputs[1], vIn = packed ? q : a.inputs[2];
+  const int64_t heads = op.getNumHeads();
+  const int64_t kCol = packed ? heads * hd : 0, vCol = packed ? (heads + kvh) * hd : 0;
   Value c0 = k.idx(0), c1 = k.idx(1);
   Value scale = k.f32(op.getScaleOrDefault());
   Type storage = cache.getElementType();
@@ -91,8 +96,8 @@ LogicalResult cpu::buildAttention(ImplicitLocOpBuilder &b, AttentionOp op,
       SmallVector<Value> kx, vx;
       for (int64_t j = 0; j < nv; ++j) {
         Value src = k.add(gOff, k.idx(j * vw));
-        kx.push_back(k.vload(vt, kIn, {t, src}));
-        vx.push_back(k.vload(vt, vIn, {t, src}));
+        kx.push_back(k.vload(vt, kIn, {t, k.add(src, k.idx(kCol))}));
+        vx.push_back(k.vload(vt, vIn, {t, k.add(src, k.idx(vCol))}));
       }
       append(kc, g, p, kx);
       append(vc, g, p, vx);

@@ -181,6 +181,15 @@ void quantizeActivationRow(KB &k, Value x, Value row, int64_t length,
                            Value codes, Value codeBase, Value scales,
                            Value sums, ValueRange prefix);
 
+/// out[outRow] = norm(x[row]) over d features: a layer norm
+/// ((x - mean) * rstd * gamma + beta) when `beta` is given, else an RMS norm
+/// (x * rstd * gamma). Shared by the norm kernels and fused prologues.
+void normalizeRow(KB &k, VectorType vt, Value x, Value row, int64_t d,
+                  double eps, Value gamma, Value beta, Value out, Value outRow);
+
+/// gelu (tanh form) or silu of one vector.
+Value applyActivation(KB &k, VectorType vt, GatedActivation act, Value x);
+
 // One generator per op family. Each returns failure after emitting a
 // diagnostic on `op` when the schedule does not fit the shapes.
 LogicalResult buildLinear(ImplicitLocOpBuilder &b, LinearOp op, KernelArgs &a);

@@ -58,7 +58,12 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
   const int64_t nv = tn / vw, G = l.scheme.group, sb = l.scaleBytes();
   auto vt = VectorType::get({vw}, b.getF32Type());
   Value x = a.inputs[0], w = a.inputs[1];
-  Value bias = op.getBias() ? a.inputs[2] : Value();
+  unsigned nextInput = 2; // optional operands, in operand order
+  Value bias = op.getBias() ? a.inputs[nextInput++] : Value();
+  Value gamma = op.getNormGamma() ? a.inputs[nextInput++] : Value();
+  Value beta = op.getNormBeta() ? a.inputs[nextInput++] : Value();
+  Value residual = op.getResidual() ? a.inputs[nextInput++] : Value();
+  std::optional<GatedActivation> act = op.getActivation();
   Value c0 = k.idx(0), c1 = k.idx(1);
   Type sT = scaleTypeOf(b, l);
   auto svt = VectorType::get({vw}, sT);
@@ -102,8 +107,16 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
                            : k.splat(vt, 0.0));
     return init;
   };
-  auto xAt = [&](Value m0, int64_t i, Value kx) {
-    return k.load(x, {k.add(m0, k.idx(i)), kx});
+  // Rows are prepared (normalized, quantized) into scratch slots; a tile's
+  // row i lives in slot s0 + i. Without a fused norm, widened kernels read
+  // x itself (row m0 + i).
+  auto slot = [&](Value s0, int64_t i) { return k.add(s0, k.idx(i)); };
+  Value xn; // fused norm: the normalized rows, [tm][K]
+  if (gamma)
+    xn = b.create<memref::AllocaOp>(MemRefType::get({tm, K}, b.getF32Type()));
+  auto xAt = [&](Value m0, Value s0, int64_t i, Value kx) {
+    return gamma ? k.load(xn, {slot(s0, i), kx})
+                 : k.load(x, {k.add(m0, k.idx(i)), kx});
   };
 
   // Decode streams each block once: prefetch the block's row kPrefetchBytes
@@ -141,27 +154,38 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
     xs = b.create<memref::AllocaOp>(MemRefType::get({tm, K / 32}, b.getF32Type()));
     xsum = b.create<memref::AllocaOp>(MemRefType::get({tm, K / 32}, b.getF32Type()));
   }
-  // Quantizes rows m0 .. m0+rows-1 of x into the scratch, once per row
-  // tile of a unit (all its sub-tiles read it).
-  auto quantizeRows = [&](Value m0, int64_t rows) {
+  // Prepares rows m0 .. m0+rows-1 of x into slots s0 .. s0+rows-1: the
+  // fused norm, then for dot-product kernels the rounding of the
+  // (normalized) rows. All sub-tiles of a row tile read the slots.
+  int64_t normVW = 16;
+  while (K % normVW != 0)
+    normVW /= 2;
+  auto normVT = VectorType::get({normVW}, b.getF32Type());
+  const double eps = gamma ? op.getNormEpsilon()->convertToDouble() : 0.0;
+  auto prepareRows = [&](Value m0, Value s0, int64_t rows) {
     for (int64_t i = 0; i < rows; ++i) {
-      Value row = k.add(m0, k.idx(i));
+      Value row = k.add(m0, k.idx(i)), sl = slot(s0, i);
+      if (gamma)
+        normalizeRow(k, normVT, x, row, K, eps, gamma, beta, xn, sl);
+      if (!l.dot)
+        continue;
+      Value src = gamma ? xn : x, srcRow = gamma ? sl : row;
       if (!bf16Dot) {
-        quantizeActivationRow(k, x, row, K, xq, k.idx(i * K), xs, xsum,
-                              {k.idx(i)});
+        quantizeActivationRow(k, src, srcRow, K, xq, k.mul(sl, k.idx(K)), xs,
+                              xsum, {sl});
         continue;
       }
       auto bv = VectorType::get({16}, b.getBF16Type());
       k.forLoop(c0, k.idx(K), k.idx(16), [&](Value c) {
-        k.vstore(b.create<arith::TruncFOp>(bv, k.vload(vt, x, {row, c})), xb16,
-                 {k.add(k.idx(i * K), c)});
+        k.vstore(b.create<arith::TruncFOp>(bv, k.vload(vt, src, {srcRow, c})),
+                 xb16, {k.add(k.mul(sl, k.idx(K)), c)});
       });
     }
   };
 
   // AVX512-BF16: weights [K/2][tn][2]; each vdpbf16ps adds, per column, the
   // products of one pair of k with the matching pair of bf16 activations.
-  auto bf16DotTile = [&](Value m0, Value n0, Value base, int64_t rows,
+  auto bf16DotTile = [&](Value m0, Value s0, Value n0, Value base, int64_t rows,
                          ArrayRef<int64_t> vecs) -> SmallVector<Value> {
     const int64_t nt = int64_t(vecs.size());
     auto pairs = VectorType::get({32}, b.getBF16Type());
@@ -177,14 +201,14 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
       SmallVector<Value> cur(args.begin(), args.end());
       for (int64_t i = 0; i < rows; ++i) {
         Value xp = b.create<vector::BitCastOp>(
-            pairs, k.bcast(i32v, k.load(xb32, {k.add(k.idx(i * K / 2), kp)})));
+            pairs, k.bcast(i32v, k.load(xb32, {k.add(k.mul(slot(s0, i), k.idx(K / 2)), kp)})));
         for (int64_t t = 0; t < nt; ++t)
           cur[i * nt + t] = k.dpbf16ps(cur[i * nt + t], wj[t], xp);
       }
       return cur;
     });
   };
-  auto vnniTile = [&](Value m0, Value n0, Value base, int64_t rows,
+  auto vnniTile = [&](Value m0, Value s0, Value n0, Value base, int64_t rows,
                       ArrayRef<int64_t> vecs) -> SmallVector<Value> {
     const int64_t nt = int64_t(vecs.size());
     auto i32v = VectorType::get({16}, b.getI32Type());
@@ -209,7 +233,7 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
                 SmallVector<Value> cur(args.begin(), args.end());
                 for (int64_t i = 0; i < rows; ++i) {
                   Value xb = k.bcast(
-                      i32v, k.load(xq32, {k.add(k.idx(i * K / 4), kq)}));
+                      i32v, k.load(xq32, {k.add(k.mul(slot(s0, i), k.idx(K / 4)), kq)}));
                   for (int64_t t = 0; t < nt; ++t)
                     cur[i * nt + t] = k.dpbusd(cur[i * nt + t], wv[t], xb);
                 }
@@ -217,8 +241,8 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
               });
           SmallVector<Value> next(outer.begin(), outer.end());
           for (int64_t i = 0; i < rows; ++i) {
-            Value sc = k.bcast(vt, k.load(xs, {k.idx(i), blk}));
-            Value corr = k.bcast(vt, k.mul(k.load(xsum, {k.idx(i), blk}),
+            Value sc = k.bcast(vt, k.load(xs, {slot(s0, i), blk}));
+            Value corr = k.bcast(vt, k.mul(k.load(xsum, {slot(s0, i), blk}),
                                            k.f32(128.0)));
             for (int64_t t = 0; t < nt; ++t) {
               Value f = b.create<arith::SIToFPOp>(vt, dots[i * nt + t]);
@@ -266,7 +290,7 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
   // the unsigned codes (low nibbles: columns j, high: j + tn/2) with the
   // activation codes; sum(c x) = sum_b s_b dot_b, and with w = c s + m,
   // y += s sum(c x) + m sum(x), sum(x) taken from the rounded activations.
-  auto vnniInt4Tile = [&](Value m0, Value n0, Value base, int64_t rows,
+  auto vnniInt4Tile = [&](Value m0, Value s0, Value n0, Value base, int64_t rows,
                           ArrayRef<int64_t> vecs) -> SmallVector<Value> {
     const int64_t nt = int64_t(vecs.size()), half = nt / 2;
     const int64_t gBytes = l.groupBytes();
@@ -309,7 +333,7 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
                       for (int64_t i = 0; i < rows; ++i) {
                         Value quad = k.add(k.mul(xb0, k.idx(8)), kk);
                         Value xq4 = k.bcast(
-                            i32v, k.load(xq32, {k.add(k.idx(i * K / 4), quad)}));
+                            i32v, k.load(xq32, {k.add(k.mul(slot(s0, i), k.idx(K / 4)), quad)}));
                         for (int64_t t = 0; t < nt; ++t)
                           cur[i * nt + t] = k.dpbusd(cur[i * nt + t], wv[t], xq4);
                       }
@@ -317,14 +341,14 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
                     });
                 SmallVector<Value> next(gargs.begin(), gargs.end());
                 for (int64_t i = 0; i < rows; ++i) {
-                  Value xsv = k.load(xs, {k.idx(i), xb0});
+                  Value xsv = k.load(xs, {slot(s0, i), xb0});
                   Value sc = k.bcast(vt, xsv);
                   for (int64_t t = 0; t < nt; ++t)
                     next[i * nt + t] = k.fma(
                         b.create<arith::SIToFPOp>(vt, dots[i * nt + t]), sc,
                         next[i * nt + t]);
                   next[rows * nt + i] = k.add(
-                      next[rows * nt + i], k.mul(xsv, k.load(xsum, {k.idx(i), xb0})));
+                      next[rows * nt + i], k.mul(xsv, k.load(xsum, {slot(s0, i), xb0})));
                 }
                 return next;
               });
@@ -334,16 +358,16 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
 
   // One register tile: `rows` rows from m0, output vectors `vecs` of the
   // block at byte `base`.
-  auto microTile = [&](Value m0, Value n0, Value base, int64_t rows,
+  auto microTile = [&](Value m0, Value s0, Value n0, Value base, int64_t rows,
                        ArrayRef<int64_t> vecs) {
     const int64_t nt = int64_t(vecs.size());
     SmallVector<Value> acc;
     if (l.dot && fmt == WeightFormat::Int4) {
-      acc = vnniInt4Tile(m0, n0, base, rows, vecs);
+      acc = vnniInt4Tile(m0, s0, n0, base, rows, vecs);
     } else if (bf16Dot) {
-      acc = bf16DotTile(m0, n0, base, rows, vecs);
+      acc = bf16DotTile(m0, s0, n0, base, rows, vecs);
     } else if (l.dot) {
-      acc = vnniTile(m0, n0, base, rows, vecs);
+      acc = vnniTile(m0, s0, n0, base, rows, vecs);
     } else if (fmt != WeightFormat::Int4) {
       // f32, bf16, int8: one pass over K with elements [K][tn].
       int64_t codeOffset = fmt == WeightFormat::Int8 ? tn * sb : 0;
@@ -366,7 +390,7 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
               for (int64_t j : vecs)
                 wj.push_back(k.toF32(k.vload(et, wv, {kx, k.idx(j * vw)})));
               for (int64_t i = 0; i < rows; ++i) {
-                Value xi = k.bcast(vt, xAt(m0, i, kx));
+                Value xi = k.bcast(vt, xAt(m0, s0, i, kx));
                 for (int64_t t = 0; t < nt; ++t)
                   cur[i * nt + t] = k.fma(xi, wj[t], cur[i * nt + t]);
               }
@@ -412,7 +436,7 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
                     wj[t + half] = hi;
                   }
                   for (int64_t i = 0; i < rows; ++i) {
-                    Value xs = xAt(m0, i, k.add(k0, kk));
+                    Value xs = xAt(m0, s0, i, k.add(k0, kk));
                     cur[rows * nt + i] = k.add(cur[rows * nt + i], xs);
                     Value xi = k.bcast(vt, xs);
                     for (int64_t t = 0; t < nt; ++t)
@@ -423,32 +447,61 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
             return applyInt4Group(gBase, rows, vecs, inner, outer);
           });
     }
+    // Epilogue: activation, then the residual.
     for (int64_t i = 0; i < rows; ++i)
-      for (int64_t t = 0; t < nt; ++t)
-        k.vstore(acc[i * nt + t], a.out,
-                 {k.add(m0, k.idx(i)), k.add(n0, k.idx(vecs[t] * vw))});
+      for (int64_t t = 0; t < nt; ++t) {
+        Value row = k.add(m0, k.idx(i)), col = k.add(n0, k.idx(vecs[t] * vw));
+        Value y = acc[i * nt + t];
+        if (act)
+          y = applyActivation(k, vt, *act, y);
+        if (residual)
+          y = k.add(y, k.vload(vt, residual, {row, col}));
+        k.vstore(y, a.out, {row, col});
+      }
   };
 
-  k.forLoop(a.begin, a.end, c1, [&](Value unit) {
-    Value n0 = k.mul(unit, k.idx(tn));
-    Value base = k.mul(unit, k.idx(l.blockBytes()));
-    Value mMain = c0;
-    if (tm > 1) {
-      Value ctm = k.idx(tm);
-      mMain = k.mul(b.create<arith::DivUIOp>(a.n, ctm), ctm);
-      k.forLoop(c0, mMain, ctm, [&](Value m0) {
-        if (l.dot)
-          quantizeRows(m0, tm);
-        for (auto &vecs : subTiles(tm))
-          microTile(m0, n0, base, tm, vecs);
+  // Few rows (decode): prepare each row once per call, then stream every
+  // unit of this thread over them. More rows (prefill): per unit, row tiles
+  // of tm, each prepared into slots 0 .. tm-1 (so the unit's weights stay in
+  // cache across all rows).
+  const bool prepares = gamma || l.dot;
+  Value few = b.create<arith::CmpIOp>(arith::CmpIPredicate::ule, a.n, k.idx(tm));
+  auto ifOp = b.create<scf::IfOp>(few, /*withElseRegion=*/true);
+  {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPoint(ifOp.thenYield());
+    if (prepares)
+      k.forLoop(c0, a.n, c1, [&](Value m) { prepareRows(m, m, 1); });
+    k.forLoop(a.begin, a.end, c1, [&](Value unit) {
+      Value n0 = k.mul(unit, k.idx(tn));
+      Value base = k.mul(unit, k.idx(l.blockBytes()));
+      k.forLoop(c0, a.n, c1, [&](Value m) {
+        for (auto &vecs : subTiles(1))
+          microTile(m, m, n0, base, 1, vecs);
       });
-    }
-    k.forLoop(mMain, a.n, c1, [&](Value m) {
-      if (l.dot)
-        quantizeRows(m, 1);
-      for (auto &vecs : subTiles(1))
-        microTile(m, n0, base, 1, vecs);
     });
-  });
+    b.setInsertionPoint(ifOp.elseYield());
+    k.forLoop(a.begin, a.end, c1, [&](Value unit) {
+      Value n0 = k.mul(unit, k.idx(tn));
+      Value base = k.mul(unit, k.idx(l.blockBytes()));
+      Value mMain = c0;
+      if (tm > 1) {
+        Value ctm = k.idx(tm);
+        mMain = k.mul(b.create<arith::DivUIOp>(a.n, ctm), ctm);
+        k.forLoop(c0, mMain, ctm, [&](Value m0) {
+          if (prepares)
+            prepareRows(m0, c0, tm);
+          for (auto &vecs : subTiles(tm))
+            microTile(m0, c0, n0, base, tm, vecs);
+        });
+      }
+      k.forLoop(mMain, a.n, c1, [&](Value m) {
+        if (prepares)
+          prepareRows(m, c0, 1);
+        for (auto &vecs : subTiles(1))
+          microTile(m, c0, n0, base, 1, vecs);
+      });
+    });
+  }
   return success();
 }

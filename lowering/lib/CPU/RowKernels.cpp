@@ -52,6 +52,21 @@ std::pair<Value, Value> rowStats(KB &k, VectorType vt, Value x, Value r,
 }
 } // namespace
 
+void cpu::normalizeRow(KB &k, VectorType vt, Value x, Value row, int64_t d,
+                       double eps, Value gamma, Value beta, Value out,
+                       Value outRow) {
+  std::pair<Value, Value> stats = rowStats(k, vt, x, row, d, eps, bool(beta));
+  Value mean = stats.first, rstd = stats.second;
+  int64_t vw = vt.getNumElements();
+  k.forLoop(k.idx(0), k.idx(d), k.idx(vw), [&](Value c) {
+    Value xv = k.vload(vt, x, {row, c});
+    Value xn = k.mul(beta ? k.sub(xv, mean) : xv, rstd);
+    Value gv = k.vload(vt, gamma, {c});
+    k.vstore(beta ? k.fma(xn, gv, k.vload(vt, beta, {c})) : k.mul(xn, gv), out,
+             {outRow, c});
+  });
+}
+
 namespace {
 /// y = (x - mean) * rstd * gamma [+ beta]; RMS norm has no mean and no beta.
 LogicalResult buildNorm(ImplicitLocOpBuilder &b, Operation *op, KernelArgs &a,
@@ -61,18 +76,9 @@ LogicalResult buildNorm(ImplicitLocOpBuilder &b, Operation *op, KernelArgs &a,
   if (failed(checkWidth(op, d, vw)))
     return failure();
   auto vt = VectorType::get({vw}, b.getF32Type());
-  Value x = a.inputs[0], g = a.inputs[1];
   Value beta = centered ? a.inputs[2] : Value();
   k.forLoop(a.begin, a.end, k.idx(1), [&](Value r) {
-    std::pair<Value, Value> stats = rowStats(k, vt, x, r, d, eps, centered);
-    Value mean = stats.first, rstd = stats.second;
-    k.forLoop(k.idx(0), k.idx(d), k.idx(vw), [&](Value c) {
-      Value xv = k.vload(vt, x, {r, c});
-      Value xn = k.mul(centered ? k.sub(xv, mean) : xv, rstd);
-      Value gv = k.vload(vt, g, {c});
-      k.vstore(beta ? k.fma(xn, gv, k.vload(vt, beta, {c})) : k.mul(xn, gv),
-               a.out, {r, c});
-    });
+    normalizeRow(k, vt, a.inputs[0], r, d, eps, a.inputs[1], beta, a.out, r);
   });
   return success();
 }
@@ -160,28 +166,28 @@ LogicalResult cpu::buildEmbedding(ImplicitLocOpBuilder &b, EmbeddingOp op,
   return success();
 }
 
+Value cpu::applyActivation(KB &k, VectorType vt, GatedActivation act, Value x) {
+  if (act == GatedActivation::silu) {
+    // x * sigmoid(x) = x / (1 + exp(-x))
+    Value e = k.b.create<math::ExpOp>(k.b.create<arith::NegFOp>(x));
+    return k.div(x, k.add(k.splat(vt, 1.0), e));
+  }
+  // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+  Value x3 = k.mul(k.mul(x, x), x);
+  Value inner = k.mul(k.splat(vt, 0.7978845608028654),
+                      k.fma(k.splat(vt, 0.044715), x3, x));
+  Value t = k.b.create<math::TanhOp>(inner);
+  return k.mul(k.mul(k.splat(vt, 0.5), x), k.add(k.splat(vt, 1.0), t));
+}
+
 namespace {
 /// act(x) for the element-wise ops, on one vector.
 Value activation(KB &k, VectorType vt, Operation *op, Value x) {
-  auto silu = [&](Value v) {
-    // x * sigmoid(x) = x / (1 + exp(-x))
-    Value e = k.b.create<math::ExpOp>(k.b.create<arith::NegFOp>(v));
-    return k.div(v, k.add(k.splat(vt, 1.0), e));
-  };
-  auto gelu = [&](Value v) {
-    // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-    Value x3 = k.mul(k.mul(v, v), v);
-    Value inner = k.mul(k.splat(vt, 0.7978845608028654),
-                        k.fma(k.splat(vt, 0.044715), x3, v));
-    Value t = k.b.create<math::TanhOp>(inner);
-    return k.mul(k.mul(k.splat(vt, 0.5), v), k.add(k.splat(vt, 1.0), t));
-  };
   if (isa<GeluOp>(op))
-    return gelu(x);
+    return applyActivation(k, vt, GatedActivation::gelu, x);
   if (isa<SiluOp>(op))
-    return silu(x);
-  auto glu = cast<GLUOp>(op);
-  return glu.getActivation() == GatedActivation::silu ? silu(x) : gelu(x);
+    return applyActivation(k, vt, GatedActivation::silu, x);
+  return applyActivation(k, vt, cast<GLUOp>(op).getActivation(), x);
 }
 } // namespace
 

@@ -112,24 +112,58 @@ def Xfmr_RMSNormOp : Xfmr_Op<"rms_norm", [Pure]> {
 // Matrix products
 //===----------------------------------------------------------------------===//
 
-def Xfmr_LinearOp : Xfmr_Op<"linear", [Pure]> {
-  let summary = "Matrix product with an optional bias: y = x W + b";
+def Xfmr_LinearOp : Xfmr_Op<"linear", [Pure, AttrSizedOperandSegments]> {
+  let summary = "Matrix product y = act(norm(x) W + b) + r, with optional parts";
   let description = [{
     `x : tensor<?xK>`, `weight : tensor<KxN>` (input-major, as GPT-2's
     `Conv1D` stores it), `bias : tensor<N>`, result `tensor<?xN>`. The weight
     operand is any 2-D tensor type so quantized weight types can take its
     place. Decode (one row) is a memory-bound matrix-vector product; prefill
     a matrix-matrix product tiled by the op's schedule.
+
+    The fusion passes fold neighbours into the kernel, each optional:
+
+    * `norm(%gamma)` with `norm_bias(%beta)`: a layer norm of each input row
+      (`(x - mean) * rstd * gamma + beta`); `norm(%gamma)` alone: an RMS
+      norm. `norm_epsilon` is then required. The prologue normalizes a tile
+      of rows once and every column block reuses it (and, for dot-product
+      kernels, quantizes the normalized rows).
+    * `activation(gelu | silu)`: applied to `x W + b` in the epilogue.
+    * `residual(%r)`: `r` (same type as the result) added last, in the
+      epilogue: the residual stream of a transformer block.
+
+    ```mlir
+    %h = xfmr.linear %x, %w, %b norm(%g : tensor<768xf32>) norm_bias(%be : tensor<768xf32>)
+           activation(gelu) {norm_epsilon = 1.0e-05 : f64}
+           : tensor<?x768xf32>, tensor<768x3072xf32>, tensor<3072xf32> -> tensor<?x3072xf32>
+    ```
   }];
   let arguments = (ins Xfmr_Activation:$input, Xfmr_Matrix:$weight,
                        Optional<Xfmr_Vector>:$bias,
+                       Optional<Xfmr_Vector>:$norm_gamma,
+                       Optional<Xfmr_Vector>:$norm_beta,
+                       Optional<Xfmr_Activation>:$residual,
+                       OptionalAttr<F64Attr>:$norm_epsilon,
+                       OptionalAttr<Xfmr_GatedActivation>:$activation,
                        OptionalAttr<Xfmr_ScheduleAttr>:$schedule);
   let results = (outs Xfmr_Activation:$result);
   let assemblyFormat = [{
-    $input `,` $weight (`,` $bias^)? attr-dict `:` type($input) `,`
+    $input `,` $weight (`,` $bias^)?
+    (`norm` `(` $norm_gamma^ `:` type($norm_gamma) `)`)?
+    (`norm_bias` `(` $norm_beta^ `:` type($norm_beta) `)`)?
+    (`activation` `(` $activation^ `)`)?
+    (`residual` `(` $residual^ `:` type($residual) `)`)?
+    attr-dict `:` type($input) `,`
     type($weight) (`,` type($bias)^)? `->` type($result)
   }];
   let hasVerifier = 1;
+  let builders = [
+    OpBuilder<(ins "Type":$result, "Value":$input, "Value":$weight,
+                   "Value":$bias), [{
+      build($_builder, $_state, result, input, weight, bias, Value(), Value(),
+            Value(), FloatAttr(), GatedActivationAttr(), ScheduleAttr());
+    }]>
+  ];
 }
 
 def Xfmr_LMHeadOp : Xfmr_Op<"lm_head", [Pure]> {
@@ -224,22 +258,29 @@ def Xfmr_AttentionOp : Xfmr_Op<"attention"> {
     `g = h / (num_heads / kv_heads)` (grouped-query attention when the cache
     has fewer heads than `num_heads`). `scale` defaults to
     `1/sqrt(head_dim)`.
+
+    The inputs are either `q, k, v`, or one packed tensor whose rows are
+    `[q | k | v]` (`num_heads + 2 kv_heads` head vectors), the output of a
+    fused QKV projection (`xfmr-fuse-qkv`).
   }];
-  let arguments = (ins Xfmr_Activation:$q, Xfmr_Activation:$k,
-                       Xfmr_Activation:$v,
+  let arguments = (ins Variadic<Xfmr_Activation>:$inputs,
                        Arg<Xfmr_KVCacheType, "the cache", [MemRead, MemWrite]>:$cache,
                        Index:$pos, I64Attr:$layer, I64Attr:$num_heads,
                        OptionalAttr<F64Attr>:$scale,
                        OptionalAttr<Xfmr_ScheduleAttr>:$schedule);
   let results = (outs Xfmr_Activation:$result);
   let assemblyFormat = [{
-    $q `,` $k `,` $v `,` $cache `at` $pos attr-dict `:` type($q) `,`
-    type($k) `,` type($v) `,` qualified(type($cache)) `->` type($result)
+    `(` $inputs `)` `,` $cache `at` $pos attr-dict `:` `(` type($inputs) `)`
+    `,` qualified(type($cache)) `->` type($result)
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{
     /// The softmax scale: the attribute, or 1/sqrt(head_dim).
     double getScaleOrDefault();
+    /// One packed [q | k | v] input instead of three.
+    bool isPacked() { return getInputs().size() == 1; }
+    /// The queries (or the packed input).
+    Value getQ() { return getInputs()[0]; }
   }];
 }
 

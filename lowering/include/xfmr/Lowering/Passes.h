@@ -30,9 +30,15 @@ struct CPUPipelineOptions {
   int64_t tileN = 64;
   bool vnni = false;    // int8/int4 weights: AVX-512 VNNI dot products
   bool bf16Dot = false; // bf16 weights: AVX512-BF16 dot products
+  bool fuse = true;     // run the fusion passes first
 };
 
-/// Schedules and outlining: @forward becomes a list of xfmr.dispatch.
+/// The fusion passes, in order: QKV projections, norms into prologues,
+/// activations and residual adds into epilogues.
+void buildFusionPipeline(OpPassManager &pm);
+
+/// Fusion (unless o.fuse is off), schedules and outlining: @forward becomes
+/// a list of xfmr.dispatch.
 void buildKernelFormationPipeline(OpPassManager &pm, const CPUPipelineOptions &o);
 
 /// Outlined kernels (after the manifest is exported) -> LLVM dialect.

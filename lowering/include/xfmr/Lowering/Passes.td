@@ -98,6 +98,48 @@ def XfmrPruneLayersPass : Pass<"xfmr-prune-layers", "ModuleOp"> {
 // Kernel formation
 //===----------------------------------------------------------------------===//
 
+//===----------------------------------------------------------------------===//
+// Fusion (on the xfmr dialect, before schedules)
+//===----------------------------------------------------------------------===//
+
+def XfmrFuseQKVPass : Pass<"xfmr-fuse-qkv", "ModuleOp"> {
+  let summary = "Merge the Q, K and V projections of an attention into one linear";
+  let description = [{
+    When an `xfmr.attention`'s q, k and v are each produced by an
+    `xfmr.linear` of the same input, whose weights (and biases) are
+    side-by-side column views of one stored tensor (GPT-2's `c_attn`), the
+    three become one linear over the whole width and the attention takes
+    its packed `[q | k | v]` output: one kernel streams the three matrices,
+    one dispatch instead of three. Projections fused otherwise (a norm, an
+    activation) or used elsewhere are left alone.
+  }];
+  let dependentDialects = ["::mlir::xfmr::XfmrDialect"];
+}
+
+def XfmrFuseNormsPass : Pass<"xfmr-fuse-norms", "ModuleOp"> {
+  let summary = "Fold a layer/RMS norm into the prologue of the linears it feeds";
+  let description = [{
+    An `xfmr.layer_norm` or `xfmr.rms_norm` whose every user is an
+    `xfmr.linear` without a norm becomes `norm(gamma) [norm_bias(beta)]` on
+    each of them, reading the norm's input directly: the normalized rows are
+    never written to memory (dot-product kernels quantize them straight
+    away).
+  }];
+  let dependentDialects = ["::mlir::xfmr::XfmrDialect"];
+}
+
+def XfmrFuseEpiloguesPass : Pass<"xfmr-fuse-epilogues", "ModuleOp"> {
+  let summary = "Fold activations and residual adds into the linear before them";
+  let description = [{
+    `xfmr.gelu`/`xfmr.silu` of a linear used only there becomes the linear's
+    `activation(...)`; `xfmr.add` of such a linear's result and another
+    value becomes the linear's `residual(...)` (the bias is already part of
+    the linear). Each fused op saves a kernel launch and a round trip of its
+    activations through memory.
+  }];
+  let dependentDialects = ["::mlir::xfmr::XfmrDialect"];
+}
+
 def XfmrOutlineKernelsPass : Pass<"xfmr-outline-kernels", "ModuleOp"> {
   let summary = "Outline each compute op of @forward into a shared kernel function";
   let description = [{
