@@ -460,18 +460,23 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
       }
   };
 
-  // Few rows (decode): prepare each row once per call, then stream every
-  // unit of this thread over them. More rows (prefill): per unit, row tiles
-  // of tm, each prepared into slots 0 .. tm-1 (so the unit's weights stay in
-  // cache across all rows).
+  // Rows are prepared once per call and thread. Few rows (decode): into the
+  // tm-row scratch on the stack, then every unit of this thread streams over
+  // them. More rows (prefill): into scratch on the heap sized for the
+  // kernel's max_tokens rows (prepared once rather than once per column
+  // block, which cost as much as the products themselves), then per unit,
+  // row tiles of tm while the unit's weights stay in cache.
   const bool prepares = gamma || l.dot;
   Value few = b.create<arith::CmpIOp>(arith::CmpIPredicate::ule, a.n, k.idx(tm));
   auto ifOp = b.create<scf::IfOp>(few, /*withElseRegion=*/true);
+  auto prepareAll = [&] {
+    if (prepares)
+      k.forLoop(c0, a.n, c1, [&](Value m) { prepareRows(m, m, 1); });
+  };
   {
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPoint(ifOp.thenYield());
-    if (prepares)
-      k.forLoop(c0, a.n, c1, [&](Value m) { prepareRows(m, m, 1); });
+    prepareAll();
     k.forLoop(a.begin, a.end, c1, [&](Value unit) {
       Value n0 = k.mul(unit, k.idx(tn));
       Value base = k.mul(unit, k.idx(l.blockBytes()));
@@ -480,7 +485,28 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
           microTile(m, m, n0, base, 1, vecs);
       });
     });
+
     b.setInsertionPoint(ifOp.elseYield());
+    const int64_t maxRows = staticDim(x, 0);
+    SmallVector<Value> heap;
+    auto alloc = [&](ArrayRef<int64_t> shape, Type t) {
+      heap.push_back(b.create<memref::AllocOp>(MemRefType::get(shape, t)));
+      return heap.back();
+    };
+    if (gamma)
+      xn = alloc({maxRows, K}, b.getF32Type());
+    if (bf16Dot) {
+      Value raw = alloc({maxRows * K * 2}, b.getI8Type());
+      xb16 = k.view(raw, c0, {maxRows * K}, b.getBF16Type());
+      xb32 = k.view(raw, c0, {maxRows * K / 2}, b.getI32Type());
+    } else if (l.dot) {
+      Value raw = alloc({maxRows * K}, b.getI8Type());
+      xq = k.view(raw, c0, {maxRows * K}, b.getI8Type());
+      xq32 = k.view(raw, c0, {maxRows * K / 4}, b.getI32Type());
+      xs = alloc({maxRows, K / 32}, b.getF32Type());
+      xsum = alloc({maxRows, K / 32}, b.getF32Type());
+    }
+    prepareAll();
     k.forLoop(a.begin, a.end, c1, [&](Value unit) {
       Value n0 = k.mul(unit, k.idx(tn));
       Value base = k.mul(unit, k.idx(l.blockBytes()));
@@ -489,19 +515,17 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
         Value ctm = k.idx(tm);
         mMain = k.mul(b.create<arith::DivUIOp>(a.n, ctm), ctm);
         k.forLoop(c0, mMain, ctm, [&](Value m0) {
-          if (prepares)
-            prepareRows(m0, c0, tm);
           for (auto &vecs : subTiles(tm))
-            microTile(m0, c0, n0, base, tm, vecs);
+            microTile(m0, m0, n0, base, tm, vecs);
         });
       }
       k.forLoop(mMain, a.n, c1, [&](Value m) {
-        if (prepares)
-          prepareRows(m, c0, 1);
         for (auto &vecs : subTiles(1))
-          microTile(m, c0, n0, base, 1, vecs);
+          microTile(m, m, n0, base, 1, vecs);
       });
     });
+    for (Value h : heap)
+      b.create<memref::DeallocOp>(h);
   }
   return success();
 }
