@@ -159,6 +159,7 @@ int ::xfmr::compileModel(const std::string &modelDir, const std::string &outDir,
   popts.vectorWidth = target.hasAVX512() ? 16 : 8;
   popts.maxTokens = std::min<int64_t>(options.maxTokens, files->config().nCtx);
   popts.tileN = options.tileN;
+  popts.tileM = options.tileM;
   popts.vnni = target.hasVNNI() && !options.noDot;
   popts.bf16Dot = target.hasBF16() && options.bf16Dot && !options.noDot;
   popts.fuse = !options.noFuse;

@@ -105,26 +105,35 @@ int xfmr::cli::cmdBench(int argc, char **argv) {
             std::chrono::duration<double, std::milli>(Clock::now() - t1).count());
     }
   }
-  // Per-kernel decode time, in a separate pass so timing the kernels does
-  // not disturb the figures above.
-  std::vector<std::pair<double, std::string>> kernels;
+  // Per-kernel prefill and decode time, in a separate pass so timing the
+  // kernels does not disturb the figures above.
+  std::vector<std::pair<double, std::string>> kernels, prefillKernels;
   if (profile) {
+    std::vector<const char *> names(256);
+    std::vector<double> secs(256), afterPrefill;
+    auto read = [&] {
+      int nk = std::min(256, xfmr_session_kernel_times(s, names.data(), secs.data(), 256));
+      return std::vector<double>(secs.begin(), secs.begin() + nk);
+    };
     xfmr_session_reset(s);
+    xfmr_session_profile(s, 1);
+    std::vector<double> before = read();
     if (xfmr_prefill(s, prompt.data(), promptLen, 0) != 0)
       die(1, xfmr_last_error());
-    xfmr_session_profile(s, 1);
+    afterPrefill = read();
     int32_t next = 0;
     for (int g = 0; g < gen; ++g) {
       if (xfmr_decode(s, next) != 0)
         die(1, xfmr_last_error());
       next = xfmr_sample(sampler, xfmr_logits(s, nullptr), vocab);
     }
-    std::vector<const char *> names(256);
-    std::vector<double> secs(256);
-    int nk = xfmr_session_kernel_times(s, names.data(), secs.data(), 256);
-    for (int i = 0; i < nk && i < 256; ++i)
-      kernels.push_back({secs[size_t(i)] * 1e3 / gen, names[size_t(i)]});
+    std::vector<double> afterDecode = read();
+    for (size_t i = 0; i < afterDecode.size(); ++i) {
+      prefillKernels.push_back({(afterPrefill[i] - before[i]) * 1e3, names[i]});
+      kernels.push_back({(afterDecode[i] - afterPrefill[i]) * 1e3 / gen, names[i]});
+    }
     std::sort(kernels.rbegin(), kernels.rend());
+    std::sort(prefillKernels.rbegin(), prefillKernels.rend());
   }
   double d50 = percentile(decode, 0.5), d99 = percentile(decode, 0.99);
   double t50 = percentile(ttft, 0.5), t99 = percentile(ttft, 0.99);
@@ -135,9 +144,11 @@ int xfmr::cli::cmdBench(int argc, char **argv) {
   if (probe < 0)
     die(1, xfmr_last_error());
   double share = gbps / probe;
-  double kernelSum = 0;
+  double kernelSum = 0, prefillSum = 0;
   for (auto &kv : kernels)
     kernelSum += kv.first;
+  for (auto &kv : prefillKernels)
+    prefillSum += kv.first;
   int nt = xfmr_model_threads(model);
   if (json) {
     std::printf("{\"model\":\"%s\",\"threads\":%d,\"prompt_len\":%d,\"gen\":%d,"
@@ -155,6 +166,10 @@ int xfmr::cli::cmdBench(int argc, char **argv) {
       for (size_t i = 0; i < kernels.size(); ++i)
         std::printf("%s\"%s\":%.4f", i ? "," : "", kernels[i].second.c_str(),
                     kernels[i].first);
+      std::printf("},\"prefill_kernel_ms\":{");
+      for (size_t i = 0; i < prefillKernels.size(); ++i)
+        std::printf("%s\"%s\":%.4f", i ? "," : "",
+                    prefillKernels[i].second.c_str(), prefillKernels[i].first);
       std::printf("}");
     }
     std::printf("}\n");
@@ -177,6 +192,11 @@ int xfmr::cli::cmdBench(int argc, char **argv) {
       for (auto &[ms, name] : kernels)
         std::printf("  %-28s %8.3f  %5.1f%%\n", name.c_str(), ms,
                     kernelSum > 0 ? 100 * ms / kernelSum : 0.0);
+      std::printf("prefill time per kernel (ms for the %d-token prompt; sum %.2f):\n",
+                  promptLen, prefillSum);
+      for (auto &[ms, name] : prefillKernels)
+        std::printf("  %-28s %8.3f  %5.1f%%\n", name.c_str(), ms,
+                    prefillSum > 0 ? 100 * ms / prefillSum : 0.0);
     }
   }
   xfmr_sampler_free(sampler);
