@@ -561,7 +561,7 @@ class AttentionKernel : public ::testing::TestWithParam<AttentionShape> {};
 
 TEST_P(AttentionKernel, MatchesReferenceAndAppendsTheCache) {
   auto [H, KVH, hd, M, pos, storage] = GetParam();
-  const int64_t C = 24, QD = H * hd, KD = KVH * hd;
+  const int64_t C = 40, QD = H * hd, KD = KVH * hd;
   std::string cache = "!xfmr.kv_cache<layers = 1, heads = " + std::to_string(KVH) +
                       ", context = " + std::to_string(C) + ", head_dim = " +
                       std::to_string(hd) + ", f32>";
@@ -656,7 +656,7 @@ TEST_P(CacheAttentionKernel, MatchesRoundedReference) {
                 M = shape.n, pos = shape.pos;
   const char *storage = shape.storage;
   std::string st = storage;
-  const int64_t C = 24, QD = H * hd, KD = KVH * hd;
+  const int64_t C = 40, QD = H * hd, KD = KVH * hd;
   std::string cache = "!xfmr.kv_cache<layers = 1, heads = " + std::to_string(KVH) +
                       ", context = " + std::to_string(C) + ", head_dim = " +
                       std::to_string(hd) + ", " + st + ">";
@@ -670,25 +670,26 @@ TEST_P(CacheAttentionKernel, MatchesRoundedReference) {
   Kernel k(src);
   ASSERT_TRUE(k.jit);
   const int64_t total = pos + M;
-  auto q = randomVec(size_t(kMaxTokens * QD)), kk = randomVec(size_t(kMaxTokens * KD)),
-       v = randomVec(size_t(kMaxTokens * KD));
+  auto q = randomVec(size_t(total * QD)), kk = randomVec(size_t(total * KD)),
+       v = randomVec(size_t(total * KD));
   int64_t vectors = KVH * C;
   size_t halfBytes = st == "f32" ? size_t(vectors * hd * 4)
                      : st == "f16" ? size_t(vectors * hd * 2)
                                    : size_t(vectors * hd + vectors * 4);
   std::vector<uint8_t> kc(halfBytes), vc(halfBytes);
   std::vector<float> y(size_t(kMaxTokens * QD), NAN);
-  // Rows [0, pos) then [pos, total) of q/k/v, as two calls.
-  auto rows = [&](const std::vector<float> &a, int64_t w, int64_t from) {
+  // Rows [0, pos) in calls of at most kMaxTokens, then [pos, total).
+  auto rows = [&](const std::vector<float> &a, int64_t w, int64_t from, int64_t to) {
     std::vector<float> r(size_t(kMaxTokens * w));
-    std::copy(a.begin() + from * w, a.begin() + total * w, r.begin());
+    std::copy(a.begin() + from * w, a.begin() + to * w, r.begin());
     return r;
   };
-  if (pos > 0) {
-    auto q1 = rows(q, QD, 0), k1 = rows(kk, KD, 0), v1 = rows(v, KD, 0);
-    k.run({q1.data(), k1.data(), v1.data(), kc.data(), vc.data(), y.data()}, pos, 0);
+  for (int64_t from = 0; from < pos; from += kMaxTokens) {
+    int64_t to = std::min(pos, from + kMaxTokens);
+    auto q1 = rows(q, QD, from, to), k1 = rows(kk, KD, from, to), v1 = rows(v, KD, from, to);
+    k.run({q1.data(), k1.data(), v1.data(), kc.data(), vc.data(), y.data()}, to - from, from);
   }
-  auto q2 = rows(q, QD, pos), k2 = rows(kk, KD, pos), v2 = rows(v, KD, pos);
+  auto q2 = rows(q, QD, pos, total), k2 = rows(kk, KD, pos, total), v2 = rows(v, KD, pos, total);
   k.run({q2.data(), k2.data(), v2.data(), kc.data(), vc.data(), y.data()}, M, pos);
 
   // What the cache holds, per head vector.
@@ -737,7 +738,10 @@ INSTANTIATE_TEST_SUITE_P(
                       AttentionShape{4, 2, 16, 1, 7, "f16"},
                       AttentionShape{4, 4, 16, 3, 0, "i8"},
                       AttentionShape{4, 2, 16, 1, 7, "i8"},
-                      AttentionShape{6, 1, 8, 4, 9, "i8"}));
+                      AttentionShape{6, 1, 8, 4, 9, "i8"},
+                      // past one block of 16 positions
+                      AttentionShape{4, 2, 16, 3, 30, "i8"},
+                      AttentionShape{4, 2, 16, 1, 16, "f16"}));
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, AttentionKernel,
@@ -746,5 +750,8 @@ INSTANTIATE_TEST_SUITE_P(
                       AttentionShape{4, 4, 16, 1, 9},   // decode
                       AttentionShape{4, 2, 8, 3, 6},    // grouped-query
                       AttentionShape{6, 1, 8, 4, 13},   // multi-query
-                      AttentionShape{2, 2, 12, 2, 3})); // head_dim not 16
+                      AttentionShape{2, 2, 12, 2, 3},   // head_dim not 16
+                      AttentionShape{4, 4, 16, 1, 31},  // exactly two blocks of 16
+                      AttentionShape{4, 2, 16, 9, 20},  // rows across a block edge
+                      AttentionShape{6, 1, 8, 16, 15})); // 16 rows, lengths 16..31
 } // namespace

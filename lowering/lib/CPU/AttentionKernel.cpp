@@ -3,10 +3,12 @@
 // A work unit is one kv head g. The unit first appends the n new keys and
 // values of head g at positions pos..pos+n-1 of this layer's cache, then,
 // for every query head h of g's group and every new row t, runs one pass
-// over the cached positions 0..pos+t with an online softmax:
+// over the cached positions 0..pos+t with an online softmax, 16 positions
+// (one vector of scores) per step:
 //
-//   s = q.K[j] * scale; m' = max(m, s); c = exp(m - m'); p = exp(s - m')
-//   l = l c + p;  acc = acc c + p V[j];  out = acc / l
+//   s[i] = q.K[j+i] * scale; m' = max(m, max_i s); c = exp(m - m');
+//   p = exp(s - m'); l = l c + sum(p); acc = acc c + sum_i p[i] V[j+i]
+//   out = acc / l
 //
 // so scores are never materialized and every cached key and value is read
 // once per query row. Owning a whole kv head per unit means no other
@@ -48,6 +50,8 @@ LogicalResult cpu::buildAttention(ImplicitLocOpBuilder &b, AttentionOp op,
   const bool int8 = storage.isSignlessInteger(8);
   const int64_t C = cache.getContextLength();
   auto svt = VectorType::get({vw}, storage);
+  constexpr int64_t kBlock = 16; // cached positions per softmax step
+  auto bt = VectorType::get({kBlock}, b.getF32Type());
 
   // A cache half (keys or values): elements, and for i8 the scales.
   struct Half {
@@ -114,24 +118,47 @@ LogicalResult cpu::buildAttention(ImplicitLocOpBuilder &b, AttentionOp op,
         for (int64_t j = 0; j < nv; ++j)
           init.push_back(k.splat(vt, 0.0));
         Value len = k.add(k.add(a.pos, t), c1);
+        Value last = k.sub(len, c1);
+        // Blocks of kBlock positions: their scores form one vector, so the
+        // softmax's max, exp and sum run on vectors; positions past the end
+        // of a block read the last valid one and get probability 0.
         SmallVector<Value> st = k.forLoop(
-            c0, len, c1, init, [&](Value pj, ValueRange args) {
-              Value dot = k.splat(vt, 0.0);
-              for (int64_t j = 0; j < nv; ++j)
-                dot = k.fma(qv[j], read(kc, g, pj, j), dot);
-              Value s = k.sum(dot);
-              if (int8)
-                s = k.mul(s, k.load(kc.scales, {g, pj}));
+            c0, len, k.idx(kBlock), init, [&](Value p0, ValueRange args) {
+              Value scores = k.splat(bt, -1.0e30);
+              for (int64_t i = 0; i < kBlock; ++i) {
+                Value pi = k.add(p0, k.idx(i));
+                Value pj = b.create<arith::MinUIOp>(pi, last);
+                Value dot = k.splat(vt, 0.0);
+                for (int64_t j = 0; j < nv; ++j)
+                  dot = k.fma(qv[j], read(kc, g, pj, j), dot);
+                Value sc = k.sum(dot);
+                if (int8)
+                  sc = k.mul(sc, k.load(kc.scales, {g, pj}));
+                Value valid = b.create<arith::CmpIOp>(arith::CmpIPredicate::ult, pi, len);
+                sc = b.create<arith::SelectOp>(valid, sc, k.f32(-1.0e30));
+                scores = b.create<vector::InsertOp>(sc, scores, i);
+              }
               Value m = args[0], l = args[1];
-              Value mNew = b.create<arith::MaximumFOp>(m, s);
+              Value mBlock = b.create<vector::ReductionOp>(
+                  vector::CombiningKind::MAXIMUMF, scores);
+              Value mNew = b.create<arith::MaximumFOp>(m, mBlock);
               Value corr = b.create<math::ExpOp>(k.sub(m, mNew));
-              Value pw = b.create<math::ExpOp>(k.sub(s, mNew));
-              SmallVector<Value> next{mNew, k.add(k.mul(l, corr), pw)};
-              Value vw8 = int8 ? k.mul(pw, k.load(vc.scales, {g, pj})) : pw;
-              Value corrV = k.bcast(vt, corr), pV = k.bcast(vt, vw8);
+              Value pv = b.create<math::ExpOp>(k.sub(scores, k.bcast(bt, mNew)));
+              SmallVector<Value> next{mNew, k.add(k.mul(l, corr), k.sum(pv))};
+              Value corrV = k.bcast(vt, corr);
+              SmallVector<Value> acc;
               for (int64_t j = 0; j < nv; ++j)
-                next.push_back(k.fma(pV, read(vc, g, pj, j),
-                                     k.mul(args[2 + j], corrV)));
+                acc.push_back(k.mul(args[2 + j], corrV));
+              for (int64_t i = 0; i < kBlock; ++i) {
+                Value pj = b.create<arith::MinUIOp>(k.add(p0, k.idx(i)), last);
+                Value w = b.create<vector::ExtractOp>(pv, i);
+                if (int8)
+                  w = k.mul(w, k.load(vc.scales, {g, pj}));
+                Value wV = k.bcast(vt, w);
+                for (int64_t j = 0; j < nv; ++j)
+                  acc[j] = k.fma(wV, read(vc, g, pj, j), acc[j]);
+              }
+              next.append(acc);
               return next;
             });
         Value inv = k.bcast(vt, k.div(k.f32(1.0), st[1]));
