@@ -18,11 +18,20 @@ constexpr int64_t kMaxTokens = 128;
 
 std::string act(int64_t d) { return "tensor<?x" + std::to_string(d) + "xf32>"; }
 
-/// Weight element types and encodings, by benchmark argument.
-const char *kTypes[] = {"f32", "bf16",
+/// Weight element types and encodings, by benchmark argument, and how they
+/// multiply: widened to f32, VNNI dot products, or (int8 prefill) AMX.
+const char *kTypes[] = {"f32",
+                        "bf16",
                         "i8, #xfmr.quant<bits = 8, group = 0, scale = f16>",
-                        "i4, #xfmr.quant<bits = 4, group = 32, scale = f16>"};
-const char *kTypeNames[] = {"f32", "bf16", "int8", "int4"};
+                        "i4, #xfmr.quant<bits = 4, group = 32, scale = f16>",
+                        "i8, #xfmr.quant<bits = 8, group = 0, scale = f16>",
+                        "i4, #xfmr.quant<bits = 4, group = 32, scale = f16>",
+                        "i8, #xfmr.quant<bits = 8, group = 0, scale = f16>"};
+const char *kTypeNames[] = {"f32",       "bf16",      "int8",    "int4",
+                            "int8_vnni", "int4_vnni", "int8_amx"};
+constexpr int kNumTypes = 7;
+bool usesVNNI(int type) { return type >= 4; }
+bool usesAMX(int type) { return type == 6; }
 
 std::unique_ptr<JitKernel> linearKernel(int64_t K, int64_t N, int type = 0) {
   std::string w = "tensor<" + std::to_string(K) + "x" + std::to_string(N) + "x" +
@@ -34,6 +43,8 @@ std::unique_ptr<JitKernel> linearKernel(int64_t K, int64_t N, int type = 0) {
                     "\n return %y : " + act(N) + "\n}";
   CPUPipelineOptions o;
   o.maxTokens = kMaxTokens;
+  o.vnni = usesVNNI(type);
+  o.amx = usesAMX(type);
   std::string err;
   auto k = JitKernel::compile(src, o, &err);
   if (!k)
@@ -112,7 +123,7 @@ void BM_Linear(benchmark::State &state, bool generated) {
 
 void shapes(benchmark::internal::Benchmark *b, bool withTypes) {
   b->ArgNames({"M", "K", "N", "type"});
-  for (int64_t type = 0; type < (withTypes ? 4 : 1); ++type)
+  for (int64_t type = 0; type < (withTypes ? kNumTypes : 1); ++type)
     for (int64_t M : {1, 128})
       for (auto [K, N] : {std::pair<int64_t, int64_t>{768, 768}, {768, 3072},
                           {3072, 768}, {1024, 1024}, {1024, 4096}, {4096, 1024}})

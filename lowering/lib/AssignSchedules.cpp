@@ -33,8 +33,9 @@ struct AssignSchedules
   using Base::Base;
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
-    auto make = [&](int64_t vw, int64_t tm, int64_t tn, bool dot = false) {
-      return ScheduleAttr::get(ctx, vw, tm, tn, 1, dot);
+    auto make = [&](int64_t vw, int64_t tm, int64_t tn, bool dot = false,
+                    bool useAMX = false) {
+      return ScheduleAttr::get(ctx, vw, tm, tn, 1, dot, useAMX);
     };
     getOperation().walk([&](Operation *op) {
       if (!isa<XfmrDialect>(op->getDialect()) || isa<WeightOp, DispatchOp>(op) ||
@@ -55,7 +56,10 @@ struct AssignSchedules
         auto wt = cast<RankedTensorType>(lin.getWeight().getType());
         bool dot = vw == 16 && cols(lin.getInput()) % 32 == 0 &&
                    ((vnni && q) || (bf16Dot && wt.getElementType().isBF16()));
-        s = make(vw, tileM, fitTile(std::max<int64_t>(tileN, unit), unit, n), dot);
+        // AMX: int8 weights in the VNNI layout, 16-column tile groups.
+        int64_t tn = fitTile(std::max<int64_t>(tileN, unit), unit, n);
+        bool useAMX = amx && dot && q && q.getBits() == 8 && tn % 16 == 0;
+        s = make(vw, tileM, tn, dot, useAMX);
       } else if (auto head = dyn_cast<LMHeadOp>(op)) {
         int64_t vw = fitWidth(vectorWidth, cols(head.getInput()));
         auto q = dyn_cast_or_null<QuantAttr>(

@@ -1,11 +1,13 @@
 //===- KernelJit.cpp - compile one kernel in-process and call it -----------===//
 #include "xfmr/Lowering/KernelJit.h"
+#include "xfmr/io/amx.h"
 
 #include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
 #include "mlir/Dialect/Index/IR/IndexDialect.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Parser/Parser.h"
+#include "mlir/Target/LLVMIR/Dialect/AMX/AMXToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
@@ -31,6 +33,7 @@ std::unique_ptr<JitKernel> JitKernel::compile(const std::string &source,
   ctx.appendDialectRegistry(registry);
   registerBuiltinDialectTranslation(ctx);
   registerLLVMDialectTranslation(ctx);
+  registerAMXDialectTranslation(ctx);
   std::string diag;
   ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &d) {
     if (diag.empty())
@@ -57,6 +60,9 @@ std::unique_ptr<JitKernel> JitKernel::compile(const std::string &source,
       Operation *op = &f.getBody().front().front();
       for (unsigned i = 0; i < op->getNumOperands(); ++i)
         k->layouts_.push_back(layoutOf(op, i));
+      auto s = op->getAttrOfType<ScheduleAttr>("schedule");
+      if (s && s.getAmx() && !::xfmr::io::requestAMX(error))
+        return nullptr;
     }
   if (k->name_.empty()) {
     *error = "no kernel was outlined";

@@ -179,6 +179,13 @@ FailureOr<Manifest> mlir::xfmr::exportManifest(ModuleOp module, int64_t maxToken
       if (auto i = dyn_cast<IntegerAttr>(a.getValue()))
         out << "model " << a.getName().strref() << " " << i.getInt() << "\n";
   out << "max_tokens " << maxTokens << "\n";
+  bool amx = false;
+  for (auto &[name, info] : kernels)
+    if (auto fn = module.lookupSymbol<func::FuncOp>(name))
+      if (auto s = fn.getBody().front().front().getAttrOfType<ScheduleAttr>("schedule"))
+        amx |= s.getAmx();
+  if (amx)
+    out << "requires amx\n";
   out << "vocab " << cast<ShapedType>(logits.getType()).getDimSize(1) << "\n";
   Type kvElem = kvType.getElementType();
   out << "kv " << kvType.getLayers() << " " << kvType.getKvHeads() << " "

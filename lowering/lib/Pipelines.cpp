@@ -19,7 +19,7 @@ void xfmr::buildKernelFormationPipeline(OpPassManager &pm,
     buildFusionPipeline(pm);
   pm.addPass(createXfmrAssignSchedulesPass(
       XfmrAssignSchedulesPassOptions{o.vectorWidth, o.tileM, o.tileN, o.vnni,
-                                     o.bf16Dot}));
+                                     o.bf16Dot, o.amx}));
   pm.addPass(createXfmrOutlineKernelsPass());
 }
 
@@ -33,6 +33,7 @@ void xfmr::buildCPUCodegenPipeline(OpPassManager &pm,
   pm.addPass(createConvertSCFToCFPass());
   ConvertVectorToLLVMPassOptions vec;
   vec.reassociateFPReductions = true;
+  vec.amx = o.amx;
   pm.addPass(createConvertVectorToLLVMPass(vec));
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
   pm.addPass(createConvertMathToLLVMPass());

@@ -97,6 +97,11 @@ bool xfmr::rt::parseManifest(const std::string &text, Model &m,
     } else if (key == "weights_bytes") {
       if (!(ls >> m.weightBytes) || m.weightBytes < 0)
         return fail("bad weights_bytes");
+    } else if (key == "requires") {
+      std::string feature;
+      if (!(ls >> feature) || feature != "amx")
+        return fail("unknown required feature '" + feature + "'");
+      m.needsAMX = true;
     } else if (key == "decode_bytes") {
       if (!(ls >> m.decodeBytes) || m.decodeBytes < 0 ||
           m.decodeBytes > m.weightBytes)

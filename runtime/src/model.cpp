@@ -1,6 +1,7 @@
 // xfmr_model_*: open a compiled model directory.
 #include "error.h"
 #include "model.h"
+#include "xfmr/io/amx.h"
 #include "xfmr/runtime.h"
 
 #include <dlfcn.h>
@@ -76,6 +77,10 @@ extern "C" xfmr_model *xfmr_model_open(const char *dir, int n_threads) {
   }
   if (!parseManifest(text, *m, &error)) {
     setError(m->dir + "/" + error);
+    return nullptr;
+  }
+  if (m->needsAMX && !xfmr::io::requestAMX(&error)) {
+    setError(m->dir + ": " + error);
     return nullptr;
   }
   if (!mapWeights(*m))

@@ -48,6 +48,7 @@ struct Model {
   int64_t kvHalfBytes = 0; // one layer's keys (or values), scales included
   int64_t weightBytes = 0;
   int64_t decodeBytes = -1; // weight bytes one decode step reads; -1: unknown
+  bool needsAMX = false;     // kernels use AMX tiles
   std::vector<WeightEntry> weights;
   std::vector<int64_t> slotRowBytes;
   std::vector<Kernel> kernels;

@@ -37,6 +37,7 @@ struct Case {
   /// amount before rounding measures that sensitivity, and the kernels' mean
   /// error must stay within twice the reference's own gap.
   double jitter = 0;
+  bool amx = false; // int8 prefill on AMX tiles (skipped without AMX)
 };
 
 void PrintTo(const Case &c, std::ostream *os) { *os << c.name; }
@@ -61,6 +62,9 @@ TEST_P(GPT2EndToEnd, MatchesReferenceAndRecompute) {
   opts.kvPrecision = c.kv;
   opts.noDot = !c.allowVNNI;
   opts.bf16Dot = c.precision == "bf16" && c.allowVNNI;
+  opts.amx = c.amx;
+  if (c.amx && !mlir::xfmr::CPUTarget::host().hasAMX())
+    GTEST_SKIP() << "no AMX on this CPU";
   ASSERT_EQ(compileModel(modelDir, outDir, opts, &err), 0) << err;
 
   xfmr_model *model = xfmr_model_open(outDir.c_str(), c.threads);
@@ -239,6 +243,9 @@ INSTANTIATE_TEST_SUITE_P(
         // on which values happen to sit on a rounding boundary.
         Case{"int8_vnni", small(), 2, {}, {}, "int8", {WeightFormat::Int8, 0, true},
              {}, 2e-2, "f32", true, 1234},
+        // The 16-token prompt is one AMX tile of rows; decode stays on VNNI.
+        Case{"int8_vnni_amx", small(), 2, {}, {}, "int8", {WeightFormat::Int8, 0, true},
+             {}, 2e-2, "f32", true, 1234, 0, true},
         Case{"int4_g32", small(), 2, {}, {}, "int4", {WeightFormat::Int4, 32, true}, {},
              1e-3, "f32", false},
         Case{"int4_g64_zero_point_keep_embedding", small(), 2, {}, {}, "int4",

@@ -26,6 +26,8 @@ struct Kernel {
     o.maxTokens = kMaxTokens;
     o.vnni = dot;
     o.bf16Dot = dot;
+    // Prefill tiles of 16 rows use AMX where the CPU has it.
+    o.amx = dot && mlir::xfmr::CPUTarget::host().hasAMX();
     std::string error;
     jit = mlir::xfmr::JitKernel::compile(forward, o, &error);
     if (!jit)
@@ -188,7 +190,8 @@ std::vector<LinearShape> linearCases() {
   for (const Format &f : kFormats)
     for (auto [m, kk, n] : {std::tuple<int64_t, int64_t, int64_t>{1, 128, 192},
                             {6, 64, 96}, {5, 256, 32},
-                            {3, 128, 40}}) // 40 columns: not a multiple of 16
+                            {3, 128, 40}, // 40 columns: not a multiple of 16
+                            {16, 128, 192}}) // one 16-row tile (AMX for int8)
       c.push_back({m, kk, n, f});
   return c;
 }
@@ -340,7 +343,7 @@ std::vector<FusedShape> fusedCases() {
   for (const Format *f : formats)
     for (const Fusion &fu : kFusions)
       for (auto [m, kk, n] : {std::tuple<int64_t, int64_t, int64_t>{1, 128, 192},
-                              {3, 64, 96}, {6, 128, 64}})
+                              {3, 64, 96}, {6, 128, 64}, {16, 64, 128}})
         c.push_back({m, kk, n, *f, fu});
   c.push_back({5, 24, 40, kF32, kFusions[0]}); // rows not a multiple of 16
   return c;

@@ -15,6 +15,8 @@ struct CompileOptions {
   bool noDot = false;      // widen quantized weights instead of dot products
   bool bf16Dot = false;    // bf16: AVX512-BF16 on bf16-rounded activations
   bool noFuse = false;     // skip the fusion passes (for comparison)
+  bool amx = false;        // int8 prefill on AMX tiles where the CPU has them
+                           // (measured no faster than VNNI yet: docs/passes.md)
                            // (faster; 6.1e-3 logit error vs 5.0e-3, off by default)
   std::string cpu;         // empty: this host
   std::string features;

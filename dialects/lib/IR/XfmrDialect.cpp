@@ -55,7 +55,10 @@ LogicalResult KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
 
 LogicalResult ScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                    int64_t vectorWidth, int64_t tileM,
-                                   int64_t tileN, int64_t unroll, bool dot) {
+                                   int64_t tileN, int64_t unroll, bool dot,
+                                   bool amx) {
+  if (amx && !dot)
+    return emitError() << "amx needs dot";
   if (dot && vectorWidth != 16)
     return emitError() << "dot needs vector_width = 16, got " << vectorWidth;
   if (vectorWidth <= 0 || !llvm::isPowerOf2_64(vectorWidth) || vectorWidth > 64)

@@ -9,6 +9,7 @@
 #ifndef XFMR_LOWERING_CPU_KERNELBUILDER_H
 #define XFMR_LOWERING_CPU_KERNELBUILDER_H
 
+#include "mlir/Dialect/AMX/AMXDialect.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"

@@ -16,6 +16,7 @@
 // (quantized rows: WeightLayout Rows) followed by one horizontal sum.
 //
 //===----------------------------------------------------------------------===//
+#include "AMXTiles.h"
 #include "KernelBuilder.h"
 
 using namespace mlir;
@@ -356,6 +357,95 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
         });
   };
 
+  // Epilogue of one output vector: activation, then the residual.
+  auto finish = [&](Value row, Value col, Value y) {
+    if (act)
+      y = applyActivation(k, vt, *act, y);
+    if (residual)
+      y = k.add(y, k.vload(vt, residual, {row, col}));
+    k.vstore(y, a.out, {row, col});
+  };
+
+  // AMX (int8, prefill): 16 rows at a time, one 16-column group at a time
+  // (its 16 f32 accumulators stay in registers). Per activation block of
+  // 32, the rows' signed codes (A: 16 x 32 bytes) times the group's
+  // unsigned weight codes (B: 8 k-quads x 16 columns x 4, straight from the
+  // VNNI layout, row stride tn * 4 bytes) is one tdpbsud; its 16 x 16 i32
+  // result goes through a 1 KB buffer into the accumulators, scaled by the
+  // block's activation scale. Blocks go in pairs on separate tiles (A tmm0
+  // / tmm3, B tmm1 / tmm2, C tmm4 / tmm5) and buffers, so one block's tile
+  // product overlaps the other's scaling. The q + 128 offset, sum_b 128 s_b
+  // sum(xq_b) per row, comes off at the end, then weight scale and bias.
+  const bool useAMX = s.getAmx() && l.dot && !bf16Dot &&
+                      fmt == WeightFormat::Int8 && tn % 16 == 0;
+  Value tileOut; // two 16 x 16 i32 tile results
+  if (useAMX)
+    tileOut = b.create<memref::AllocaOp>(MemRefType::get({2 * 1024}, b.getI8Type()));
+  Value xqRaw; // the activation codes, [rows][K] bytes
+  AMXTiles amxOps(k);
+  auto amxTile = [&](Value m0, Value n0, Value base) {
+    auto i32v = VectorType::get({16}, b.getI32Type());
+    Value out32 = k.view(tileOut, c0, {2, 16, 16}, b.getI32Type());
+    Value scales = k.view(w, base, {tn}, sT);
+    Value codeBase = k.add(base, k.idx(tn * sb));
+    SmallVector<Value> corr;
+    for (int64_t r = 0; r < 16; ++r) {
+      Value row = k.add(m0, k.idx(r));
+      Value c = k.forLoop(c0, k.idx(K / 32), c1, {k.f32(0.0)},
+                          [&](Value blk, ValueRange acc) {
+                            return SmallVector<Value>{k.add(
+                                k.mul(k.load(xs, {row, blk}), k.load(xsum, {row, blk})),
+                                acc[0])};
+                          })[0];
+      corr.push_back(k.bcast(vt, k.mul(c, k.f32(128.0))));
+    }
+    // Tile product of block blk into buffer half `h` (tiles by h).
+    auto product = [&](int64_t j, Value blk, int64_t h) {
+      int64_t ta = h ? 3 : 0, tb = 1 + h, tc = 4 + h;
+      amxOps.load(ta, amxOps.address(xqRaw, k.add(k.mul(m0, k.idx(K)),
+                                                  k.mul(blk, k.idx(32)))),
+                  K);
+      amxOps.load(tb,
+                  amxOps.address(w, k.add(k.add(codeBase, k.mul(blk, k.idx(8 * tn * 4))),
+                                          k.idx(j * 64))),
+                  tn * 4);
+      amxOps.zero(tc);
+      amxOps.dpbsud(tc, ta, tb);
+      amxOps.store(tc, amxOps.address(tileOut, k.idx(h * 1024)), 64);
+    };
+    auto scaleInto = [&](Value blk, int64_t h, ValueRange acc) {
+      SmallVector<Value> next;
+      for (int64_t r = 0; r < 16; ++r) {
+        Value f = b.create<arith::SIToFPOp>(
+            vt, k.vload(i32v, out32, {k.idx(h), k.idx(r), c0}));
+        Value sc = k.bcast(vt, k.load(xs, {k.add(m0, k.idx(r)), blk}));
+        next.push_back(k.fma(f, sc, acc[r]));
+      }
+      return next;
+    };
+    const int64_t blocks = K / 32, pairs = blocks / 2;
+    for (int64_t j = 0; j < tn / 16; ++j) {
+      SmallVector<Value> acc = k.forLoop(
+          c0, k.idx(pairs), c1, SmallVector<Value>(16, k.splat(vt, 0.0)),
+          [&](Value p, ValueRange args) {
+            Value b0 = k.mul(p, k.idx(2)), b1 = k.add(b0, c1);
+            product(j, b0, 0);
+            product(j, b1, 1);
+            return scaleInto(b1, 1, scaleInto(b0, 0, args));
+          });
+      if (blocks % 2) {
+        Value last = k.idx(blocks - 1);
+        product(j, last, 0);
+        acc = scaleInto(last, 0, acc);
+      }
+      Value sj = k.toF32(k.vload(svt, scales, {k.idx(j * 16)}));
+      Value col = k.add(n0, k.idx(j * 16));
+      Value bj = bias ? k.vload(vt, bias, {col}) : k.splat(vt, 0.0);
+      for (int64_t r = 0; r < 16; ++r)
+        finish(k.add(m0, k.idx(r)), col, k.fma(k.sub(acc[r], corr[r]), sj, bj));
+    }
+  };
+
   // One register tile: `rows` rows from m0, output vectors `vecs` of the
   // block at byte `base`.
   auto microTile = [&](Value m0, Value s0, Value n0, Value base, int64_t rows,
@@ -447,17 +537,9 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
             return applyInt4Group(gBase, rows, vecs, inner, outer);
           });
     }
-    // Epilogue: activation, then the residual.
     for (int64_t i = 0; i < rows; ++i)
-      for (int64_t t = 0; t < nt; ++t) {
-        Value row = k.add(m0, k.idx(i)), col = k.add(n0, k.idx(vecs[t] * vw));
-        Value y = acc[i * nt + t];
-        if (act)
-          y = applyActivation(k, vt, *act, y);
-        if (residual)
-          y = k.add(y, k.vload(vt, residual, {row, col}));
-        k.vstore(y, a.out, {row, col});
-      }
+      for (int64_t t = 0; t < nt; ++t)
+        finish(k.add(m0, k.idx(i)), k.add(n0, k.idx(vecs[t] * vw)), acc[i * nt + t]);
   };
 
   // Rows are prepared once per call and thread. Few rows (decode): into the
@@ -502,19 +584,28 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
     } else if (l.dot) {
       Value raw = alloc({maxRows * K}, b.getI8Type());
       xq = k.view(raw, c0, {maxRows * K}, b.getI8Type());
+      xqRaw = raw;
       xq32 = k.view(raw, c0, {maxRows * K / 4}, b.getI32Type());
       xs = alloc({maxRows, K / 32}, b.getF32Type());
       xsum = alloc({maxRows, K / 32}, b.getF32Type());
     }
     prepareAll();
+    if (useAMX) // A: tmm0, tmm3; B: tmm1, tmm2; C: tmm4, tmm5
+      amxOps.configure({{16, 32}, {8, 64}, {8, 64}, {16, 32}, {16, 64}, {16, 64}});
     k.forLoop(a.begin, a.end, c1, [&](Value unit) {
       Value n0 = k.mul(unit, k.idx(tn));
       Value base = k.mul(unit, k.idx(l.blockBytes()));
-      Value mMain = c0;
+      Value mStart = c0;
+      if (useAMX) {
+        Value c16 = k.idx(16);
+        mStart = k.mul(b.create<arith::DivUIOp>(a.n, c16), c16);
+        k.forLoop(c0, mStart, c16, [&](Value m0) { amxTile(m0, n0, base); });
+      }
+      Value mMain = mStart;
       if (tm > 1) {
         Value ctm = k.idx(tm);
-        mMain = k.mul(b.create<arith::DivUIOp>(a.n, ctm), ctm);
-        k.forLoop(c0, mMain, ctm, [&](Value m0) {
+        mMain = k.add(mStart, k.mul(b.create<arith::DivUIOp>(k.sub(a.n, mStart), ctm), ctm));
+        k.forLoop(mStart, mMain, ctm, [&](Value m0) {
           for (auto &vecs : subTiles(tm))
             microTile(m0, m0, n0, base, tm, vecs);
         });
@@ -524,6 +615,8 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
           microTile(m, m, n0, base, 1, vecs);
       });
     });
+    if (useAMX)
+      amxOps.release();
     for (Value h : heap)
       b.create<memref::DeallocOp>(h);
   }

@@ -1,6 +1,7 @@
 //===- ObjectEmitter.cpp - LLVM dialect -> optimized object -> .so ---------===//
 #include "xfmr/Lowering/CPUTarget.h"
 
+#include "mlir/Target/LLVMIR/Dialect/AMX/AMXToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
@@ -40,6 +41,11 @@ bool CPUTarget::hasBF16() const {
   return hasAVX512() && features.find("+avx512bf16") != std::string::npos;
 }
 
+bool CPUTarget::hasAMX() const {
+  return features.find("+amx-tile") != std::string::npos &&
+         features.find("+amx-int8") != std::string::npos;
+}
+
 bool CPUTarget::hasVNNI() const {
   return hasAVX512() && features.find("+avx512vnni") != std::string::npos;
 }
@@ -51,6 +57,7 @@ LogicalResult xfmr::emitSharedObject(ModuleOp module, const CPUTarget &target,
   llvm::InitializeNativeTargetAsmPrinter();
   registerBuiltinDialectTranslation(*module.getContext());
   registerLLVMDialectTranslation(*module.getContext());
+  registerAMXDialectTranslation(*module.getContext());
 
   llvm::LLVMContext llvmCtx;
   std::unique_ptr<llvm::Module> llvmModule =

@@ -25,15 +25,20 @@ def Xfmr_ScheduleAttr : AttrDef<Xfmr_Dialect, "Schedule"> {
       AVX-512 VNNI multiplies the codes, stored four reduction elements per
       32-bit lane; for bf16 weights the activations are rounded to bf16 and
       AVX512-BF16 multiplies pairs, stored two reduction elements per lane.
+    * `amx` (with `dot`, int8 weights): prefill multiplies tiles of 16 rows
+      with AMX (`tdpbsud` on the same weight layout, one 16 x 16 x 32 tile
+      product per activation block); decode and leftover rows stay on VNNI.
 
     Example: `#xfmr.schedule<vector_width = 16, tile_m = 4, tile_n = 64, unroll = 1>`
   }];
   let parameters = (ins "int64_t":$vectorWidth, "int64_t":$tileM,
                         "int64_t":$tileN, "int64_t":$unroll,
-                        DefaultValuedParameter<"bool", "false">:$dot);
+                        DefaultValuedParameter<"bool", "false">:$dot,
+                        DefaultValuedParameter<"bool", "false">:$amx);
   let assemblyFormat = [{
     `<` `vector_width` `=` $vectorWidth `,` `tile_m` `=` $tileM `,`
-        `tile_n` `=` $tileN `,` `unroll` `=` $unroll (`,` `dot` `=` $dot^)? `>`
+        `tile_n` `=` $tileN `,` `unroll` `=` $unroll (`,` `dot` `=` $dot^)?
+        (`,` `amx` `=` $amx^)? `>`
   }];
   let genVerifyDecl = 1;
 }

@@ -20,6 +20,8 @@ struct CPUTarget {
   bool hasVNNI() const;
   /// True when the features enable AVX512-BF16 (vdpbf16ps).
   bool hasBF16() const;
+  /// True when the features enable AMX int8 tiles (tdpbsud).
+  bool hasAMX() const;
 };
 
 /// Translates an LLVM-dialect module to LLVM IR, optimizes it at -O3 for

@@ -2,6 +2,7 @@
 #ifndef XFMR_LOWERING_PASSES_H
 #define XFMR_LOWERING_PASSES_H
 
+#include "mlir/Dialect/AMX/AMXDialect.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -31,6 +32,7 @@ struct CPUPipelineOptions {
   bool vnni = false;    // int8/int4 weights: AVX-512 VNNI dot products
   bool bf16Dot = false; // bf16 weights: AVX512-BF16 dot products
   bool fuse = true;     // run the fusion passes first
+  bool amx = false;     // int8 VNNI weights: AMX tiles for prefill
 };
 
 /// The fusion passes, in order: QKV projections, norms into prologues,

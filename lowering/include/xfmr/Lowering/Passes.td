@@ -27,6 +27,8 @@ def XfmrAssignSchedulesPass : Pass<"xfmr-assign-schedules", "ModuleOp"> {
            "int8/int4 weights: VNNI dot products on quantized activations">,
     Option<"bf16Dot", "bf16-dot", "bool", /*default=*/"false",
            "bf16 weights: AVX512-BF16 dot products on bf16 activations">,
+    Option<"amx", "amx", "bool", /*default=*/"false",
+           "int8 weights with vnni: AMX tiles for prefill">,
   ];
   let dependentDialects = ["::mlir::xfmr::XfmrDialect"];
 }
@@ -181,7 +183,7 @@ def XfmrLowerKernelsToLoopsPass : Pass<"xfmr-lower-kernels-to-loops", "ModuleOp"
     "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
     "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
     "::mlir::vector::VectorDialect", "::mlir::func::FuncDialect",
-    "::mlir::LLVM::LLVMDialect"
+    "::mlir::LLVM::LLVMDialect", "::mlir::amx::AMXDialect"
   ];
 }
 
