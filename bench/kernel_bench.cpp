@@ -141,6 +141,7 @@ void BM_LMHead(benchmark::State &state) {
                     e + " -> " + act(V) + "\n return %y : " + act(V) + "\n}";
   CPUPipelineOptions o;
   o.maxTokens = kMaxTokens;
+  o.vnni = usesVNNI(type);
   std::string err;
   auto k = JitKernel::compile(src, o, &err);
   if (!k) {
@@ -163,6 +164,8 @@ BENCHMARK(BM_LMHead)
     ->Args({768, 50257, 1})
     ->Args({768, 50257, 2})
     ->Args({768, 50257, 3})
+    ->Args({768, 50257, 4})
+    ->Args({1024, 50257, 4})
     ->Unit(benchmark::kMillisecond);
 
 BENCHMARK_CAPTURE(BM_Linear, xfmr, true)->Apply([](auto *b) { shapes(b, true); });
