@@ -47,9 +47,11 @@ ReferenceGPT2::ReferenceGPT2(const io::GPT2Files &files,
                         options.scheme.format != io::WeightFormat::F32 &&
                         c_.nEmbd % 32 == 0;
   bf16Acts_ = options.scheme.format == io::WeightFormat::BF16;
-  // The VNNI LM head exists for int8 rows only.
-  quantHead_ = int8Acts && options.scheme.format == io::WeightFormat::Int8 &&
-               !kept("lm_head", "wte.weight");
+  // The VNNI LM head exists for int8 rows and int4 rows in groups of 32.
+  const bool headDot =
+      options.scheme.format == io::WeightFormat::Int8 ||
+      (options.scheme.format == io::WeightFormat::Int4 && options.scheme.group == 32);
+  quantHead_ = int8Acts && headDot && !kept("lm_head", "wte.weight");
   wpe_ = L("wpe.weight");
   lnfg_ = L("ln_f.weight");
   lnfb_ = L("ln_f.bias");

@@ -64,8 +64,8 @@ struct AssignSchedules
         int64_t vw = fitWidth(vectorWidth, cols(head.getInput()));
         auto q = dyn_cast_or_null<QuantAttr>(
             cast<RankedTensorType>(head.getWeight().getType()).getEncoding());
-        bool dot = vnni && q && q.getBits() == 8 && vw == 16 &&
-                   cols(head.getInput()) % 32 == 0;
+        bool dot = vnni && q && (q.getBits() == 8 || q.getGroup() == 32) &&
+                   vw == 16 && cols(head.getInput()) % 32 == 0;
         s = make(vw, 1, std::max<int64_t>(tileN / vw, 1) * vw, dot);
       } else if (auto att = dyn_cast<AttentionOp>(op)) {
         int64_t vw = fitWidth(vectorWidth, att.getCache().getType().getHeadDim());

@@ -99,6 +99,9 @@ const Format kFormats[] = {
     {"bf16_dot", "bf16", {WeightFormat::BF16, 0, true, false}, true},
     {"int4_g32_vnni", "i4, #xfmr.quant<bits = 4, group = 32, scale = f16>",
      {WeightFormat::Int4, 32, true, false}, true},
+    {"int4_g32_zero_point_vnni",
+     "i4, #xfmr.quant<bits = 4, group = 32, scale = f16, zero_point = true>",
+     {WeightFormat::Int4, 32, true, true}, true},
     {"int4_g64_zero_point_vnni",
      "i4, #xfmr.quant<bits = 4, group = 64, scale = f16, zero_point = true>",
      {WeightFormat::Int4, 64, true, true}, true},
@@ -372,8 +375,10 @@ TEST_P(LMHeadKernel, MatchesReference) {
   Kernel k(src, vnni);
   ASSERT_TRUE(k.jit);
   auto x = randomVec(size_t(kMaxTokens * D)), ef = randomVec(size_t(V * D));
-  // The LM head rounds its input only with int8 rows (int4 rows: weight-only).
-  bool roundsInput = vnni && f.scheme.format == WeightFormat::Int8;
+  // The LM head rounds its input with int8 rows and int4 rows in groups of
+  // 32 (other int4 groups: weight-only).
+  bool roundsInput = vnni && (f.scheme.format == WeightFormat::Int8 ||
+                              (f.scheme.format == WeightFormat::Int4 && f.scheme.group == 32));
   std::vector<float> xr = roundsInput ? vnniActivations(x, M, D) : x;
   PackedWeight pe = pack(ef, V, D, /*reductionIsRows=*/false, f, k.jit->layout(1));
   std::vector<float> y(size_t(kMaxTokens * V), NAN);
