@@ -52,6 +52,30 @@ LogicalResult cpu::buildAttention(ImplicitLocOpBuilder &b, AttentionOp op,
   auto svt = VectorType::get({vw}, storage);
   constexpr int64_t kBlock = 16; // cached positions per softmax step
   auto bt = VectorType::get({kBlock}, b.getF32Type());
+  // Lane r of the result: the sum of the lanes of v[r] (16 vectors of 16),
+  // by a shuffle tree: each level adds the two halves of every chunk of
+  // two vectors, halving the chunk (8, 4, 2, 1 lanes per vector).
+  auto laneSums = [&](SmallVector<Value> v) {
+    for (int64_t c = kBlock / 2; c >= 1; c /= 2) {
+      SmallVector<int64_t> lo, hi;
+      for (int64_t base = 0; base < 2 * kBlock; base += 2 * c)
+        for (int64_t i = 0; i < c; ++i) {
+          lo.push_back(base + i);
+          hi.push_back(base + c + i);
+        }
+      SmallVector<Value> next;
+      for (size_t i = 0; i + 1 < v.size(); i += 2)
+        next.push_back(k.add(b.create<vector::ShuffleOp>(v[i], v[i + 1], lo),
+                             b.create<vector::ShuffleOp>(v[i], v[i + 1], hi)));
+      v = next;
+    }
+    return v[0];
+  };
+  SmallVector<int32_t> ids;
+  for (int32_t i = 0; i < kBlock; ++i)
+    ids.push_back(i);
+  Value laneIds = b.create<arith::ConstantOp>(DenseElementsAttr::get(
+      VectorType::get({kBlock}, b.getI32Type()), ArrayRef<int32_t>(ids)));
 
   // A cache half (keys or values): elements, and for i8 the scales.
   struct Half {
@@ -125,18 +149,49 @@ LogicalResult cpu::buildAttention(ImplicitLocOpBuilder &b, AttentionOp op,
         SmallVector<Value> st = k.forLoop(
             c0, len, k.idx(kBlock), init, [&](Value p0, ValueRange args) {
               Value scores = k.splat(bt, -1.0e30);
-              for (int64_t i = 0; i < kBlock; ++i) {
-                Value pi = k.add(p0, k.idx(i));
-                Value pj = b.create<arith::MinUIOp>(pi, last);
-                Value dot = k.splat(vt, 0.0);
-                for (int64_t j = 0; j < nv; ++j)
-                  dot = k.fma(qv[j], read(kc, g, pj, j), dot);
-                Value sc = k.sum(dot);
-                if (int8)
-                  sc = k.mul(sc, k.load(kc.scales, {g, pj}));
-                Value valid = b.create<arith::CmpIOp>(arith::CmpIPredicate::ult, pi, len);
-                sc = b.create<arith::SelectOp>(valid, sc, k.f32(-1.0e30));
-                scores = b.create<vector::InsertOp>(sc, scores, i);
+              if (vw == kBlock) {
+                // 16 partial-dot vectors, summed across lanes all at once.
+                SmallVector<Value> dots;
+                for (int64_t i = 0; i < kBlock; ++i) {
+                  Value pj = b.create<arith::MinUIOp>(k.add(p0, k.idx(i)), last);
+                  Value dot = k.splat(vt, 0.0);
+                  for (int64_t j = 0; j < nv; ++j)
+                    dot = k.fma(qv[j], read(kc, g, pj, j), dot);
+                  dots.push_back(dot);
+                }
+                scores = laneSums(dots);
+                if (int8) {
+                  Value ks = k.splat(bt, 0.0);
+                  for (int64_t i = 0; i < kBlock; ++i) {
+                    Value pj = b.create<arith::MinUIOp>(k.add(p0, k.idx(i)), last);
+                    ks = b.create<vector::InsertOp>(k.load(kc.scales, {g, pj}), ks, i);
+                  }
+                  scores = k.mul(scores, ks);
+                }
+                // Lanes past the end of the sequence get probability 0.
+                Value p0i = b.create<arith::IndexCastOp>(b.getI32Type(), p0);
+                Value leni = b.create<arith::IndexCastOp>(b.getI32Type(), len);
+                Value lanes = b.create<arith::AddIOp>(
+                    laneIds, k.bcast(VectorType::get({kBlock}, b.getI32Type()), p0i));
+                Value valid = b.create<arith::CmpIOp>(
+                    arith::CmpIPredicate::ult, lanes,
+                    k.bcast(VectorType::get({kBlock}, b.getI32Type()), leni));
+                scores = b.create<arith::SelectOp>(valid, scores, k.splat(bt, -1.0e30));
+              } else {
+                for (int64_t i = 0; i < kBlock; ++i) {
+                  Value pi = k.add(p0, k.idx(i));
+                  Value pj = b.create<arith::MinUIOp>(pi, last);
+                  Value dot = k.splat(vt, 0.0);
+                  for (int64_t j = 0; j < nv; ++j)
+                    dot = k.fma(qv[j], read(kc, g, pj, j), dot);
+                  Value sc = k.sum(dot);
+                  if (int8)
+                    sc = k.mul(sc, k.load(kc.scales, {g, pj}));
+                  Value valid =
+                      b.create<arith::CmpIOp>(arith::CmpIPredicate::ult, pi, len);
+                  sc = b.create<arith::SelectOp>(valid, sc, k.f32(-1.0e30));
+                  scores = b.create<vector::InsertOp>(sc, scores, i);
+                }
               }
               Value m = args[0], l = args[1];
               Value mBlock = b.create<vector::ReductionOp>(
