@@ -5,18 +5,17 @@
 //   build/bench/kernel_bench --benchmark_filter=Linear
 //
 // Decode rows report bytes/s (weights read); prefill rows FLOP/s.
-#include "xfmr/Lowering/KernelJit.h"
+#include "bench_util.h"
 
 #include <benchmark/benchmark.h>
 
 #include <random>
 
 using namespace mlir::xfmr;
+using xfmr::bench::act;
+using xfmr::bench::kMaxTokens;
 
 namespace {
-constexpr int64_t kMaxTokens = 128;
-
-std::string act(int64_t d) { return "tensor<?x" + std::to_string(d) + "xf32>"; }
 
 /// Weight element types and encodings, by benchmark argument, and how they
 /// multiply: widened to f32, VNNI dot products, or (int8 prefill) AMX.
