@@ -15,7 +15,7 @@ namespace {
 LinearOp soleProducer(Value v, bool forActivation) {
   auto l = v.getDefiningOp<LinearOp>();
   if (!l || !l->hasOneUse() || l.getSchedule() || l.getResidual() ||
-      (forActivation && l.getActivation()))
+      (forActivation && (l.getActivation() || l.getMultiplier())))
     return {};
   return l;
 }
@@ -24,7 +24,7 @@ struct FuseEpilogues : mlir::xfmr::impl::XfmrFuseEpiloguesPassBase<FuseEpilogues
   void runOnOperation() override {
     SmallVector<Operation *> ops;
     getOperation().walk([&](Operation *op) {
-      if (isa<GeluOp, SiluOp, AddOp>(op) && !op->getAttr("schedule"))
+      if (isa<GeluOp, SiluOp, AddOp, GLUOp>(op) && !op->getAttr("schedule"))
         ops.push_back(op);
     });
     // In program order, so gelu(linear) + r fuses the activation first.
@@ -37,6 +37,19 @@ struct FuseEpilogues : mlir::xfmr::impl::XfmrFuseEpiloguesPassBase<FuseEpilogues
                                         : GatedActivation::silu);
         op->getResult(0).replaceAllUsesWith(l.getResult());
         op->erase();
+        continue;
+      }
+      if (auto glu = dyn_cast<GLUOp>(op)) {
+        // act(gate) * up: the gate's linear computes both, placed where the
+        // glu was so that `up` exists before it.
+        LinearOp l = soleProducer(glu.getGate(), /*forActivation=*/true);
+        if (!l || glu.getUp() == glu.getGate())
+          continue;
+        l->moveBefore(glu);
+        l.setActivation(glu.getActivation());
+        l.getMultiplierMutable().assign(glu.getUp());
+        glu.getResult().replaceAllUsesWith(l.getResult());
+        glu.erase();
         continue;
       }
       auto add = cast<AddOp>(op);

@@ -160,6 +160,14 @@ func.func @linear_norm_size(%x: tensor<?x8xf32>, %w: tensor<8x16xf32>, %g: tenso
 
 // -----
 
+func.func @linear_times(%x: tensor<?x8xf32>, %w: tensor<8x16xf32>, %u: tensor<?x8xf32>) {
+  // expected-error @+1 {{times operand type must equal the result type}}
+  %y = xfmr.linear %x, %w times(%u : tensor<?x8xf32>) : tensor<?x8xf32>, tensor<8x16xf32> -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
 func.func @linear_residual(%x: tensor<?x8xf32>, %w: tensor<8x16xf32>, %r: tensor<?x8xf32>) {
   // expected-error @+1 {{residual type must equal the result type}}
   %y = xfmr.linear %x, %w residual(%r : tensor<?x8xf32>) : tensor<?x8xf32>, tensor<8x16xf32> -> tensor<?x16xf32>

@@ -37,6 +37,8 @@ func.func @all_ops(%tokens: tensor<?xi32>, %pos: index, %cache: !cache) -> tenso
   %fused = xfmr.linear %h, %wk, %bk norm(%g : tensor<64xf32>) norm_bias(%b : tensor<64xf32>) activation(gelu) residual(%k : tensor<?x32xf32>) {norm_epsilon = 1.0e-05 : f64} : tensor<?x64xf32>, tensor<64x32xf32>, tensor<32xf32> -> tensor<?x32xf32>
   // CHECK: xfmr.linear %{{.*}}, %{{.*}} norm(%{{.*}} : tensor<64xf32>) activation(silu) {norm_epsilon
   %rmsfused = xfmr.linear %h, %wq norm(%g : tensor<64xf32>) activation(silu) {norm_epsilon = 1.0e-06 : f64} : tensor<?x64xf32>, tensor<64x64xf32> -> tensor<?x64xf32>
+  // CHECK: xfmr.linear %{{.*}}, %{{.*}} activation(silu) times(%{{.*}} : tensor<?x64xf32>) residual(%{{.*}} : tensor<?x64xf32>) :
+  %gated = xfmr.linear %h, %wq activation(silu) times(%q : tensor<?x64xf32>) residual(%h : tensor<?x64xf32>) : tensor<?x64xf32>, tensor<64x64xf32> -> tensor<?x64xf32>
   // A fused QKV projection's output feeds attention packed: [q | k | v].
   %wp = xfmr.weight "qkv.weight" : tensor<64x128xf32>
   %pk = xfmr.linear %x, %wp : tensor<?x64xf32>, tensor<64x128xf32> -> tensor<?x128xf32>

@@ -208,11 +208,13 @@ struct Fusion {
   bool norm, normBias; // norm(gamma) [norm_bias(beta)]: layer norm with beta
   const char *activation; // "" | "gelu" | "silu"
   bool residual;
+  bool times = false; // gate multiply: act(...) * u
 };
 const Fusion kFusions[] = {{"layer_norm_gelu", true, true, "gelu", false},
                            {"rms_norm_silu", true, false, "silu", false},
                            {"residual", false, false, "", true},
-                           {"layer_norm_gelu_residual", true, true, "gelu", true}};
+                           {"layer_norm_gelu_residual", true, true, "gelu", true},
+                           {"rms_norm_silu_times_residual", true, false, "silu", true, true}};
 struct FusedShape {
   int64_t m, k, n;
   Format format;
@@ -275,6 +277,10 @@ TEST_P(FusedLinearKernel, MatchesReference) {
   }
   if (*fu.activation)
     op += std::string(" activation(") + fu.activation + ")";
+  if (fu.times) {
+    args += ", %u: " + act(N);
+    op += " times(%u : " + act(N) + ")";
+  }
   if (fu.residual) {
     args += ", %r: " + act(N);
     op += " residual(%r : " + act(N) + ")";
@@ -308,7 +314,7 @@ TEST_P(FusedLinearKernel, MatchesReference) {
     xin.assign(xf.begin(), xf.end());
   }
   auto wf = randomVec(size_t(K * N)), b = randomVec(size_t(N)),
-       r = randomVec(size_t(kMaxTokens * N));
+       r = randomVec(size_t(kMaxTokens * N)), u = randomVec(size_t(kMaxTokens * N));
   PackedWeight pw = pack(wf, K, N, /*reductionIsRows=*/true, f, k.jit->layout(1));
   std::vector<float> y(size_t(kMaxTokens * N), NAN);
   std::vector<void *> buffers{x.data(), pw.bytes.data(), b.data()};
@@ -316,8 +322,10 @@ TEST_P(FusedLinearKernel, MatchesReference) {
     buffers.push_back(g.data());
   if (fu.normBias)
     buffers.push_back(be.data());
-  if (fu.residual)
+  if (fu.residual) // buffers follow the op's operand order
     buffers.push_back(r.data());
+  if (fu.times)
+    buffers.push_back(u.data());
   buffers.push_back(y.data());
   k.run(buffers, M, 0);
   std::vector<double> ref(size_t(M * N));
@@ -330,6 +338,8 @@ TEST_P(FusedLinearKernel, MatchesReference) {
         s = 0.5 * s * (1 + std::tanh(0.7978845608028654 * (s + 0.044715 * s * s * s)));
       else if (std::string(fu.activation) == "silu")
         s = s / (1 + std::exp(-s));
+      if (fu.times)
+        s *= u[size_t(i * N + j)];
       if (fu.residual)
         s += r[size_t(i * N + j)];
       ref[size_t(i * N + j)] = s;

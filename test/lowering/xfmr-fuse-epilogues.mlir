@@ -37,6 +37,28 @@ func.func @both(%x: tensor<?x16xf32>, %h: tensor<?x16xf32>) -> tensor<?x16xf32> 
 
 // -----
 
+// Llama's gated MLP: glu(gate, up) becomes the gate linear's activation and
+// gate multiply, moved to where the glu was (after up), and the residual
+// add after the down projection fuses as for GPT-2.
+// CHECK-LABEL: func.func @gated_mlp
+// CHECK: %[[UP:.+]] = xfmr.linear %arg0, %{{.*}} : tensor<?x16xf32>, tensor<16x32xf32> -> tensor<?x32xf32>
+// CHECK: %[[G:.+]] = xfmr.linear %arg0, %{{.*}} activation(silu) times(%[[UP]] : tensor<?x32xf32>) :
+// CHECK-NOT: xfmr.glu
+// CHECK: xfmr.linear %[[G]], %{{.*}} residual(%arg1 : tensor<?x16xf32>)
+func.func @gated_mlp(%x: tensor<?x16xf32>, %h: tensor<?x16xf32>) -> tensor<?x16xf32> {
+  %wg = xfmr.weight "gate_proj" : tensor<16x32xf32>
+  %wu = xfmr.weight "up_proj" : tensor<16x32xf32>
+  %wd = xfmr.weight "down_proj" : tensor<32x16xf32>
+  %g = xfmr.linear %x, %wg : tensor<?x16xf32>, tensor<16x32xf32> -> tensor<?x32xf32>
+  %u = xfmr.linear %x, %wu : tensor<?x16xf32>, tensor<16x32xf32> -> tensor<?x32xf32>
+  %m = xfmr.glu %g, %u, silu : tensor<?x32xf32>
+  %d = xfmr.linear %m, %wd : tensor<?x32xf32>, tensor<32x16xf32> -> tensor<?x16xf32>
+  %r = xfmr.add %d, %h : tensor<?x16xf32>
+  return %r : tensor<?x16xf32>
+}
+
+// -----
+
 // Left alone: a linear whose result is also used elsewhere, an add whose
 // other operand is computed after the linear, and an add of two non-linears.
 // An add of a linear and its own input fuses (the input exists first).

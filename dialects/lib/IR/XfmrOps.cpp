@@ -162,6 +162,8 @@ LogicalResult LinearOp::verify() {
   }
   if (getResidual() && getResidual().getType() != getResult().getType())
     return emitOpError("residual type must equal the result type");
+  if (getMultiplier() && getMultiplier().getType() != getResult().getType())
+    return emitOpError("times operand type must equal the result type");
   return verifyWeightType(*this, getWeight().getType(), /*reductionDim=*/0);
 }
 

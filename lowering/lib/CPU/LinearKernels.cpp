@@ -64,6 +64,7 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
   Value gamma = op.getNormGamma() ? a.inputs[nextInput++] : Value();
   Value beta = op.getNormBeta() ? a.inputs[nextInput++] : Value();
   Value residual = op.getResidual() ? a.inputs[nextInput++] : Value();
+  Value multiplier = op.getMultiplier() ? a.inputs[nextInput++] : Value();
   std::optional<GatedActivation> act = op.getActivation();
   Value c0 = k.idx(0), c1 = k.idx(1);
   Type sT = scaleTypeOf(b, l);
@@ -357,10 +358,12 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
         });
   };
 
-  // Epilogue of one output vector: activation, then the residual.
+  // Epilogue of one output vector: activation, gate multiply, residual.
   auto finish = [&](Value row, Value col, Value y) {
     if (act)
       y = applyActivation(k, vt, *act, y);
+    if (multiplier)
+      y = k.mul(y, k.vload(vt, multiplier, {row, col}));
     if (residual)
       y = k.add(y, k.vload(vt, residual, {row, col}));
     k.vstore(y, a.out, {row, col});

@@ -129,6 +129,8 @@ def Xfmr_LinearOp : Xfmr_Op<"linear", [Pure, AttrSizedOperandSegments]> {
       of rows once and every column block reuses it (and, for dot-product
       kernels, quantizes the normalized rows).
     * `activation(gelu | silu)`: applied to `x W + b` in the epilogue.
+    * `times(%u)`: the activated result multiplied by `u` (same type as the
+      result): the gate multiply of a gated MLP, `act(x Wg) * (x Wu)`.
     * `residual(%r)`: `r` (same type as the result) added last, in the
       epilogue: the residual stream of a transformer block.
 
@@ -143,6 +145,7 @@ def Xfmr_LinearOp : Xfmr_Op<"linear", [Pure, AttrSizedOperandSegments]> {
                        Optional<Xfmr_Vector>:$norm_gamma,
                        Optional<Xfmr_Vector>:$norm_beta,
                        Optional<Xfmr_Activation>:$residual,
+                       Optional<Xfmr_Activation>:$multiplier,
                        OptionalAttr<F64Attr>:$norm_epsilon,
                        OptionalAttr<Xfmr_GatedActivation>:$activation,
                        OptionalAttr<Xfmr_ScheduleAttr>:$schedule);
@@ -152,6 +155,7 @@ def Xfmr_LinearOp : Xfmr_Op<"linear", [Pure, AttrSizedOperandSegments]> {
     (`norm` `(` $norm_gamma^ `:` type($norm_gamma) `)`)?
     (`norm_bias` `(` $norm_beta^ `:` type($norm_beta) `)`)?
     (`activation` `(` $activation^ `)`)?
+    (`times` `(` $multiplier^ `:` type($multiplier) `)`)?
     (`residual` `(` $residual^ `:` type($residual) `)`)?
     attr-dict `:` type($input) `,`
     type($weight) (`,` type($bias)^)? `->` type($result)
@@ -161,7 +165,7 @@ def Xfmr_LinearOp : Xfmr_Op<"linear", [Pure, AttrSizedOperandSegments]> {
     OpBuilder<(ins "Type":$result, "Value":$input, "Value":$weight,
                    "Value":$bias), [{
       build($_builder, $_state, result, input, weight, bias, Value(), Value(),
-            Value(), FloatAttr(), GatedActivationAttr(), ScheduleAttr());
+            Value(), Value(), FloatAttr(), GatedActivationAttr(), ScheduleAttr());
     }]>
   ];
 }

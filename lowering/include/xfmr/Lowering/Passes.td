@@ -134,7 +134,9 @@ def XfmrFuseEpiloguesPass : Pass<"xfmr-fuse-epilogues", "ModuleOp"> {
   let summary = "Fold activations and residual adds into the linear before them";
   let description = [{
     `xfmr.gelu`/`xfmr.silu` of a linear used only there becomes the linear's
-    `activation(...)`; `xfmr.add` of such a linear's result and another
+    `activation(...)`; `xfmr.glu %gate, %up` of such a linear becomes the
+    gate linear's `activation(...)` and `times(%up)` (the gated MLP's
+    multiply); `xfmr.add` of such a linear's result and another
     value becomes the linear's `residual(...)` (the bias is already part of
     the linear). Each fused op saves a kernel launch and a round trip of its
     activations through memory.
