@@ -164,7 +164,9 @@ BENCHMARK(BM_LMHead)
     ->Args({768, 50257, 2})
     ->Args({768, 50257, 3})
     ->Args({768, 50257, 4})
+    ->Args({768, 50257, 5})
     ->Args({1024, 50257, 4})
+    ->Args({1024, 50257, 5})
     ->Unit(benchmark::kMillisecond);
 
 BENCHMARK_CAPTURE(BM_Linear, xfmr, true)->Apply([](auto *b) { shapes(b, true); });

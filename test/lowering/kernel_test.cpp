@@ -408,7 +408,8 @@ std::vector<TableCase> tableCases() {
   std::vector<TableCase> c = {{1, 64, 100}, {3, 24, 7}, {5, 48, 130}};
   for (const Format &f : kFormats)
     for (auto [m, d, v] : {std::tuple<int64_t, int64_t, int64_t>{1, 128, 77},
-                           {3, 64, 130}})
+                           {3, 64, 130},
+                           {6, 64, 70}}) // more rows than are quantized once per call
       c.push_back({m, d, v, f});
   return c;
 }

@@ -10,6 +10,8 @@
 //===----------------------------------------------------------------------===//
 #include "KernelBuilder.h"
 
+#include <tuple>
+
 using namespace mlir;
 using namespace mlir::xfmr;
 using namespace mlir::xfmr::cpu;
@@ -167,24 +169,30 @@ LogicalResult cpu::buildLMHead(ImplicitLocOpBuilder &b, LMHeadOp op,
   // group's 16 code bytes unpack to 32 unsigned codes in element order.
   const bool vnni4 = s.getDot() && fmt == WeightFormat::Int4 && G == 32;
   const bool vnni = (s.getDot() && fmt == WeightFormat::Int8) || vnni4;
-  Value hq, hq32, hs, hsum, hcorr;
+  // Scratch for kFew rows' codes: decode (and the last row of a prompt)
+  // quantizes its rows once per call; more rows are quantized per unit
+  // into slot 0. `slot` is the scratch row the dot products read.
+  constexpr int64_t kFew = 4;
+  Value hq, hq32, hs, hsum, hcorr, slot;
   if (vnni) {
-    hq = b.create<memref::AllocaOp>(MemRefType::get({D}, b.getI8Type()));
-    hs = b.create<memref::AllocaOp>(MemRefType::get({D / 32}, b.getF32Type()));
-    hsum = b.create<memref::AllocaOp>(MemRefType::get({D / 32}, b.getF32Type()));
-    hcorr = b.create<memref::AllocaOp>(MemRefType::get({1}, b.getF32Type()));
-    hq32 = k.view(hq, c0, {D / 4}, b.getI32Type());
+    hq = b.create<memref::AllocaOp>(MemRefType::get({kFew * D}, b.getI8Type()));
+    hs = b.create<memref::AllocaOp>(MemRefType::get({kFew, D / 32}, b.getF32Type()));
+    hsum = b.create<memref::AllocaOp>(MemRefType::get({kFew, D / 32}, b.getF32Type()));
+    hcorr = b.create<memref::AllocaOp>(MemRefType::get({kFew}, b.getF32Type()));
+    hq32 = k.view(hq, c0, {kFew * D / 4}, b.getI32Type());
   }
+  auto codeAt = [&](Value k0) { return k.add(k.mul(slot, k.idx(D)), k0); };
   auto quantizeRow = [&](Value m) {
-    quantizeActivationRow(k, x, m, D, hq, c0, hs, hsum, {});
+    quantizeActivationRow(k, x, m, D, hq, k.mul(slot, k.idx(D)), hs, hsum, {slot});
     // sum_b s_b 128 sum(xq_b): the unsigned codes' offset, shared by all rows.
     Value corr = k.forLoop(c0, k.idx(D / 32), c1, {k.f32(0.0)},
                            [&](Value blk, ValueRange acc) {
-                             Value t = k.mul(k.load(hs, {blk}), k.load(hsum, {blk}));
+                             Value t = k.mul(k.load(hs, {slot, blk}),
+                                             k.load(hsum, {slot, blk}));
                              return SmallVector<Value>{
                                  k.add(k.mul(t, k.f32(128.0)), acc[0])};
                            })[0];
-    k.store(corr, hcorr, {c0});
+    k.store(corr, hcorr, {slot});
   };
   auto vnniDots = [&](ArrayRef<Value> vs) -> SmallVector<Value> {
     const size_t R = vs.size();
@@ -203,8 +211,8 @@ LogicalResult cpu::buildLMHead(ImplicitLocOpBuilder &b, LMHeadOp op,
         [&](Value blk, ValueRange args) {
           Value k0 = k.mul(blk, k.idx(32));
           prefetchRows(rowBase, k0);
-          Value xv = b.create<vector::BitCastOp>(i32x8, k.vload(i8x32, hq, {k0}));
-          Value sc = k.bcast(v8, k.load(hs, {blk}));
+          Value xv = b.create<vector::BitCastOp>(i32x8, k.vload(i8x32, hq, {codeAt(k0)}));
+          Value sc = k.bcast(v8, k.load(hs, {slot, blk}));
           SmallVector<Value> next;
           for (size_t r = 0; r < R; ++r) {
             Value wv = b.create<vector::BitCastOp>(i32x8, k.vload(i8x32, rows[r], {k0}));
@@ -213,7 +221,7 @@ LogicalResult cpu::buildLMHead(ImplicitLocOpBuilder &b, LMHeadOp op,
           }
           return next;
         });
-    Value corr = k.load(hcorr, {c0});
+    Value corr = k.load(hcorr, {slot});
     SmallVector<Value> totals;
     for (size_t r = 0; r < R; ++r) {
       Value rs = k.toF32(k.load(k.view(e, rowBase[r], {1}, sT), {c0}));
@@ -251,8 +259,8 @@ LogicalResult cpu::buildLMHead(ImplicitLocOpBuilder &b, LMHeadOp op,
           Value gOff = k.mul(g, k.idx(gBytes));
           prefetchRows(rowBase, gOff);
           Value xv = b.create<vector::BitCastOp>(
-              i32x8, k.vload(i8x32, hq, {k.mul(g, k.idx(32))}));
-          Value sx = k.load(hs, {g}), xsum = k.load(hsum, {g});
+              i32x8, k.vload(i8x32, hq, {codeAt(k.mul(g, k.idx(32)))}));
+          Value sx = k.load(hs, {slot, g}), xsum = k.load(hsum, {slot, g});
           SmallVector<Value> next(args.begin(), args.end());
           for (size_t r = 0; r < R; ++r) {
             Value gBase = k.add(rowBase[r], gOff);
@@ -299,29 +307,60 @@ LogicalResult cpu::buildLMHead(ImplicitLocOpBuilder &b, LMHeadOp op,
         k.store(t[r], a.out, {m, vs[r]});
     });
   };
-  k.forLoop(a.begin, a.end, c1, [&](Value unit) {
+  // Vocabulary rows [v0, v1) of one unit.
+  auto unitSpan = [&](Value unit) {
     Value v0 = k.mul(unit, k.idx(tn));
     Value v1 = b.create<arith::MinUIOp>(k.add(v0, k.idx(tn)), k.idx(V));
-    Value span = k.sub(v1, v0);
-    Value vMain = k.add(v0, k.mul(b.create<arith::DivUIOp>(span, k.idx(kRows)),
+    Value vMain = k.add(v0, k.mul(b.create<arith::DivUIOp>(k.sub(v1, v0), k.idx(kRows)),
                                   k.idx(kRows)));
-    if (vnni) {
-      // Token rows outside: x's row is quantized once per unit.
+    return std::make_tuple(v0, vMain, v1);
+  };
+  if (!vnni) {
+    k.forLoop(a.begin, a.end, c1, [&](Value unit) {
+      auto [v0, vMain, v1] = unitSpan(unit);
+      k.forLoop(v0, vMain, k.idx(kRows), [&](Value v) { emitRows(v, kRows); });
+      k.forLoop(vMain, v1, c1, [&](Value v) { emitRows(v, 1); });
+    });
+    return success();
+  }
+  // VNNI: the dot products of token row m (codes in scratch `slot`) with
+  // the unit's vocabulary rows.
+  auto vnniUnit = [&](Value unit, Value m) {
+    auto [v0, vMain, v1] = unitSpan(unit);
+    auto emit = [&](Value v, int64_t count) {
+      SmallVector<Value> vs = rowsOf(v, count);
+      SmallVector<Value> t = vnni4 ? vnniDots4(vs) : vnniDots(vs);
+      for (int64_t r = 0; r < count; ++r)
+        k.store(t[r], a.out, {m, vs[r]});
+    };
+    k.forLoop(v0, vMain, k.idx(kRows), [&](Value v) { emit(v, kRows); });
+    k.forLoop(vMain, v1, c1, [&](Value v) { emit(v, 1); });
+  };
+  Value few = b.create<arith::CmpIOp>(arith::CmpIPredicate::ule, a.n, k.idx(kFew));
+  auto ifOp = b.create<scf::IfOp>(few, /*withElseRegion=*/true);
+  {
+    OpBuilder::InsertionGuard g(b);
+    // Few token rows (decode): each quantized once per call, into its slot.
+    b.setInsertionPoint(ifOp.thenYield());
+    k.forLoop(c0, a.n, c1, [&](Value m) {
+      slot = m;
+      quantizeRow(m);
+    });
+    k.forLoop(a.begin, a.end, c1, [&](Value unit) {
+      k.forLoop(c0, a.n, c1, [&](Value m) {
+        slot = m;
+        vnniUnit(unit, m);
+      });
+    });
+    // More (every row's logits): quantized per unit into slot 0.
+    b.setInsertionPoint(ifOp.elseYield());
+    slot = c0;
+    k.forLoop(a.begin, a.end, c1, [&](Value unit) {
       k.forLoop(c0, a.n, c1, [&](Value m) {
         quantizeRow(m);
-        auto emit = [&](Value v, int64_t count) {
-          SmallVector<Value> vs = rowsOf(v, count);
-          SmallVector<Value> t = vnni4 ? vnniDots4(vs) : vnniDots(vs);
-          for (int64_t r = 0; r < count; ++r)
-            k.store(t[r], a.out, {m, vs[r]});
-        };
-        k.forLoop(v0, vMain, k.idx(kRows), [&](Value v) { emit(v, kRows); });
-        k.forLoop(vMain, v1, c1, [&](Value v) { emit(v, 1); });
+        vnniUnit(unit, m);
       });
-      return;
-    }
-    k.forLoop(v0, vMain, k.idx(kRows), [&](Value v) { emitRows(v, kRows); });
-    k.forLoop(vMain, v1, c1, [&](Value v) { emitRows(v, 1); });
-  });
+    });
+  }
   return success();
 }
