@@ -1,6 +1,8 @@
 //===- FuseEpilogues.cpp - activations and residual adds into linears ------===//
 #include "xfmr/Lowering/Passes.h"
 
+#include "mlir/IR/Dominance.h"
+
 namespace mlir::xfmr {
 #define GEN_PASS_DEF_XFMRFUSEEPILOGUESPASS
 #include "xfmr/Lowering/Passes.h.inc"
@@ -27,6 +29,7 @@ struct FuseEpilogues : mlir::xfmr::impl::XfmrFuseEpiloguesPassBase<FuseEpilogues
       if (isa<GeluOp, SiluOp, AddOp, GLUOp>(op) && !op->getAttr("schedule"))
         ops.push_back(op);
     });
+    DominanceInfo dominance(getOperation());
     // In program order, so gelu(linear) + r fuses the activation first.
     for (Operation *op : ops) {
       if (isa<GeluOp, SiluOp>(op)) {
@@ -57,10 +60,7 @@ struct FuseEpilogues : mlir::xfmr::impl::XfmrFuseEpiloguesPassBase<FuseEpilogues
         LinearOp l = soleProducer(add->getOperand(i), /*forActivation=*/false);
         Value other = add->getOperand(1 - i);
         // The residual must exist before the linear runs.
-        if (!l || other.getDefiningOp() == l ||
-            (other.getDefiningOp() &&
-             !other.getDefiningOp()->isBeforeInBlock(l) &&
-             other.getDefiningOp()->getBlock() == l->getBlock()))
+        if (!l || !dominance.properlyDominates(other, l))
           continue;
         l.getResidualMutable().assign(other);
         add.getResult().replaceAllUsesWith(l.getResult());

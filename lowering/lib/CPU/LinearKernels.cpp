@@ -1,19 +1,22 @@
 //===- LinearKernels.cpp - xfmr.linear on the CPU ---------------------------===//
 //
-// xfmr.linear: y[M,N] = x[M,K] W[K,N] + b. A work unit is one block of
+// xfmr.linear: y[M,N] = act(norm(x)[M,K] W[K,N] + b) * u + r, the optional
+// parts folded in by the fusion passes. A work unit is one block of
 // `tile_n` output columns, stored contiguously (WeightLayout ColumnBlocks),
-// so each thread streams its blocks once, in order, for all rows. Inside a
-// unit, rows go `tile_m` at a time through a register tile of
-// tile_m x (tile_n / vector_width) vector accumulators (one broadcast of x,
-// one load of W per vector and k), then one at a time for the remainder.
-// Decode (M = 1) is the remainder loop alone: a streaming matrix-vector
-// product. Weights are dequantized in registers:
+// so each thread streams its blocks once, in order, for all rows.
+//
+// Rows are first prepared once per call and thread: the fused norm, then
+// for dot-product schedules the rounding of x (int8 per block of 32 for
+// VNNI, bf16 for AVX512-BF16); up to tile_m rows (decode) on the stack,
+// more (prefill) in a heap buffer. Inside a unit, rows go `tile_m` at a
+// time through a register tile of tile_m x (tile_n / vector_width) vector
+// accumulators (one broadcast of x, one load of W per vector and k), then
+// one at a time; with `amx`, int8 prefill takes 16-row AMX tiles first.
+// Weights are dequantized in registers:
 //   bf16: widened;  int8: codes summed, times the channel scale at the end;
 //   int4: per group of G rows, sum(x c) * scale + sum(x) * min.
-//
-// xfmr.lm_head: logits[M,V] = x[M,D] E[V,D]^T. A work unit is `tile_n`
-// vocabulary rows; each logit is a dot product of two contiguous rows
-// (quantized rows: WeightLayout Rows) followed by one horizontal sum.
+// The epilogue applies bias, activation, gate multiply and residual to each
+// output vector before it is stored.
 //
 //===----------------------------------------------------------------------===//
 #include "AMXTiles.h"
