@@ -67,8 +67,12 @@ struct AssignSchedules
         bool dot = vnni && q && (q.getBits() == 8 || q.getGroup() == 32) &&
                    vw == 16 && cols(head.getInput()) % 32 == 0;
         s = make(vw, 1, std::max<int64_t>(tileN / vw, 1) * vw, dot);
-      } else if (auto att = dyn_cast<AttentionOp>(op)) {
-        int64_t vw = fitWidth(vectorWidth, att.getCache().getType().getHeadDim());
+      } else if (isa<AttentionOp, AttentionPartialOp>(op)) {
+        auto cache = cast<KVCacheType>(op->getOperand(op->getNumOperands() - 2).getType());
+        int64_t vw = fitWidth(vectorWidth, cache.getHeadDim());
+        s = make(vw, 1, vw);
+      } else if (auto comb = dyn_cast<AttentionCombineOp>(op)) {
+        int64_t vw = fitWidth(vectorWidth, comb.getHeadDim());
         s = make(vw, 1, vw);
       } else if (auto rot = dyn_cast<RotaryOp>(op)) {
         s = make(1, 1, 1);

@@ -57,6 +57,8 @@ LogicalResult buildBody(ImplicitLocOpBuilder &b, Operation *op, KernelArgs &a) {
       .Case<EmbeddingOp>([&](auto o) { return buildEmbedding(b, o, a); })
       .Case<RotaryOp>([&](auto o) { return buildRotary(b, o, a); })
       .Case<AttentionOp>([&](auto o) { return buildAttention(b, o, a); })
+      .Case<AttentionPartialOp>([&](auto o) { return buildAttentionPartial(b, o, a); })
+      .Case<AttentionCombineOp>([&](auto o) { return buildAttentionCombine(b, o, a); })
       .Case<GeluOp, SiluOp, AddOp, GLUOp>(
           [&](Operation *o) { return buildElementwise(b, o, a); })
       .Default([](Operation *o) {

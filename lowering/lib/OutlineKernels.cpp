@@ -46,6 +46,9 @@ Attribute workAttr(Operation *op, Builder &b) {
     return b.getI64IntegerAttr(llvm::divideCeil(rows(head.getWeight()), tn));
   if (auto att = dyn_cast<AttentionOp>(op))
     return b.getI64IntegerAttr(att.getCache().getType().getKvHeads());
+  if (auto part = dyn_cast<AttentionPartialOp>(op))
+    return b.getI64IntegerAttr(part.getCache().getType().getKvHeads() *
+                               int64_t(part.getSplits()));
   return b.getStringAttr("rows");
 }
 

@@ -17,6 +17,9 @@ void xfmr::buildKernelFormationPipeline(OpPassManager &pm,
                                         const CPUPipelineOptions &o) {
   if (o.fuse)
     buildFusionPipeline(pm);
+  if (o.attentionSplits > 1)
+    pm.addPass(createXfmrSplitAttentionPass(
+        XfmrSplitAttentionPassOptions{o.attentionSplits}));
   pm.addPass(createXfmrAssignSchedulesPass(
       XfmrAssignSchedulesPassOptions{o.vectorWidth, o.tileM, o.tileN, o.vnni,
                                      o.bf16Dot, o.amx}));

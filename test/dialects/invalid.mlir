@@ -474,3 +474,37 @@ func.func @weight_quant_1d() {
   %w = xfmr.weight "w" : tensor<64xi8, #xfmr.quant<bits = 8, group = 0, scale = f32>>
   return
 }
+
+// -----
+
+!c = !xfmr.kv_cache<layers = 2, heads = 2, context = 8, head_dim = 4, f32>
+func.func @partial_splits(%q: tensor<?x8xf32>, %c: !c, %p: index) {
+  // expected-error @+1 {{splits must be at least 2, got 1}}
+  %y = xfmr.attention_partial(%q, %q, %q), %c at %p {layer = 0 : i64, num_heads = 2 : i64, splits = 1 : i64} : (tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>), !c -> tensor<?x12xf32>
+  return
+}
+
+// -----
+
+!c = !xfmr.kv_cache<layers = 2, heads = 2, context = 8, head_dim = 4, f32>
+func.func @partial_width(%q: tensor<?x8xf32>, %c: !c, %p: index) {
+  // expected-error @+1 {{result width 12 is not 2 heads x 2 splits x (head_dim 4 + 2)}}
+  %y = xfmr.attention_partial(%q, %q, %q), %c at %p {layer = 0 : i64, num_heads = 2 : i64, splits = 2 : i64} : (tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>), !c -> tensor<?x12xf32>
+  return
+}
+
+// -----
+
+func.func @combine_width(%x: tensor<?x20xf32>) {
+  // expected-error @+1 {{partial width 20 is not 2 heads x 2 splits x (head_dim 4 + 2)}}
+  %y = xfmr.attention_combine %x {head_dim = 4 : i64, num_heads = 2 : i64, splits = 2 : i64} : tensor<?x20xf32> -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @combine_result(%x: tensor<?x24xf32>) {
+  // expected-error @+1 {{result width 12 is not 2 heads x 4}}
+  %y = xfmr.attention_combine %x {head_dim = 4 : i64, num_heads = 2 : i64, splits = 2 : i64} : tensor<?x24xf32> -> tensor<?x12xf32>
+  return
+}

@@ -44,6 +44,11 @@ func.func @all_ops(%tokens: tensor<?xi32>, %pos: index, %cache: !cache) -> tenso
   %pk = xfmr.linear %x, %wp : tensor<?x64xf32>, tensor<64x128xf32> -> tensor<?x128xf32>
   // CHECK: xfmr.attention(%{{.*}}), %{{.*}} at %{{.*}} {layer = 0 : i64, num_heads = 4 : i64} : (tensor<?x128xf32>), !xfmr.kv_cache
   %ap = xfmr.attention(%pk), %cache at %pos {layer = 0 : i64, num_heads = 4 : i64} : (tensor<?x128xf32>), !cache -> tensor<?x64xf32>
+  // Flash-decoding halves (xfmr-split-attention).
+  // CHECK: xfmr.attention_partial(%{{.*}}), %{{.*}} at %{{.*}} {layer = 0 : i64, num_heads = 4 : i64, splits = 2 : i64} : (tensor<?x128xf32>), !xfmr.kv_cache<{{.*}}> -> tensor<?x144xf32>
+  %part = xfmr.attention_partial(%pk), %cache at %pos {layer = 0 : i64, num_heads = 4 : i64, splits = 2 : i64} : (tensor<?x128xf32>), !cache -> tensor<?x144xf32>
+  // CHECK: xfmr.attention_combine %{{.*}} {head_dim = 16 : i64, num_heads = 4 : i64, splits = 2 : i64} : tensor<?x144xf32> -> tensor<?x64xf32>
+  %comb = xfmr.attention_combine %part {head_dim = 16 : i64, num_heads = 4 : i64, splits = 2 : i64} : tensor<?x144xf32> -> tensor<?x64xf32>
   // CHECK: xfmr.add
   %s = xfmr.add %a, %r : tensor<?x64xf32>
   // CHECK: xfmr.gelu

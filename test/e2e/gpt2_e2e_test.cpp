@@ -38,6 +38,7 @@ struct Case {
   /// error must stay within twice the reference's own gap.
   double jitter = 0;
   bool amx = false; // int8 prefill on AMX tiles (skipped without AMX)
+  int64_t attentionSplits = 1; // flash-decoding ranges per kv head
 };
 
 void PrintTo(const Case &c, std::ostream *os) { *os << c.name; }
@@ -63,6 +64,7 @@ TEST_P(GPT2EndToEnd, MatchesReferenceAndRecompute) {
   opts.noDot = !c.allowVNNI;
   opts.bf16Dot = c.precision == "bf16" && c.allowVNNI;
   opts.amx = c.amx;
+  opts.attentionSplits = c.attentionSplits;
   if (c.amx && !mlir::xfmr::CPUTarget::host().hasAMX())
     GTEST_SKIP() << "no AMX on this CPU";
   ASSERT_EQ(compileModel(modelDir, outDir, opts, &err), 0) << err;
@@ -243,6 +245,12 @@ INSTANTIATE_TEST_SUITE_P(
         // on which values happen to sit on a rounding boundary.
         Case{"int8_vnni", small(), 2, {}, {}, "int8", {WeightFormat::Int8, 0, true},
              {}, 2e-2, "f32", true, 1234},
+        // Flash-decoding: each kv head's positions in 2 or 3 ranges, merged
+        // per row (ranges are empty for the first positions).
+        Case{"split_attention_2", small(), 2, {}, {}, "f32", {}, {}, 1e-4, "f32",
+             true, 0, 0, false, 2},
+        Case{"split_attention_3_int8_kv", small(), 3, {}, {}, "f32", {}, {}, 1e-3,
+             "int8", true, 0, 0, false, 3},
         // The 16-token prompt is one AMX tile of rows; decode stays on VNNI.
         Case{"int8_vnni_amx", small(), 2, {}, {}, "int8", {WeightFormat::Int8, 0, true},
              {}, 2e-2, "f32", true, 1234, 0, true},

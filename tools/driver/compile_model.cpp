@@ -163,6 +163,7 @@ int ::xfmr::compileModel(const std::string &modelDir, const std::string &outDir,
   popts.vnni = target.hasVNNI() && !options.noDot;
   popts.bf16Dot = target.hasBF16() && options.bf16Dot && !options.noDot;
   popts.fuse = !options.noFuse;
+  popts.attentionSplits = options.attentionSplits;
   popts.amx = popts.vnni && target.hasAMX() && options.amx;
 
   std::string tmp = outDir + ".tmp";

@@ -15,6 +15,7 @@ struct CompileOptions {
   bool noDot = false;      // widen quantized weights instead of dot products
   bool bf16Dot = false;    // bf16: AVX512-BF16 on bf16-rounded activations
   bool noFuse = false;     // skip the fusion passes (for comparison)
+  int64_t attentionSplits = 1; // > 1: flash-decoding over position ranges
   bool amx = false;        // int8 prefill on AMX tiles where the CPU has them
                            // (measured no faster than VNNI yet: docs/passes.md)
                            // (faster; 6.1e-3 logit error vs 5.0e-3, off by default)

@@ -10,7 +10,7 @@ int xfmr::cli::cmdCompile(int argc, char **argv) {
   const char *usage = "xfmr compile MODEL_DIR -o OUT [--max-tokens N] "
                       "[--precision f32|bf16|int8|int4] [--group-size 32] "
                       "[--scale-type f16|f32] [--zero-point] [--keep lm_head,...] "
-                      "[--kv-precision f32|f16|int8] [--no-dot] [--bf16-dot] [--no-fuse] [--amx] "
+                      "[--kv-precision f32|f16|int8] [--no-dot] [--bf16-dot] [--no-fuse] [--amx] [--attention-splits 1] "
                       "[--drop-layers 3,5] [--drop-last N] [--tile-n 64] [--tile-m 4] [--dump-ir DIR] "
                       "[--cpu NAME --features +a,+b]";
   Args args(argc, argv, 2);
@@ -37,6 +37,7 @@ int xfmr::cli::cmdCompile(int argc, char **argv) {
   opts.bf16Dot = args.flag("--bf16-dot");
   opts.noFuse = args.flag("--no-fuse");
   opts.amx = args.flag("--amx");
+  opts.attentionSplits = args.takeInt("--attention-splits", 1, 1, 64);
   opts.kvPrecision = args.take("--kv-precision", "f32");
   if (opts.kvPrecision != "f32" && opts.kvPrecision != "f16" &&
       opts.kvPrecision != "int8")

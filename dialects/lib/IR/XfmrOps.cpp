@@ -252,6 +252,60 @@ LogicalResult AttentionOp::verify() {
                  failed(checkSameRows(*this, q, v)));
 }
 
+double AttentionPartialOp::getScaleOrDefault() {
+  if (auto s = getScale())
+    return s->convertToDouble();
+  return 1.0 / std::sqrt(double(getCache().getType().getHeadDim()));
+}
+
+LogicalResult AttentionPartialOp::verify() {
+  KVCacheType cache = getCache().getType();
+  int64_t heads = getNumHeads(), hd = cache.getHeadDim(), kvh = cache.getKvHeads();
+  if (getSplits() < 2)
+    return emitOpError() << "splits must be at least 2, got " << getSplits();
+  if (getInputs().size() != 1 && getInputs().size() != 3)
+    return emitOpError() << "takes q, k, v or one packed [q | k | v], got "
+                         << getInputs().size() << " inputs";
+  if (heads <= 0 || heads % kvh != 0)
+    return emitOpError() << "num_heads (" << heads
+                         << ") must be a positive multiple of the cache's "
+                         << kvh << " kv heads";
+  if (getLayer() < 0 || getLayer() >= cache.getLayers())
+    return emitOpError() << "layer " << getLayer() << " is outside the cache's "
+                         << cache.getLayers() << " layers";
+  for (Value v : getInputs()) {
+    if (failed(checkActivation(*this, v, "operand")) ||
+        failed(checkSameRows(*this, v, getResult())))
+      return failure();
+  }
+  int64_t want = isPacked() ? (heads + 2 * kvh) * hd : heads * hd;
+  if (dim(getInputs()[0], 1) != want)
+    return emitOpError() << "query width " << dim(getInputs()[0], 1)
+                         << " does not match " << heads << " heads x " << hd;
+  if (dim(getResult(), 1) != heads * getSplits() * (hd + 2))
+    return emitOpError() << "result width " << dim(getResult(), 1) << " is not "
+                         << heads << " heads x " << getSplits()
+                         << " splits x (head_dim " << hd << " + 2)";
+  return success();
+}
+
+LogicalResult AttentionCombineOp::verify() {
+  if (getSplits() < 2)
+    return emitOpError() << "splits must be at least 2, got " << getSplits();
+  if (failed(checkActivation(*this, getPartial(), "partial")) ||
+      failed(checkSameRows(*this, getPartial(), getResult())))
+    return failure();
+  int64_t h = getNumHeads(), hd = getHeadDim(), s = getSplits();
+  if (dim(getPartial(), 1) != h * s * (hd + 2))
+    return emitOpError() << "partial width " << dim(getPartial(), 1) << " is not "
+                         << h << " heads x " << s << " splits x (head_dim " << hd
+                         << " + 2)";
+  if (dim(getResult(), 1) != h * hd)
+    return emitOpError() << "result width " << dim(getResult(), 1) << " is not "
+                         << h << " heads x " << hd;
+  return success();
+}
+
 LogicalResult DispatchOp::verifySymbolUses(SymbolTableCollection &symbols) {
   Operation *callee =
       symbols.lookupNearestSymbolFrom(*this, getKernelAttr());

@@ -26,26 +26,39 @@ using namespace mlir;
 using namespace mlir::xfmr;
 using namespace mlir::xfmr::cpu;
 
-LogicalResult cpu::buildAttention(ImplicitLocOpBuilder &b, AttentionOp op,
-                                  KernelArgs &a) {
+namespace {
+/// What the full and the split (flash-decoding) attention kernels share.
+struct AttentionSpec {
+  Operation *op;
+  KVCacheType cache;
+  int64_t heads;
+  bool packed;
+  double scale;
+  int64_t splits; // 1: the whole range per unit, normalized output
+};
+
+LogicalResult buildAttentionKernel(ImplicitLocOpBuilder &b,
+                                   const AttentionSpec &spec, KernelArgs &a) {
   KB k(b);
-  KVCacheType cache = op.getCache().getType();
+  Operation *op = spec.op;
+  KVCacheType cache = spec.cache;
   int64_t hd = cache.getHeadDim(), kvh = cache.getKvHeads();
-  int64_t group = op.getNumHeads() / kvh;
+  int64_t group = spec.heads / kvh;
+  const int64_t S = spec.splits;
   int64_t vw = scheduleOf(op).getVectorWidth();
   if (hd % vw != 0)
-    return op.emitOpError() << "schedule vector_width " << vw
-                            << " does not divide head_dim " << hd;
+    return op->emitOpError() << "schedule vector_width " << vw
+                             << " does not divide head_dim " << hd;
   int64_t nv = hd / vw;
   auto vt = VectorType::get({vw}, b.getF32Type());
   // Three inputs, or one packed [q | k | v] row per token.
-  const bool packed = op.isPacked();
+  const bool packed = spec.packed;
   Value q = a.inputs[0];
   Value kIn = packed ? q : a.inputs[1], vIn = packed ? q : a.inputs[2];
-  const int64_t heads = op.getNumHeads();
+  const int64_t heads = spec.heads;
   const int64_t kCol = packed ? heads * hd : 0, vCol = packed ? (heads + kvh) * hd : 0;
   Value c0 = k.idx(0), c1 = k.idx(1);
-  Value scale = k.f32(op.getScaleOrDefault());
+  Value scale = k.f32(spec.scale);
   Type storage = cache.getElementType();
   const bool int8 = storage.isSignlessInteger(8);
   const int64_t C = cache.getContextLength();
@@ -116,7 +129,12 @@ LogicalResult cpu::buildAttention(ImplicitLocOpBuilder &b, AttentionOp op,
     return k.toF32(k.vload(svt, h.elems, {g, pj, k.idx(j * vw)}));
   };
 
-  k.forLoop(a.begin, a.end, c1, [&](Value g) {
+  // Unit u: kv head g = u / S, range s = u % S of the cached positions.
+  // Every range's unit appends the head's new keys and values first (the
+  // same bytes), so whichever positions it reads it has written itself.
+  k.forLoop(a.begin, a.end, c1, [&](Value u) {
+    Value g = S == 1 ? u : b.create<arith::DivUIOp>(u, k.idx(S)).getResult();
+    Value s = S == 1 ? c0 : b.create<arith::RemUIOp>(u, k.idx(S)).getResult();
     Value gOff = k.mul(g, k.idx(hd));
     // Append this head's new keys and values.
     k.forLoop(c0, a.n, c1, [&](Value t) {
@@ -141,13 +159,19 @@ LogicalResult cpu::buildAttention(ImplicitLocOpBuilder &b, AttentionOp op,
         SmallVector<Value> init{k.f32(-1.0e30), k.f32(0.0)};
         for (int64_t j = 0; j < nv; ++j)
           init.push_back(k.splat(vt, 0.0));
-        Value len = k.add(k.add(a.pos, t), c1);
-        Value last = k.sub(len, c1);
+        // This unit's cached positions [lo, hi) of the row's 0 .. pos+t.
+        Value rowLen = k.add(k.add(a.pos, t), c1);
+        Value lo = c0, len = rowLen;
+        if (S > 1) {
+          lo = b.create<arith::DivUIOp>(k.mul(s, rowLen), k.idx(S));
+          len = b.create<arith::DivUIOp>(k.mul(k.add(s, c1), rowLen), k.idx(S));
+        }
+        Value last = b.create<arith::MaxUIOp>(k.sub(len, c1), lo);
         // Blocks of kBlock positions: their scores form one vector, so the
         // softmax's max, exp and sum run on vectors; positions past the end
         // of a block read the last valid one and get probability 0.
         SmallVector<Value> st = k.forLoop(
-            c0, len, k.idx(kBlock), init, [&](Value p0, ValueRange args) {
+            lo, len, k.idx(kBlock), init, [&](Value p0, ValueRange args) {
               Value scores = k.splat(bt, -1.0e30);
               if (vw == kBlock) {
                 // 16 partial-dot vectors, summed across lanes all at once.
@@ -216,11 +240,71 @@ LogicalResult cpu::buildAttention(ImplicitLocOpBuilder &b, AttentionOp op,
               next.append(acc);
               return next;
             });
-        Value inv = k.bcast(vt, k.div(k.f32(1.0), st[1]));
+        if (S == 1) {
+          Value inv = k.bcast(vt, k.div(k.f32(1.0), st[1]));
+          for (int64_t j = 0; j < nv; ++j)
+            k.vstore(k.mul(st[2 + j], inv), a.out, {t, k.add(qOff, k.idx(j * vw))});
+          return;
+        }
+        // Partial: [acc (hd) | m | l] at (h * S + s) * (hd + 2).
+        Value at = k.mul(k.add(k.mul(h, k.idx(S)), s), k.idx(hd + 2));
         for (int64_t j = 0; j < nv; ++j)
-          k.vstore(k.mul(st[2 + j], inv), a.out, {t, k.add(qOff, k.idx(j * vw))});
+          k.vstore(st[2 + j], a.out, {t, k.add(at, k.idx(j * vw))});
+        k.store(st[0], a.out, {t, k.add(at, k.idx(hd))});
+        k.store(st[1], a.out, {t, k.add(at, k.idx(hd + 1))});
       });
     });
+  });
+  return success();
+}
+} // namespace
+
+LogicalResult cpu::buildAttention(ImplicitLocOpBuilder &b, AttentionOp op,
+                                  KernelArgs &a) {
+  return buildAttentionKernel(b,
+                              {op, op.getCache().getType(), int64_t(op.getNumHeads()),
+                               op.isPacked(), op.getScaleOrDefault(), 1},
+                              a);
+}
+
+LogicalResult cpu::buildAttentionPartial(ImplicitLocOpBuilder &b,
+                                         AttentionPartialOp op, KernelArgs &a) {
+  return buildAttentionKernel(b,
+                              {op, op.getCache().getType(), int64_t(op.getNumHeads()),
+                               op.isPacked(), op.getScaleOrDefault(),
+                               int64_t(op.getSplits())},
+                              a);
+}
+
+LogicalResult cpu::buildAttentionCombine(ImplicitLocOpBuilder &b,
+                                         AttentionCombineOp op, KernelArgs &a) {
+  KB k(b);
+  const int64_t H = op.getNumHeads(), hd = op.getHeadDim(), S = op.getSplits();
+  int64_t vw = scheduleOf(op).getVectorWidth();
+  if (hd % vw != 0)
+    return op.emitOpError() << "schedule vector_width " << vw
+                            << " does not divide head_dim " << hd;
+  auto vt = VectorType::get({vw}, b.getF32Type());
+  Value in = a.inputs[0];
+  k.forLoop(a.begin, a.end, k.idx(1), [&](Value r) {
+    for (int64_t h = 0; h < H; ++h) {
+      auto base = [&](int64_t s) { return (h * S + s) * (hd + 2); };
+      Value m = k.load(in, {r, k.idx(base(0) + hd)});
+      for (int64_t s = 1; s < S; ++s)
+        m = b.create<arith::MaximumFOp>(m, k.load(in, {r, k.idx(base(s) + hd)}));
+      Value l = k.f32(0.0);
+      SmallVector<Value> acc(hd / vw, k.splat(vt, 0.0));
+      for (int64_t s = 0; s < S; ++s) {
+        Value w = b.create<math::ExpOp>(k.sub(k.load(in, {r, k.idx(base(s) + hd)}), m));
+        l = k.add(l, k.mul(w, k.load(in, {r, k.idx(base(s) + hd + 1)})));
+        Value wV = k.bcast(vt, w);
+        for (int64_t j = 0; j < hd / vw; ++j)
+          acc[j] = k.fma(wV, k.vload(vt, in, {r, k.idx(base(s) + j * vw)}), acc[j]);
+      }
+      Value inv = k.bcast(vt, k.div(k.f32(1.0), l));
+      for (int64_t j = 0; j < hd / vw; ++j)
+        k.vstore(k.mul(acc[j], inv), a.out, {r, k.idx(h * hd + j * vw)});
+    }
   });
   return success();
 }

@@ -201,6 +201,10 @@ LogicalResult buildEmbedding(ImplicitLocOpBuilder &b, EmbeddingOp op, KernelArgs
 LogicalResult buildElementwise(ImplicitLocOpBuilder &b, Operation *op, KernelArgs &a);
 LogicalResult buildRotary(ImplicitLocOpBuilder &b, RotaryOp op, KernelArgs &a);
 LogicalResult buildAttention(ImplicitLocOpBuilder &b, AttentionOp op, KernelArgs &a);
+LogicalResult buildAttentionPartial(ImplicitLocOpBuilder &b, AttentionPartialOp op,
+                                    KernelArgs &a);
+LogicalResult buildAttentionCombine(ImplicitLocOpBuilder &b, AttentionCombineOp op,
+                                    KernelArgs &a);
 
 } // namespace mlir::xfmr::cpu
 

@@ -288,6 +288,49 @@ def Xfmr_AttentionOp : Xfmr_Op<"attention"> {
   }];
 }
 
+def Xfmr_AttentionPartialOp : Xfmr_Op<"attention_partial"> {
+  let summary = "Attention over one of `splits` ranges of cached positions";
+  let description = [{
+    The first half of flash-decoding (`xfmr-split-attention`): like
+    `xfmr.attention` (appends the new keys and values, same inputs), but the
+    cached positions `0 .. pos+t` of row `t` are cut into `splits` equal
+    ranges, each its own unit of work, so one head's long context is shared
+    by several threads. Row `t` of the result holds, per query head `h` and
+    range `s` (at `(h * splits + s) * (head_dim + 2)`), the range's
+    unnormalized `sum_j p_j V[j]`, then its running max `m` and sum `l` of
+    the online softmax. `xfmr.attention_combine` merges them.
+  }];
+  let arguments = (ins Variadic<Xfmr_Activation>:$inputs,
+                       Arg<Xfmr_KVCacheType, "the cache", [MemRead, MemWrite]>:$cache,
+                       Index:$pos, I64Attr:$layer, I64Attr:$num_heads,
+                       I64Attr:$splits, OptionalAttr<F64Attr>:$scale,
+                       OptionalAttr<Xfmr_ScheduleAttr>:$schedule);
+  let results = (outs Xfmr_Activation:$result);
+  let assemblyFormat = [{
+    `(` $inputs `)` `,` $cache `at` $pos attr-dict `:` `(` type($inputs) `)`
+    `,` qualified(type($cache)) `->` type($result)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    double getScaleOrDefault();
+    bool isPacked() { return getInputs().size() == 1; }
+  }];
+}
+
+def Xfmr_AttentionCombineOp : Xfmr_Op<"attention_combine", [Pure]> {
+  let summary = "Merges the per-range results of xfmr.attention_partial";
+  let description = [{
+    Per row and query head: `m = max_s m_s`, `l = sum_s l_s exp(m_s - m)`,
+    `out = sum_s acc_s exp(m_s - m) / l`.
+  }];
+  let arguments = (ins Xfmr_Activation:$partial, I64Attr:$num_heads,
+                       I64Attr:$head_dim, I64Attr:$splits,
+                       OptionalAttr<Xfmr_ScheduleAttr>:$schedule);
+  let results = (outs Xfmr_Activation:$result);
+  let assemblyFormat = "$partial attr-dict `:` type($partial) `->` type($result)";
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Kernels
 //===----------------------------------------------------------------------===//

@@ -33,6 +33,7 @@ struct CPUPipelineOptions {
   bool bf16Dot = false; // bf16 weights: AVX512-BF16 dot products
   bool fuse = true;     // run the fusion passes first
   bool amx = false;     // int8 VNNI weights: AMX tiles for prefill
+  int64_t attentionSplits = 1; // > 1: flash-decoding over position ranges
 };
 
 /// The fusion passes, in order: QKV projections, norms into prologues,

@@ -144,6 +144,22 @@ def XfmrFuseEpiloguesPass : Pass<"xfmr-fuse-epilogues", "ModuleOp"> {
   let dependentDialects = ["::mlir::xfmr::XfmrDialect"];
 }
 
+def XfmrSplitAttentionPass : Pass<"xfmr-split-attention", "ModuleOp"> {
+  let summary = "Flash-decoding: split each attention over ranges of positions";
+  let description = [{
+    Rewrites `xfmr.attention` into `xfmr.attention_partial` (work units:
+    kv heads x `splits` ranges of the cached positions, so a long context
+    or a model with few kv heads keeps every thread busy) and
+    `xfmr.attention_combine`, which merges the ranges' online-softmax
+    states per row.
+  }];
+  let options = [
+    Option<"splits", "splits", "int64_t", /*default=*/"2",
+           "ranges of cached positions per kv head (>= 2)">,
+  ];
+  let dependentDialects = ["::mlir::xfmr::XfmrDialect"];
+}
+
 def XfmrOutlineKernelsPass : Pass<"xfmr-outline-kernels", "ModuleOp"> {
   let summary = "Outline each compute op of @forward into a shared kernel function";
   let description = [{
