@@ -10,8 +10,9 @@
 //   p = exp(s - m'); l = l c + sum(p); acc = acc c + sum_i p[i] V[j+i]
 //   out = acc / l
 //
-// so scores are never materialized and every cached key and value is read
-// once per query row. Owning a whole kv head per unit means no other
+// so scores are never materialized. Prefill takes query rows two at a
+// time (flash-attention style), so every cached key and value loaded
+// serves both rows. Owning a whole kv head per unit means no other
 // thread reads cache rows this unit is writing.
 //
 // The cache stores f32, f16 (rounded on write, widened on read) or i8
@@ -151,108 +152,140 @@ LogicalResult buildAttentionKernel(ImplicitLocOpBuilder &b,
     Value h0 = k.mul(g, k.idx(group));
     k.forLoop(h0, k.add(h0, k.idx(group)), c1, [&](Value h) {
       Value qOff = k.mul(h, k.idx(hd));
-      k.forLoop(c0, a.n, c1, [&](Value t) {
-        SmallVector<Value> qv;
+      // Query rows `ts` of head h (consecutive; two at a time in prefill, so
+      // every cached key and value loaded serves both) over their cached
+      // positions, one online softmax per row.
+      auto attend = [&](ArrayRef<Value> ts) {
+        const size_t R = ts.size();
+        const int64_t width = 2 + nv; // per row: m, l, acc[nv]
+        SmallVector<SmallVector<Value>> qv(R);
+        SmallVector<Value> lens;
         Value sv = k.bcast(vt, scale);
-        for (int64_t j = 0; j < nv; ++j)
-          qv.push_back(k.mul(k.vload(vt, q, {t, k.add(qOff, k.idx(j * vw))}), sv));
-        SmallVector<Value> init{k.f32(-1.0e30), k.f32(0.0)};
-        for (int64_t j = 0; j < nv; ++j)
-          init.push_back(k.splat(vt, 0.0));
-        // This unit's cached positions [lo, hi) of the row's 0 .. pos+t.
-        Value rowLen = k.add(k.add(a.pos, t), c1);
-        Value lo = c0, len = rowLen;
-        if (S > 1) {
-          lo = b.create<arith::DivUIOp>(k.mul(s, rowLen), k.idx(S));
-          len = b.create<arith::DivUIOp>(k.mul(k.add(s, c1), rowLen), k.idx(S));
+        SmallVector<Value> init;
+        for (size_t r = 0; r < R; ++r) {
+          for (int64_t j = 0; j < nv; ++j)
+            qv[r].push_back(
+                k.mul(k.vload(vt, q, {ts[r], k.add(qOff, k.idx(j * vw))}), sv));
+          init.push_back(k.f32(-1.0e30));
+          init.push_back(k.f32(0.0));
+          for (int64_t j = 0; j < nv; ++j)
+            init.push_back(k.splat(vt, 0.0));
+          lens.push_back(k.add(k.add(a.pos, ts[r]), c1));
         }
-        Value last = b.create<arith::MaxUIOp>(k.sub(len, c1), lo);
+        // This unit's cached positions [lo, hi): a range of the row's
+        // 0 .. pos+t when split, else all of the longest row's.
+        Value lo = c0, hi = lens.back();
+        if (S > 1) {
+          lo = b.create<arith::DivUIOp>(k.mul(s, lens[0]), k.idx(S));
+          hi = b.create<arith::DivUIOp>(k.mul(k.add(s, c1), lens[0]), k.idx(S));
+          lens[0] = hi;
+        }
+        Value last = b.create<arith::MaxUIOp>(k.sub(hi, c1), lo);
+        auto at = [&](Value p0, int64_t i) {
+          return b.create<arith::MinUIOp>(k.add(p0, k.idx(i)), last).getResult();
+        };
         // Blocks of kBlock positions: their scores form one vector, so the
-        // softmax's max, exp and sum run on vectors; positions past the end
-        // of a block read the last valid one and get probability 0.
+        // softmax's max, exp and sum run on vectors; positions past a row's
+        // end read the last valid one and get probability 0.
         SmallVector<Value> st = k.forLoop(
-            lo, len, k.idx(kBlock), init, [&](Value p0, ValueRange args) {
-              Value scores = k.splat(bt, -1.0e30);
-              if (vw == kBlock) {
-                // 16 partial-dot vectors, summed across lanes all at once.
-                SmallVector<Value> dots;
-                for (int64_t i = 0; i < kBlock; ++i) {
-                  Value pj = b.create<arith::MinUIOp>(k.add(p0, k.idx(i)), last);
-                  Value dot = k.splat(vt, 0.0);
-                  for (int64_t j = 0; j < nv; ++j)
-                    dot = k.fma(qv[j], read(kc, g, pj, j), dot);
-                  dots.push_back(dot);
-                }
-                scores = laneSums(dots);
-                if (int8) {
-                  Value ks = k.splat(bt, 0.0);
-                  for (int64_t i = 0; i < kBlock; ++i) {
-                    Value pj = b.create<arith::MinUIOp>(k.add(p0, k.idx(i)), last);
-                    ks = b.create<vector::InsertOp>(k.load(kc.scales, {g, pj}), ks, i);
-                  }
-                  scores = k.mul(scores, ks);
-                }
-                // Lanes past the end of the sequence get probability 0.
-                Value p0i = b.create<arith::IndexCastOp>(b.getI32Type(), p0);
-                Value leni = b.create<arith::IndexCastOp>(b.getI32Type(), len);
-                Value lanes = b.create<arith::AddIOp>(
-                    laneIds, k.bcast(VectorType::get({kBlock}, b.getI32Type()), p0i));
-                Value valid = b.create<arith::CmpIOp>(
-                    arith::CmpIPredicate::ult, lanes,
-                    k.bcast(VectorType::get({kBlock}, b.getI32Type()), leni));
-                scores = b.create<arith::SelectOp>(valid, scores, k.splat(bt, -1.0e30));
-              } else {
-                for (int64_t i = 0; i < kBlock; ++i) {
-                  Value pi = k.add(p0, k.idx(i));
-                  Value pj = b.create<arith::MinUIOp>(pi, last);
-                  Value dot = k.splat(vt, 0.0);
-                  for (int64_t j = 0; j < nv; ++j)
-                    dot = k.fma(qv[j], read(kc, g, pj, j), dot);
-                  Value sc = k.sum(dot);
-                  if (int8)
-                    sc = k.mul(sc, k.load(kc.scales, {g, pj}));
-                  Value valid =
-                      b.create<arith::CmpIOp>(arith::CmpIPredicate::ult, pi, len);
-                  sc = b.create<arith::SelectOp>(valid, sc, k.f32(-1.0e30));
-                  scores = b.create<vector::InsertOp>(sc, scores, i);
-                }
+            lo, hi, k.idx(kBlock), init, [&](Value p0, ValueRange args) {
+              SmallVector<Value> scores(R, k.splat(bt, -1.0e30));
+              Value ks; // int8: the keys' scales
+              if (int8) {
+                ks = k.splat(bt, 0.0);
+                for (int64_t i = 0; i < kBlock; ++i)
+                  ks = b.create<vector::InsertOp>(
+                      k.load(kc.scales, {g, at(p0, i)}), ks, i);
               }
-              Value m = args[0], l = args[1];
-              Value mBlock = b.create<vector::ReductionOp>(
-                  vector::CombiningKind::MAXIMUMF, scores);
-              Value mNew = b.create<arith::MaximumFOp>(m, mBlock);
-              Value corr = b.create<math::ExpOp>(k.sub(m, mNew));
-              Value pv = b.create<math::ExpOp>(k.sub(scores, k.bcast(bt, mNew)));
-              SmallVector<Value> next{mNew, k.add(k.mul(l, corr), k.sum(pv))};
-              Value corrV = k.bcast(vt, corr);
-              SmallVector<Value> acc;
-              for (int64_t j = 0; j < nv; ++j)
-                acc.push_back(k.mul(args[2 + j], corrV));
+              SmallVector<SmallVector<Value>> dots(R);
               for (int64_t i = 0; i < kBlock; ++i) {
-                Value pj = b.create<arith::MinUIOp>(k.add(p0, k.idx(i)), last);
-                Value w = b.create<vector::ExtractOp>(pv, i);
-                if (int8)
-                  w = k.mul(w, k.load(vc.scales, {g, pj}));
-                Value wV = k.bcast(vt, w);
+                Value pj = at(p0, i);
+                SmallVector<Value> key;
                 for (int64_t j = 0; j < nv; ++j)
-                  acc[j] = k.fma(wV, read(vc, g, pj, j), acc[j]);
+                  key.push_back(read(kc, g, pj, j));
+                for (size_t r = 0; r < R; ++r) {
+                  Value dot = k.splat(vt, 0.0);
+                  for (int64_t j = 0; j < nv; ++j)
+                    dot = k.fma(qv[r][j], key[j], dot);
+                  if (vw == kBlock) { // summed across lanes below, 16 at once
+                    dots[r].push_back(dot);
+                    continue;
+                  }
+                  Value sc = k.sum(dot);
+                  scores[r] = b.create<vector::InsertOp>(sc, scores[r], i);
+                }
               }
-              next.append(acc);
+              Value p0i = b.create<arith::IndexCastOp>(b.getI32Type(), p0);
+              auto i32v = VectorType::get({kBlock}, b.getI32Type());
+              Value lanes = b.create<arith::AddIOp>(laneIds, k.bcast(i32v, p0i));
+              SmallVector<Value> next, pvs;
+              for (size_t r = 0; r < R; ++r) {
+                if (vw == kBlock)
+                  scores[r] = laneSums(dots[r]);
+                if (int8)
+                  scores[r] = k.mul(scores[r], ks);
+                Value leni = b.create<arith::IndexCastOp>(b.getI32Type(), lens[r]);
+                Value valid = b.create<arith::CmpIOp>(arith::CmpIPredicate::ult, lanes,
+                                                      k.bcast(i32v, leni));
+                scores[r] = b.create<arith::SelectOp>(valid, scores[r],
+                                                      k.splat(bt, -1.0e30));
+                Value m = args[r * width], l = args[r * width + 1];
+                Value mBlock = b.create<vector::ReductionOp>(
+                    vector::CombiningKind::MAXIMUMF, scores[r]);
+                Value mNew = b.create<arith::MaximumFOp>(m, mBlock);
+                Value corr = b.create<math::ExpOp>(k.sub(m, mNew));
+                Value pv = b.create<math::ExpOp>(k.sub(scores[r], k.bcast(bt, mNew)));
+                pvs.push_back(pv);
+                next.push_back(mNew);
+                next.push_back(k.add(k.mul(l, corr), k.sum(pv)));
+                Value corrV = k.bcast(vt, corr);
+                for (int64_t j = 0; j < nv; ++j)
+                  next.push_back(k.mul(args[r * width + 2 + j], corrV));
+              }
+              for (int64_t i = 0; i < kBlock; ++i) {
+                Value pj = at(p0, i);
+                SmallVector<Value> value;
+                for (int64_t j = 0; j < nv; ++j)
+                  value.push_back(read(vc, g, pj, j));
+                Value vscale = int8 ? k.load(vc.scales, {g, pj}) : Value();
+                for (size_t r = 0; r < R; ++r) {
+                  Value w = b.create<vector::ExtractOp>(pvs[r], i);
+                  if (int8)
+                    w = k.mul(w, vscale);
+                  Value wV = k.bcast(vt, w);
+                  for (int64_t j = 0; j < nv; ++j)
+                    next[r * width + 2 + j] =
+                        k.fma(wV, value[j], next[r * width + 2 + j]);
+                }
+              }
               return next;
             });
-        if (S == 1) {
-          Value inv = k.bcast(vt, k.div(k.f32(1.0), st[1]));
+        for (size_t r = 0; r < R; ++r) {
+          ArrayRef<Value> row = ArrayRef<Value>(st).slice(r * width, width);
+          if (S == 1) {
+            Value inv = k.bcast(vt, k.div(k.f32(1.0), row[1]));
+            for (int64_t j = 0; j < nv; ++j)
+              k.vstore(k.mul(row[2 + j], inv), a.out,
+                       {ts[r], k.add(qOff, k.idx(j * vw))});
+            continue;
+          }
+          // Partial: [acc (hd) | m | l] at (h * S + s) * (hd + 2).
+          Value base = k.mul(k.add(k.mul(h, k.idx(S)), s), k.idx(hd + 2));
           for (int64_t j = 0; j < nv; ++j)
-            k.vstore(k.mul(st[2 + j], inv), a.out, {t, k.add(qOff, k.idx(j * vw))});
-          return;
+            k.vstore(row[2 + j], a.out, {ts[r], k.add(base, k.idx(j * vw))});
+          k.store(row[0], a.out, {ts[r], k.add(base, k.idx(hd))});
+          k.store(row[1], a.out, {ts[r], k.add(base, k.idx(hd + 1))});
         }
-        // Partial: [acc (hd) | m | l] at (h * S + s) * (hd + 2).
-        Value at = k.mul(k.add(k.mul(h, k.idx(S)), s), k.idx(hd + 2));
-        for (int64_t j = 0; j < nv; ++j)
-          k.vstore(st[2 + j], a.out, {t, k.add(at, k.idx(j * vw))});
-        k.store(st[0], a.out, {t, k.add(at, k.idx(hd))});
-        k.store(st[1], a.out, {t, k.add(at, k.idx(hd + 1))});
-      });
+      };
+      // Pairs of rows (not when split: a range depends on the row), then
+      // the rest one by one.
+      Value nPairs = c0;
+      if (S == 1) {
+        nPairs = k.mul(b.create<arith::DivUIOp>(a.n, k.idx(2)), k.idx(2));
+        k.forLoop(c0, nPairs, k.idx(2),
+                  [&](Value t) { attend({t, k.add(t, c1)}); });
+      }
+      k.forLoop(nPairs, a.n, c1, [&](Value t) { attend({t}); });
     });
   });
   return success();
