@@ -261,6 +261,7 @@ LogicalResult cpu::buildLMHead(ImplicitLocOpBuilder &b, LMHeadOp op,
           Value xv = b.create<vector::BitCastOp>(
               i32x8, k.vload(i8x32, hq, {codeAt(k.mul(g, k.idx(32)))}));
           Value sx = k.load(hs, {slot, g}), xsum = k.load(hsum, {slot, g});
+          Value xsumV = k.bcast(v8, xsum);
           SmallVector<Value> next(args.begin(), args.end());
           for (size_t r = 0; r < R; ++r) {
             Value gBase = k.add(rowBase[r], gOff);
@@ -272,12 +273,15 @@ LogicalResult cpu::buildLMHead(ImplicitLocOpBuilder &b, LMHeadOp op,
                 order);
             Value d = k.dpbusd(zero, b.create<vector::BitCastOp>(i32x8, codes), xv);
             Value sw = k.toF32(k.load(k.view(e, gBase, {1}, sT), {c0}));
-            Value mn = l.scheme.zeroPoint
-                           ? k.toF32(k.load(k.view(e, k.add(gBase, k.idx(sb)), {1}, sT),
-                                            {c0}))
-                           : k.mul(sw, k.f32(-8.0));
-            next[r] = k.fma(b.create<arith::SIToFPOp>(v8, d),
-                            k.bcast(v8, k.mul(sw, sx)), args[r]);
+            Value f = b.create<arith::SIToFPOp>(v8, d);
+            if (!l.scheme.zeroPoint) {
+              // m = -8 s: sum over the 8 lanes of (dot - sum(xq)) is
+              // sum(c xq) - 8 sum(xq), so the offset costs one vector op.
+              next[r] = k.fma(k.sub(f, xsumV), k.bcast(v8, k.mul(sw, sx)), args[r]);
+              continue;
+            }
+            Value mn = k.toF32(k.load(k.view(e, k.add(gBase, k.idx(sb)), {1}, sT), {c0}));
+            next[r] = k.fma(f, k.bcast(v8, k.mul(sw, sx)), args[r]);
             next[R + r] = k.add(args[R + r], k.mul(mn, k.mul(sx, xsum)));
           }
           return next;
