@@ -21,7 +21,7 @@ llvm_config.use_default_substitutions()
 # The project's tools first, then FileCheck, not, count from LLVM 19.
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.xfmr_tools_dir, append_path=True)
-tools = ["xfmr-opt", "xfmr", "FileCheck", "not", "count"]
+tools = ["xfmr-opt", "xfmr", "xfmr-generate", "FileCheck", "not", "count"]
 llvm_config.add_tool_substitutions(tools, [config.xfmr_tools_dir, config.llvm_tools_dir])
 
 config.substitutions.append(("%python", "python3"))
