@@ -452,6 +452,10 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
     }
   };
 
+  // Prefill with widened bf16 weights: the unit's block as f32 [K][tn],
+  // widened once per unit rather than once per row tile (set per unit).
+  Value widenedBlock;
+
   // One register tile: `rows` rows from m0, output vectors `vecs` of the
   // block at byte `base`.
   auto microTile = [&](Value m0, Value s0, Value n0, Value base, int64_t rows,
@@ -470,15 +474,19 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
       int64_t elemBytes = fmt == WeightFormat::F32    ? 4
                           : fmt == WeightFormat::BF16 ? 2
                                                       : 1;
-      Value wv = k.view(w, k.add(base, k.idx(codeOffset)), {K, tn},
-                        storageType(b, fmt));
-      auto et = VectorType::get({vw}, storageType(b, fmt));
+      // Prefill of bf16 weights reads the unit's block widened once
+      // (widenedBlock), as f32.
+      Value wv = widenedBlock ? widenedBlock
+                              : k.view(w, k.add(base, k.idx(codeOffset)), {K, tn},
+                                       storageType(b, fmt));
+      auto et = VectorType::get(
+          {vw}, widenedBlock ? b.getF32Type() : storageType(b, fmt));
       acc = k.forLoop(
           c0, k.idx(K), k.idx(unroll),
           initAcc(n0, rows, vecs, fmt != WeightFormat::Int8),
           [&](Value kk, ValueRange args) {
             SmallVector<Value> cur(args.begin(), args.end());
-            if (rows == 1 && vecs.front() == 0)
+            if (rows == 1 && vecs.front() == 0 && !widenedBlock)
               prefetchAhead(wv, kk, K, tn * elemBytes);
             for (int64_t u = 0; u < unroll; ++u) {
               Value kx = u ? k.add(kk, k.idx(u)) : kk;
@@ -596,11 +604,24 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
       xsum = alloc({maxRows, K / 32}, b.getF32Type());
     }
     prepareAll();
+    Value widened; // bf16 prefill: the unit's block widened to f32
+    if (fmt == WeightFormat::BF16 && !l.dot)
+      widened = alloc({K, tn}, b.getF32Type());
     if (useAMX) // A: tmm0, tmm3; B: tmm1, tmm2; C: tmm4, tmm5
       amxOps.configure({{16, 32}, {8, 64}, {8, 64}, {16, 32}, {16, 64}, {16, 64}});
     k.forLoop(a.begin, a.end, c1, [&](Value unit) {
       Value n0 = k.mul(unit, k.idx(tn));
       Value base = k.mul(unit, k.idx(l.blockBytes()));
+      if (widened) {
+        auto bv = VectorType::get({vw}, b.getBF16Type());
+        Value src = k.view(w, base, {K, tn}, b.getBF16Type());
+        k.forLoop(c0, k.idx(K), c1, [&](Value kk) {
+          for (int64_t j = 0; j < nv; ++j)
+            k.vstore(k.toF32(k.vload(bv, src, {kk, k.idx(j * vw)})), widened,
+                     {kk, k.idx(j * vw)});
+        });
+        widenedBlock = widened;
+      }
       Value mStart = c0;
       if (useAMX) {
         Value c16 = k.idx(16);
@@ -621,6 +642,7 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
           microTile(m, m, n0, base, 1, vecs);
       });
     });
+    widenedBlock = Value();
     if (useAMX)
       amxOps.release();
     for (Value h : heap)
