@@ -13,7 +13,8 @@
 // accumulators (one broadcast of x, one load of W per vector and k), then
 // one at a time; with `amx`, int8 prefill takes 16-row AMX tiles first.
 // Weights are dequantized in registers:
-//   bf16: widened;  int8: codes summed, times the channel scale at the end;
+//   bf16: widened (prefill: each unit's block once, into f32 scratch);
+//   int8: codes summed, times the channel scale at the end;
 //   int4: per group of G rows, sum(x c) * scale + sum(x) * min.
 // The epilogue applies bias, activation, gate multiply and residual to each
 // output vector before it is stored.
