@@ -508,3 +508,13 @@ func.func @combine_result(%x: tensor<?x24xf32>) {
   %y = xfmr.attention_combine %x {head_dim = 4 : i64, num_heads = 2 : i64, splits = 2 : i64} : tensor<?x24xf32> -> tensor<?x12xf32>
   return
 }
+
+// -----
+
+// The partial shares xfmr.attention's operand checks.
+!c = !xfmr.kv_cache<layers = 2, heads = 2, context = 8, head_dim = 4, f32>
+func.func @partial_scale(%q: tensor<?x8xf32>, %c: !c, %p: index) {
+  // expected-error @+1 {{scale must be positive}}
+  %y = xfmr.attention_partial(%q, %q, %q), %c at %p {layer = 0 : i64, num_heads = 2 : i64, splits = 2 : i64, scale = -1.0 : f64} : (tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>), !c -> tensor<?x24xf32>
+  return
+}

@@ -167,6 +167,11 @@ int ::xfmr::compileModel(const std::string &modelDir, const std::string &outDir,
   popts.amx = popts.vnni && target.hasAMX() && options.amx;
 
   std::string tmp = outDir + ".tmp";
+  if (!options.irDumpDir.empty() &&
+      llvm::sys::fs::create_directories(options.irDumpDir)) {
+    *error = options.irDumpDir + ": cannot create the --dump-ir directory";
+    return 2;
+  }
   llvm::sys::fs::remove_directories(tmp);
   if (llvm::sys::fs::create_directories(tmp)) {
     *error = tmp + ": cannot create the output directory";

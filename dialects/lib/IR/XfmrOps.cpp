@@ -197,91 +197,90 @@ LogicalResult RotaryOp::verify() {
   return success();
 }
 
-double AttentionOp::getScaleOrDefault() {
-  if (auto s = getScale())
+namespace {
+/// xfmr.attention and xfmr.attention_partial read the same operands: q, k,
+/// v (or one packed [q | k | v]), the cache, the layer, heads and scale.
+template <typename AttnOp>
+double scaleOrDefault(AttnOp op) {
+  if (auto s = op.getScale())
     return s->convertToDouble();
-  return 1.0 / std::sqrt(double(getCache().getType().getHeadDim()));
+  return 1.0 / std::sqrt(double(op.getCache().getType().getHeadDim()));
 }
 
-LogicalResult AttentionOp::verify() {
-  KVCacheType cache = getCache().getType();
-  int64_t heads = getNumHeads(), hd = cache.getHeadDim();
+template <typename AttnOp>
+LogicalResult verifyAttentionInputs(AttnOp op) {
+  KVCacheType cache = op.getCache().getType();
+  int64_t heads = op.getNumHeads(), hd = cache.getHeadDim();
   int64_t kvh = cache.getKvHeads();
-  if (getInputs().size() != 1 && getInputs().size() != 3)
-    return emitOpError() << "takes q, k, v or one packed [q | k | v], got "
-                         << getInputs().size() << " inputs";
-  for (Value v : getInputs())
-    if (failed(checkActivation(*this, v, "operand")))
+  ValueRange in = op.getInputs();
+  if (in.size() != 1 && in.size() != 3)
+    return op.emitOpError() << "takes q, k, v or one packed [q | k | v], got "
+                            << in.size() << " inputs";
+  for (Value v : in)
+    if (failed(checkActivation(op, v, "operand")))
       return failure();
-  if (failed(checkActivation(*this, getResult(), "result")))
+  if (failed(checkActivation(op, op.getResult(), "result")))
     return failure();
   if (heads <= 0 || heads % kvh != 0)
-    return emitOpError() << "num_heads (" << heads
-                         << ") must be a positive multiple of the cache's "
-                         << kvh << " kv heads";
-  if (getLayer() < 0 || getLayer() >= cache.getLayers())
-    return emitOpError() << "layer " << getLayer() << " is outside the cache's "
-                         << cache.getLayers() << " layers";
-  if (auto s = getScale(); s && s->convertToDouble() <= 0.0)
-    return emitOpError("scale must be positive");
-  if (isPacked()) {
-    if (dim(getQ(), 1) != (heads + 2 * kvh) * hd)
-      return emitOpError() << "packed input width " << dim(getQ(), 1)
-                           << " is not (" << heads << " + 2 x " << kvh
-                           << ") heads x " << hd;
-    if (dim(getResult(), 1) != heads * hd)
-      return emitOpError() << "result width " << dim(getResult(), 1)
-                           << " is not " << heads << " heads x " << hd;
-    if (elem(getQ()) != elem(getResult()))
-      return emitOpError("result must have the input's element type");
-    return checkSameRows(*this, getQ(), getResult());
+    return op.emitOpError() << "num_heads (" << heads
+                            << ") must be a positive multiple of the cache's "
+                            << kvh << " kv heads";
+  if (op.getLayer() < 0 || op.getLayer() >= cache.getLayers())
+    return op.emitOpError() << "layer " << op.getLayer()
+                            << " is outside the cache's " << cache.getLayers()
+                            << " layers";
+  if (auto s = op.getScale(); s && s->convertToDouble() <= 0.0)
+    return op.emitOpError("scale must be positive");
+  if (in.size() == 1) {
+    if (dim(in[0], 1) != (heads + 2 * kvh) * hd)
+      return op.emitOpError() << "packed input width " << dim(in[0], 1)
+                              << " is not (" << heads << " + 2 x " << kvh
+                              << ") heads x " << hd;
+    if (elem(in[0]) != elem(op.getResult()))
+      return op.emitOpError("result must have the input's element type");
+    return checkSameRows(op, in[0], op.getResult());
   }
-  Value q = getInputs()[0], k = getInputs()[1], v = getInputs()[2];
+  Value q = in[0], k = in[1], v = in[2];
   if (dim(q, 1) != heads * hd)
-    return emitOpError() << "query width " << dim(q, 1) << " is not " << heads
-                         << " heads x " << hd;
+    return op.emitOpError() << "query width " << dim(q, 1) << " is not "
+                            << heads << " heads x " << hd;
   for (Value kv : {k, v})
     if (dim(kv, 1) != kvh * hd)
-      return emitOpError() << "key/value width " << dim(kv, 1) << " is not "
-                           << kvh << " kv heads x " << hd;
-  if (getResult().getType() != q.getType())
-    return emitOpError("result type must equal the query type");
+      return op.emitOpError() << "key/value width " << dim(kv, 1) << " is not "
+                              << kvh << " kv heads x " << hd;
   if (elem(k) != elem(q) || elem(v) != elem(q))
-    return emitOpError("keys and values must have the query's element type");
-  return failure(failed(checkSameRows(*this, q, k)) ||
-                 failed(checkSameRows(*this, q, v)));
+    return op.emitOpError("keys and values must have the query's element type");
+  return failure(failed(checkSameRows(op, q, k)) ||
+                 failed(checkSameRows(op, q, v)) ||
+                 failed(checkSameRows(op, q, op.getResult())));
+}
+} // namespace
+
+double AttentionOp::getScaleOrDefault() { return scaleOrDefault(*this); }
+
+LogicalResult AttentionOp::verify() {
+  if (failed(verifyAttentionInputs(*this)))
+    return failure();
+  int64_t hd = getCache().getType().getHeadDim();
+  if (isPacked()) {
+    if (dim(getResult(), 1) != getNumHeads() * hd)
+      return emitOpError() << "result width " << dim(getResult(), 1)
+                           << " is not " << getNumHeads() << " heads x " << hd;
+    return success();
+  }
+  if (getResult().getType() != getQ().getType())
+    return emitOpError("result type must equal the query type");
+  return success();
 }
 
-double AttentionPartialOp::getScaleOrDefault() {
-  if (auto s = getScale())
-    return s->convertToDouble();
-  return 1.0 / std::sqrt(double(getCache().getType().getHeadDim()));
-}
+double AttentionPartialOp::getScaleOrDefault() { return scaleOrDefault(*this); }
 
 LogicalResult AttentionPartialOp::verify() {
-  KVCacheType cache = getCache().getType();
-  int64_t heads = getNumHeads(), hd = cache.getHeadDim(), kvh = cache.getKvHeads();
   if (getSplits() < 2)
     return emitOpError() << "splits must be at least 2, got " << getSplits();
-  if (getInputs().size() != 1 && getInputs().size() != 3)
-    return emitOpError() << "takes q, k, v or one packed [q | k | v], got "
-                         << getInputs().size() << " inputs";
-  if (heads <= 0 || heads % kvh != 0)
-    return emitOpError() << "num_heads (" << heads
-                         << ") must be a positive multiple of the cache's "
-                         << kvh << " kv heads";
-  if (getLayer() < 0 || getLayer() >= cache.getLayers())
-    return emitOpError() << "layer " << getLayer() << " is outside the cache's "
-                         << cache.getLayers() << " layers";
-  for (Value v : getInputs()) {
-    if (failed(checkActivation(*this, v, "operand")) ||
-        failed(checkSameRows(*this, v, getResult())))
-      return failure();
-  }
-  int64_t want = isPacked() ? (heads + 2 * kvh) * hd : heads * hd;
-  if (dim(getInputs()[0], 1) != want)
-    return emitOpError() << "query width " << dim(getInputs()[0], 1)
-                         << " does not match " << heads << " heads x " << hd;
+  if (failed(verifyAttentionInputs(*this)))
+    return failure();
+  int64_t hd = getCache().getType().getHeadDim(), heads = getNumHeads();
   if (dim(getResult(), 1) != heads * getSplits() * (hd + 2))
     return emitOpError() << "result width " << dim(getResult(), 1) << " is not "
                          << heads << " heads x " << getSplits()

@@ -117,6 +117,13 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
   // row i lives in slot s0 + i. Without a fused norm, widened kernels read
   // x itself (row m0 + i).
   auto slot = [&](Value s0, int64_t i) { return k.add(s0, k.idx(i)); };
+  // VNNI: the four activation codes of quad kq of a tile's row i, in all
+  // 16 lanes.
+  Value xq32; // set below: the rows' codes as i32 quads
+  auto xQuad = [&](Value s0, int64_t i, Value kq) {
+    return k.bcast(VectorType::get({16}, b.getI32Type()),
+                   k.load(xq32, {k.add(k.mul(slot(s0, i), k.idx(K / 4)), kq)}));
+  };
   Value xn; // fused norm: the normalized rows, [tm][K]
   if (gamma)
     xn = b.create<memref::AllocaOp>(MemRefType::get({tm, K}, b.getF32Type()));
@@ -146,7 +153,7 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
   // the kernel's entry; vpdpbusd multiplies unsigned weight codes (q + 128)
   // with the signed activation codes, four k per 32-bit lane, and
   // sum((q + 128) xq) - 128 sum(xq) recovers sum(q xq) per block.
-  Value xq, xq32, xs, xsum;
+  Value xq, xs, xsum;
   const bool bf16Dot = l.dot && fmt == WeightFormat::BF16;
   Value xb16, xb32; // bf16 dot: the rows of x rounded to bf16, and as pairs
   if (bf16Dot) {
@@ -238,8 +245,7 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
                       i32v, k.vload(b64, codes, {kq, k.idx(j * 64)})));
                 SmallVector<Value> cur(args.begin(), args.end());
                 for (int64_t i = 0; i < rows; ++i) {
-                  Value xb = k.bcast(
-                      i32v, k.load(xq32, {k.add(k.mul(slot(s0, i), k.idx(K / 4)), kq)}));
+                  Value xb = xQuad(s0, i, kq);
                   for (int64_t t = 0; t < nt; ++t)
                     cur[i * nt + t] = k.dpbusd(cur[i * nt + t], wv[t], xb);
                 }
@@ -338,8 +344,7 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
                       SmallVector<Value> cur(args.begin(), args.end());
                       for (int64_t i = 0; i < rows; ++i) {
                         Value quad = k.add(k.mul(xb0, k.idx(8)), kk);
-                        Value xq4 = k.bcast(
-                            i32v, k.load(xq32, {k.add(k.mul(slot(s0, i), k.idx(K / 4)), quad)}));
+                        Value xq4 = xQuad(s0, i, quad);
                         for (int64_t t = 0; t < nt; ++t)
                           cur[i * nt + t] = k.dpbusd(cur[i * nt + t], wv[t], xq4);
                       }
