@@ -139,6 +139,10 @@ LogicalResult cpu::buildLMHead(ImplicitLocOpBuilder &b, LMHeadOp op,
                 SmallVector<Value> next;
                 for (size_t r = 0; r < R; ++r) {
                   auto [lo, hi] = k.nibblesF32(k.vload(bvt, codes[r], {j}));
+                  if (!l.scheme.zeroPoint) { // w = (c - 8) s, subtracted exactly
+                    lo = k.sub(lo, k.splat(vt, 8.0));
+                    hi = k.sub(hi, k.splat(vt, 8.0));
+                  }
                   next.push_back(k.fma(xh, hi, k.fma(xl, lo, args[r])));
                 }
                 next.push_back(k.add(args[R], k.add(xl, xh)));
@@ -147,11 +151,13 @@ LogicalResult cpu::buildLMHead(ImplicitLocOpBuilder &b, LMHeadOp op,
           SmallVector<Value> next;
           for (size_t r = 0; r < R; ++r) {
             Value sc = k.toF32(k.load(k.view(e, gBase[r], {1}, sT), {c0}));
-            Value mn = l.scheme.zeroPoint
-                           ? k.toF32(k.load(
-                                 k.view(e, k.add(gBase[r], k.idx(sb)), {1}, sT), {c0}))
-                           : k.mul(sc, k.f32(-8.0));
             Value t = k.fma(in[r], k.bcast(vt, sc), outer[r]);
+            if (!l.scheme.zeroPoint) {
+              next.push_back(t);
+              continue;
+            }
+            Value mn = k.toF32(
+                k.load(k.view(e, k.add(gBase[r], k.idx(sb)), {1}, sT), {c0}));
             next.push_back(k.fma(in[R], k.bcast(vt, mn), t));
           }
           return next;

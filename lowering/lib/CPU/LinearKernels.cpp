@@ -15,7 +15,10 @@
 // Weights are dequantized in registers:
 //   bf16: widened (prefill: each unit's block once, into f32 scratch);
 //   int8: codes summed, times the channel scale at the end;
-//   int4: per group of G rows, sum(x c) * scale + sum(x) * min.
+//   int4: per group of G rows, sum(x (c - 8)) * scale (the 8 taken off
+//   the codes exactly: subtracting 8 scale sum(x) afterwards cancelled
+//   and cost float32 accuracy), with zero points sum(x c) * scale +
+//   sum(x) * min.
 // The epilogue applies bias, activation, gate multiply and residual to each
 // output vector before it is stored.
 //
@@ -61,6 +64,8 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
                             << ") to be a multiple of 2 x vector_width (" << vw
                             << ")";
   const int64_t nv = tn / vw, G = l.scheme.group, sb = l.scaleBytes();
+  // int4 without zero points: w = (c - 8) s.
+  const bool symmetric = fmt == WeightFormat::Int4 && !l.scheme.zeroPoint;
   auto vt = VectorType::get({vw}, b.getF32Type());
   Value x = a.inputs[0], w = a.inputs[1];
   unsigned nextInput = 2; // optional operands, in operand order
@@ -288,11 +293,12 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
     for (int64_t t = 0; t < nt; ++t) {
       int64_t j = vecs[t];
       Value sj = k.toF32(k.vload(svt, scales, {k.idx(j * vw)}));
-      Value mj = mins ? k.toF32(k.vload(svt, mins, {k.idx(j * vw)}))
-                      : k.mul(sj, k.splat(vt, -8.0));
+      Value mj = mins ? k.toF32(k.vload(svt, mins, {k.idx(j * vw)})) : Value();
       for (int64_t i = 0; i < rows; ++i) {
-        Value s1 = k.fma(partial[i * nt + t], sj, acc[i * nt + t]);
-        acc[i * nt + t] = k.fma(k.bcast(vt, partial[rows * nt + i]), mj, s1);
+        acc[i * nt + t] = k.fma(partial[i * nt + t], sj, acc[i * nt + t]);
+        if (mj)
+          acc[i * nt + t] =
+              k.fma(k.bcast(vt, partial[rows * nt + i]), mj, acc[i * nt + t]);
       }
     }
     return acc;
@@ -353,13 +359,18 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
                 SmallVector<Value> next(gargs.begin(), gargs.end());
                 for (int64_t i = 0; i < rows; ++i) {
                   Value xsv = k.load(xs, {slot(s0, i), xb0});
+                  Value codeSum = k.load(xsum, {slot(s0, i), xb0});
                   Value sc = k.bcast(vt, xsv);
-                  for (int64_t t = 0; t < nt; ++t)
-                    next[i * nt + t] = k.fma(
-                        b.create<arith::SIToFPOp>(vt, dots[i * nt + t]), sc,
-                        next[i * nt + t]);
-                  next[rows * nt + i] = k.add(
-                      next[rows * nt + i], k.mul(xsv, k.load(xsum, {slot(s0, i), xb0})));
+                  // Symmetric codes: (c - 8) xq = c xq - 8 xq, subtracted
+                  // as exact integers before scaling (no cancellation).
+                  Value off = symmetric ? k.bcast(vt, k.mul(codeSum, k.f32(8.0))) : Value();
+                  for (int64_t t = 0; t < nt; ++t) {
+                    Value f = b.create<arith::SIToFPOp>(vt, dots[i * nt + t]);
+                    next[i * nt + t] = k.fma(off ? k.sub(f, off) : f, sc, next[i * nt + t]);
+                  }
+                  if (!symmetric)
+                    next[rows * nt + i] =
+                        k.add(next[rows * nt + i], k.mul(xsv, codeSum));
                 }
                 return next;
               });
@@ -542,12 +553,15 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
                   for (int64_t t = 0; t < half; ++t) {
                     auto [lo, hi] = k.nibblesF32(
                         k.vload(bvt, codes, {kk, k.idx(vecs[t] * vw)}));
-                    wj[t] = lo;
-                    wj[t + half] = hi;
+                    // Symmetric codes dequantize as (c - 8) s: subtract
+                    // here, exactly, rather than 8 s sum(x) later.
+                    wj[t] = symmetric ? k.sub(lo, k.splat(vt, 8.0)) : lo;
+                    wj[t + half] = symmetric ? k.sub(hi, k.splat(vt, 8.0)) : hi;
                   }
                   for (int64_t i = 0; i < rows; ++i) {
                     Value xs = xAt(m0, s0, i, k.add(k0, kk));
-                    cur[rows * nt + i] = k.add(cur[rows * nt + i], xs);
+                    if (!symmetric)
+                      cur[rows * nt + i] = k.add(cur[rows * nt + i], xs);
                     Value xi = k.bcast(vt, xs);
                     for (int64_t t = 0; t < nt; ++t)
                       cur[i * nt + t] = k.fma(xi, wj[t], cur[i * nt + t]);
