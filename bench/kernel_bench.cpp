@@ -32,12 +32,15 @@ constexpr int kNumTypes = 7;
 bool usesVNNI(int type) { return type >= 4; }
 bool usesAMX(int type) { return type == 6; }
 
-std::unique_ptr<JitKernel> linearKernel(int64_t K, int64_t N, int type = 0) {
+/// `schedule`, when given, pins the linear's #xfmr.schedule (tile_m, tile_n).
+std::unique_ptr<JitKernel> linearKernel(int64_t K, int64_t N, int type = 0,
+                                        const std::string &schedule = "") {
   std::string w = "tensor<" + std::to_string(K) + "x" + std::to_string(N) + "x" +
                   kTypes[type] + ">";
   std::string b = "tensor<" + std::to_string(N) + "xf32>";
   std::string src = "func.func @forward(%x: " + act(K) + ", %w: " + w + ", %b: " +
-                    b + ") -> " + act(N) + " {\n %y = xfmr.linear %x, %w, %b : " +
+                    b + ") -> " + act(N) + " {\n %y = xfmr.linear %x, %w, %b " +
+                    (schedule.empty() ? "" : "{schedule = " + schedule + "} ") + ": " +
                     act(K) + ", " + w + ", " + b + " -> " + act(N) +
                     "\n return %y : " + act(N) + "\n}";
   CPUPipelineOptions o;
@@ -129,6 +132,38 @@ void shapes(benchmark::internal::Benchmark *b, bool withTypes) {
         b->Args({M, K, N, type});
   b->Unit(benchmark::kMicrosecond);
 }
+
+/// Prefill linear (128 rows) at a pinned schedule: the space the tuner
+/// searches, swept exhaustively here (type 0 f32, 4 int8 VNNI).
+void BM_LinearSchedule(benchmark::State &state) {
+  int64_t K = state.range(0), N = state.range(1), type = state.range(2);
+  int64_t tm = state.range(3), tn = state.range(4), unroll = state.range(5);
+  std::string sched = "#xfmr.schedule<vector_width = 16, tile_m = " +
+                      std::to_string(tm) + ", tile_n = " + std::to_string(tn) +
+                      ", unroll = " + std::to_string(unroll) + (usesVNNI(int(type)) ? ", dot" : "") + ">";
+  std::unique_ptr<JitKernel> k = linearKernel(K, N, int(type), sched);
+  if (!k) {
+    state.SkipWithError("compile failed");
+    return;
+  }
+  state.SetLabel(kTypeNames[type]);
+  std::vector<float> logical(size_t(K * N), 0.01f);
+  std::vector<uint8_t> packed = packWeight(logical, k->layout(1));
+  std::vector<float> x(size_t(kMaxTokens * K), 0.5f), b(size_t(N), 0.1f),
+      y(size_t(kMaxTokens * N));
+  for (auto _ : state) {
+    k->run({x.data(), packed.data(), b.data(), y.data()}, kMaxTokens, 0);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      double(state.iterations()) * 2.0 * double(kMaxTokens * K * N) / 1e9,
+      benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_LinearSchedule)
+    ->ArgNames({"K", "N", "type", "tm", "tn", "unroll"})
+    ->ArgsProduct({{768}, {3072}, {0, 4}, {1, 2, 4, 6, 8}, {16, 32, 48, 64, 96, 128}, {1}})
+    ->ArgsProduct({{3072}, {768}, {0, 4}, {1, 2, 4, 6, 8}, {16, 32, 48, 64, 96, 128}, {1}})
+    ->Unit(benchmark::kMicrosecond);
 
 void BM_LMHead(benchmark::State &state) {
   int64_t D = state.range(0), V = state.range(1);

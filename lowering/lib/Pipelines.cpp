@@ -67,8 +67,8 @@ struct CPUPipelineCLOptions
                     llvm::cl::desc("run the fusion passes first"),
                     llvm::cl::init(true)};
   Option<int64_t> tileN{*this, "tile-n",
-                        llvm::cl::desc("default column tile of matrix products"),
-                        llvm::cl::init(64)};
+                        llvm::cl::desc("default column tile of matrix products (0: by weight format)"),
+                        llvm::cl::init(0)};
 };
 } // namespace
 
@@ -82,7 +82,7 @@ void xfmr::registerXfmrPipelines() {
       "xfmr-cpu-pipeline",
       "xfmr dialect to the LLVM dialect: schedules, kernels, CPU loops, LLVM",
       [](OpPassManager &pm, const CPUPipelineCLOptions &o) {
-        CPUPipelineOptions opts{o.vectorWidth, o.maxTokens, 4, o.tileN, o.vnni, false, o.fuse};
+        CPUPipelineOptions opts{o.vectorWidth, o.maxTokens, 0, o.tileN, o.vnni, false, o.fuse};
         buildKernelFormationPipeline(pm, opts);
         buildCPUCodegenPipeline(pm, opts);
       });

@@ -351,12 +351,14 @@ std::vector<FusedShape> fusedCases() {
   std::vector<FusedShape> c;
   const Format *formats[] = {&kFormats[0], &kFormats[1], &kFormats[3],
                              &kFormats[4], &kFormats[7], &kFormats[9]};
-  // M = 1 and 3: the few-rows path (rows prepared once per call); M = 6:
-  // a 4-row tile and a remainder, prepared per column block.
+  // M = 1 and 3: the few-rows path (rows prepared once per call); M = 6
+  // (quantized: a 4-row tile and a remainder) and M = 11 (f32/bf16: an
+  // 8-row tile and a remainder): the prefill path, rows prepared once per
+  // call into heap scratch.
   for (const Format *f : formats)
     for (const Fusion &fu : kFusions)
       for (auto [m, kk, n] : {std::tuple<int64_t, int64_t, int64_t>{1, 128, 192},
-                              {3, 64, 96}, {6, 128, 64}, {16, 64, 128}})
+                              {3, 64, 96}, {6, 128, 64}, {11, 64, 96}, {16, 64, 128}})
         c.push_back({m, kk, n, *f, fu});
   c.push_back({5, 24, 40, kF32, kFusions[0]}); // rows not a multiple of 16
   return c;

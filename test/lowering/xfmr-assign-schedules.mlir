@@ -4,10 +4,20 @@
 // CHECK-LABEL: func.func @linear
 // AVX2-LABEL: func.func @linear
 func.func @linear(%x: tensor<?x64xf32>, %w: tensor<64x192xf32>) -> tensor<?x192xf32> {
-  // 192 = 3 x 64: the default 64-column tile divides it.
-  // CHECK: xfmr.linear {{.*}} {schedule = #xfmr.schedule<vector_width = 16, tile_m = 4, tile_n = 64, unroll = 1>}
-  // AVX2: xfmr.linear {{.*}} {schedule = #xfmr.schedule<vector_width = 8, tile_m = 4, tile_n = 32, unroll = 1>}
+  // f32 weights: 8-row x 48-column FMA tiles by default (48 divides 192).
+  // CHECK: xfmr.linear {{.*}} {schedule = #xfmr.schedule<vector_width = 16, tile_m = 8, tile_n = 48, unroll = 1>}
+  // AVX2: xfmr.linear {{.*}} {schedule = #xfmr.schedule<vector_width = 8, tile_m = 8, tile_n = 32, unroll = 1>}
   %y = xfmr.linear %x, %w : tensor<?x64xf32>, tensor<64x192xf32> -> tensor<?x192xf32>
+  return %y : tensor<?x192xf32>
+}
+
+// -----
+
+// Quantized weights keep 4-row x 64-column tiles by default.
+// CHECK-LABEL: func.func @quantized
+func.func @quantized(%x: tensor<?x64xf32>, %w: tensor<64x192xi8, #xfmr.quant<bits = 8, group = 0, scale = f16>>) -> tensor<?x192xf32> {
+  // CHECK: xfmr.linear {{.*}} {schedule = #xfmr.schedule<vector_width = 16, tile_m = 4, tile_n = 64, unroll = 1>}
+  %y = xfmr.linear %x, %w : tensor<?x64xf32>, tensor<64x192xi8, #xfmr.quant<bits = 8, group = 0, scale = f16>> -> tensor<?x192xf32>
   return %y : tensor<?x192xf32>
 }
 
@@ -19,7 +29,7 @@ func.func @odd_widths(%x: tensor<?x24xf32>, %w: tensor<24x40xf32>) -> tensor<?x4
   // CHECK: xfmr.layer_norm {{.*}}schedule = #xfmr.schedule<vector_width = 8, tile_m = 1, tile_n = 8, unroll = 1>
   %g = xfmr.weight "g" : tensor<24xf32>
   %n = xfmr.layer_norm %x, %g, %g {epsilon = 1.0e-5 : f64} : tensor<?x24xf32>, tensor<24xf32>, tensor<24xf32> -> tensor<?x24xf32>
-  // CHECK: xfmr.linear {{.*}} {schedule = #xfmr.schedule<vector_width = 8, tile_m = 4, tile_n = 40, unroll = 1>}
+  // CHECK: xfmr.linear {{.*}} {schedule = #xfmr.schedule<vector_width = 8, tile_m = 8, tile_n = 40, unroll = 1>}
   %y = xfmr.linear %n, %w : tensor<?x24xf32>, tensor<24x40xf32> -> tensor<?x40xf32>
   return %y : tensor<?x40xf32>
 }

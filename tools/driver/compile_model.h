@@ -10,8 +10,8 @@ namespace xfmr {
 
 struct CompileOptions {
   int64_t maxTokens = 512; // rows per call; longer prompts run in chunks
-  int64_t tileN = 64;      // default column tile of matrix products
-  int64_t tileM = 4;       // default row tile (tokens) of matrix products
+  int64_t tileN = 0;       // default column tile of matrix products (0: by format)
+  int64_t tileM = 0;       // default row tile (tokens) of matrix products (0: by format)
   bool noDot = false;      // widen quantized weights instead of dot products
   bool bf16Dot = false;    // bf16: AVX512-BF16 on bf16-rounded activations
   bool noFuse = false;     // skip the fusion passes (for comparison)

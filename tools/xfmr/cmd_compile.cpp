@@ -11,14 +11,15 @@ int xfmr::cli::cmdCompile(int argc, char **argv) {
                       "[--precision f32|bf16|int8|int4] [--group-size 32] "
                       "[--scale-type f16|f32] [--zero-point] [--keep lm_head,...] "
                       "[--kv-precision f32|f16|int8] [--no-dot] [--bf16-dot] [--no-fuse] [--amx] [--attention-splits 1] "
-                      "[--drop-layers 3,5] [--drop-last N] [--tile-n 64] [--tile-m 4] [--dump-ir DIR] "
+                      "[--drop-layers 3,5] [--drop-last N] [--tile-n N] [--tile-m N] [--dump-ir DIR] "
                       "[--cpu NAME --features +a,+b]";
   Args args(argc, argv, 2);
   CompileOptions opts;
   std::string out = args.take("-o");
   opts.maxTokens = args.takeInt("--max-tokens", 512, 1, 1 << 20);
-  opts.tileN = args.takeInt("--tile-n", 64, 1, 4096);
-  opts.tileM = args.takeInt("--tile-m", 4, 1, 16);
+  // Unset (0): tiles by weight format, see xfmr-assign-schedules.
+  opts.tileN = args.takeInt("--tile-n", 0, 1, 4096);
+  opts.tileM = args.takeInt("--tile-m", 0, 1, 16);
   opts.irDumpDir = args.take("--dump-ir");
   opts.cpu = args.take("--cpu");
   opts.features = args.take("--features");

@@ -83,7 +83,7 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
   // covers: at most kAccumulators accumulators, and for int4 whole pairs
   // (j, j + nv/2) that share their code bytes.
   // (VNNI keeps an i32 and an f32 accumulator per output vector.)
-  const int64_t kAccumulators = l.dot ? 8 : 16;
+  const int64_t kAccumulators = l.dot ? 8 : 24;
   auto subTiles = [&](int64_t rows) {
     SmallVector<SmallVector<int64_t>> tiles;
     int64_t per = std::max<int64_t>(1, kAccumulators / rows);
@@ -151,6 +151,24 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
       b.create<memref::PrefetchOp>(view, ValueRange{r, k.idx(off / elem)},
                                    /*isWrite=*/false, /*localityHint=*/3,
                                    /*isDataCache=*/true);
+  };
+
+  // Prefill reads each unit's block once from memory, in its first row
+  // tile, and then from L2: that first tile would wait on memory at the
+  // rate the FMAs consume. So every row tile also prefetches (to L2) one
+  // cache line of the next unit's block per k, line (m0 / rows) K + k,
+  // the first few tiles covering it whole.
+  const int64_t blockLines = (l.blockBytes() + 63) / 64;
+  auto prefetchNextBlock = [&](Value m0, Value kk, Value base, int64_t rows) {
+    Value lastBase = k.idx((N / tn - 1) * l.blockBytes());
+    Value next = b.create<arith::MinUIOp>(k.add(base, k.idx(l.blockBytes())),
+                                          lastBase);
+    Value bytes = k.view(w, next, {blockLines * 64 - 63}, b.getI8Type());
+    Value line = k.add(k.mul(b.create<arith::DivUIOp>(m0, k.idx(rows)), k.idx(K)), kk);
+    line = b.create<arith::MinUIOp>(line, k.idx(blockLines - 1));
+    b.create<memref::PrefetchOp>(bytes, ValueRange{k.mul(line, k.idx(64))},
+                                 /*isWrite=*/false, /*localityHint=*/2,
+                                 /*isDataCache=*/true);
   };
 
   // VNNI (int8 weights): the tile's rows of x are quantized per block of
@@ -498,13 +516,16 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
                                        storageType(b, fmt));
       auto et = VectorType::get(
           {vw}, widenedBlock ? b.getF32Type() : storageType(b, fmt));
+      const bool prefetches = vecs.front() == 0 && !widenedBlock;
       acc = k.forLoop(
           c0, k.idx(K), k.idx(unroll),
           initAcc(n0, rows, vecs, fmt != WeightFormat::Int8),
           [&](Value kk, ValueRange args) {
             SmallVector<Value> cur(args.begin(), args.end());
-            if (rows == 1 && vecs.front() == 0 && !widenedBlock)
+            if (prefetches)
               prefetchAhead(wv, kk, K, tn * elemBytes);
+            if (prefetches && rows > 1)
+              prefetchNextBlock(m0, kk, base, rows);
             for (int64_t u = 0; u < unroll; ++u) {
               Value kx = u ? k.add(kk, k.idx(u)) : kk;
               SmallVector<Value> wj;

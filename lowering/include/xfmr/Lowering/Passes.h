@@ -27,8 +27,8 @@ namespace mlir::xfmr {
 struct CPUPipelineOptions {
   int64_t vectorWidth = 16;
   int64_t maxTokens = 1024;
-  int64_t tileM = 4;
-  int64_t tileN = 64;
+  int64_t tileM = 0; // 0: by weight format (xfmr-assign-schedules)
+  int64_t tileN = 0;
   bool vnni = false;    // int8/int4 weights: AVX-512 VNNI dot products
   bool bf16Dot = false; // bf16 weights: AVX512-BF16 dot products
   bool fuse = true;     // run the fusion passes first

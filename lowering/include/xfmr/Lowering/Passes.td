@@ -19,10 +19,12 @@ def XfmrAssignSchedulesPass : Pass<"xfmr-assign-schedules", "ModuleOp"> {
   let options = [
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"16",
            "f32 lanes of one SIMD vector (16 for AVX-512, 8 for AVX2)">,
-    Option<"tileM", "tile-m", "int64_t", /*default=*/"4",
-           "rows of a matrix-product register tile">,
-    Option<"tileN", "tile-n", "int64_t", /*default=*/"64",
-           "columns of a matrix-product register tile (the thread split unit)">,
+    Option<"tileM", "tile-m", "int64_t", /*default=*/"0",
+           "rows of a matrix-product register tile (0: by weight format, "
+           "8 for f32/bf16 weights widened to f32, 4 otherwise)">,
+    Option<"tileN", "tile-n", "int64_t", /*default=*/"0",
+           "columns of a matrix-product register tile, the thread split unit "
+           "(0: by weight format, 48 for widened f32/bf16, 64 otherwise)">,
     Option<"vnni", "vnni", "bool", /*default=*/"false",
            "int8/int4 weights: VNNI dot products on quantized activations">,
     Option<"bf16Dot", "bf16-dot", "bool", /*default=*/"false",
