@@ -2,7 +2,7 @@
 #ifndef XFMR_RUNTIME_MODEL_H
 #define XFMR_RUNTIME_MODEL_H
 
-#include "thread_pool.h"
+#include "xfmr/thread_pool.h"
 
 #include <cstdint>
 #include <map>

@@ -1,4 +1,4 @@
-#include "thread_pool.h"
+#include "xfmr/thread_pool.h"
 
 #include <gtest/gtest.h>
 

@@ -30,13 +30,49 @@ struct CompileOptions {
   bool zeroPoint = false;          // int4
   std::vector<std::string> keep;   // consumers or name parts left in f32
   std::string kvPrecision = "f32"; // KV cache storage: f32, f16, int8
+  // Autotuning (empty tuneDb: default schedules). Kernels the database has
+  // for this target are reused; the others are tuned first (measured),
+  // within the budget, and recorded.
+  std::string tuneDb;
+  double tuneBudgetSeconds = 120; // all kernels together
+  int tuneTrials = 24;            // per kernel
+  int tuneThreads = 0;            // 0: the machine's cores (as xfmr run)
+  bool retune = false;            // measure even what the database has
+  bool exhaustive = false;        // measure every candidate (benchmarks)
+};
+
+/// What tuning did during a compile or `xfmr tune`.
+struct TuneReport {
+  int kernels = 0;      // tunable kernels of the model
+  int fromDatabase = 0; // reused without measuring
+  int measured = 0;     // tuned now
+  int64_t trials = 0;   // candidates measured
+  std::string target;   // the database key's target
+  struct Row {
+    std::string label;
+    int64_t uses = 0;
+    bool fromDatabase = false;
+    int trials = 0;
+    std::string defaultSchedule, schedule;
+    double defaultDecodeUs = 0, decodeUs = 0, defaultPrefillUs = 0, prefillUs = 0;
+    double defaultObjectiveUs = 0, objectiveUs = 0;
+  };
+  std::vector<Row> rows;
 };
 
 /// Compiles MODEL_DIR into OUT (written to OUT.tmp, then renamed, so a
 /// failure leaves no partial model). Returns 0, 2 for bad input (message in
 /// *error, naming the file and tensor), 1 for internal failures.
 int compileModel(const std::string &modelDir, const std::string &outDir,
-                 const CompileOptions &options, std::string *error);
+                 const CompileOptions &options, std::string *error,
+                 TuneReport *report = nullptr);
+
+/// Tunes the kernels of MODEL_DIR as `options` would compile it, into
+/// options.tuneDb; with `plotPath`, writes the tuning curves (SVG).
+/// `progress` receives one status line at a time. Same return codes.
+int tuneModel(const std::string &modelDir, const CompileOptions &options,
+              const std::string &plotPath, TuneReport *report, std::string *error,
+              void (*progress)(const std::string &line) = nullptr);
 
 /// Prints the xfmr module of MODEL_DIR. Same return codes.
 int importModel(const std::string &modelDir, std::string *text,

@@ -2,6 +2,8 @@
 #ifndef XFMR_TOOLS_CLI_H
 #define XFMR_TOOLS_CLI_H
 
+#include "compile_model.h"
+
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -79,7 +81,16 @@ private:
   std::vector<std::string> argv_;
 };
 
+/// The model options `xfmr compile` and `xfmr tune` share.
+CompileOptions takeCompileOptions(Args &args);
+/// A duration option: "90" or "90s", "10m", "1h" -> seconds.
+double takeDuration(Args &args, const std::string &name, double def);
+/// Cores' worth of CPU in use by everyone over `ms` (from /proc/stat).
+double busyCores(int ms);
+
 int cmdCompile(int argc, char **argv);
+int cmdTune(int argc, char **argv);
+int cmdTuneDB(int argc, char **argv);
 int cmdImport(int argc, char **argv);
 int cmdRun(int argc, char **argv);
 int cmdBench(int argc, char **argv);

@@ -6,23 +6,12 @@
 
 using namespace xfmr::cli;
 
-int xfmr::cli::cmdCompile(int argc, char **argv) {
-  const char *usage = "xfmr compile MODEL_DIR -o OUT [--max-tokens N] "
-                      "[--precision f32|bf16|int8|int4] [--group-size 32] "
-                      "[--scale-type f16|f32] [--zero-point] [--keep lm_head,...] "
-                      "[--kv-precision f32|f16|int8] [--no-dot] [--bf16-dot] [--no-fuse] [--amx] [--attention-splits 1] "
-                      "[--drop-layers 3,5] [--drop-last N] [--tile-n N] [--tile-m N] [--dump-ir DIR] "
-                      "[--cpu NAME --features +a,+b]";
-  Args args(argc, argv, 2);
+xfmr::CompileOptions xfmr::cli::takeCompileOptions(Args &args) {
   CompileOptions opts;
-  std::string out = args.take("-o");
   opts.maxTokens = args.takeInt("--max-tokens", 512, 1, 1 << 20);
   // Unset (0): tiles by weight format, see xfmr-assign-schedules.
   opts.tileN = args.takeInt("--tile-n", 0, 1, 4096);
   opts.tileM = args.takeInt("--tile-m", 0, 1, 16);
-  opts.irDumpDir = args.take("--dump-ir");
-  opts.cpu = args.take("--cpu");
-  opts.features = args.take("--features");
   opts.dropLast = args.takeInt("--drop-last", 0, 0, 1 << 20);
   opts.precision = args.take("--precision", "f32");
   if (opts.precision != "f32" && opts.precision != "bf16" &&
@@ -67,15 +56,55 @@ int xfmr::cli::cmdCompile(int argc, char **argv) {
     opts.dropLayers.push_back(v);
     i = j + 1;
   }
+  return opts;
+}
+
+double xfmr::cli::takeDuration(Args &args, const std::string &name, double def) {
+  std::string v = args.take(name);
+  if (v.empty())
+    return def;
+  char *end = nullptr;
+  double x = std::strtod(v.c_str(), &end);
+  std::string unit = end;
+  double scale = unit.empty() || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : -1;
+  if (end == v.c_str() || scale < 0 || !(x > 0) || x * scale > 7 * 86400)
+    die(kBadInput, "option " + name + " expects a duration like 90s, 10m or 1h, got '" +
+                       v + "'");
+  return x * scale;
+}
+
+int xfmr::cli::cmdCompile(int argc, char **argv) {
+  const char *usage = "xfmr compile MODEL_DIR -o OUT [--max-tokens N] "
+                      "[--precision f32|bf16|int8|int4] [--group-size 32] "
+                      "[--scale-type f16|f32] [--zero-point] [--keep lm_head,...] "
+                      "[--kv-precision f32|f16|int8] [--no-dot] [--bf16-dot] [--no-fuse] [--amx] [--attention-splits 1] "
+                      "[--drop-layers 3,5] [--drop-last N] [--tile-n N] [--tile-m N] [--dump-ir DIR] "
+                      "[--cpu NAME --features +a,+b] "
+                      "[--tune-db PATH [--tune-budget 2m] [--tune-trials 24] [--tune-threads N]]";
+  Args args(argc, argv, 2);
+  std::string out = args.take("-o");
+  CompileOptions opts = takeCompileOptions(args);
+  opts.irDumpDir = args.take("--dump-ir");
+  opts.cpu = args.take("--cpu");
+  opts.features = args.take("--features");
+  opts.tuneDb = args.take("--tune-db");
+  opts.tuneBudgetSeconds = takeDuration(args, "--tune-budget", 120);
+  opts.tuneTrials = int(args.takeInt("--tune-trials", 24, 1, 100000));
+  opts.tuneThreads = int(args.takeInt("--tune-threads", 0, 0, 1024));
   auto pos = args.positional(1, usage);
   if (out.empty())
     die(kBadInput, std::string("missing -o OUT\nusage: ") + usage);
   auto t0 = std::chrono::steady_clock::now();
   std::string error;
-  int rc = compileModel(pos[0], out, opts, &error);
+  TuneReport tuned;
+  int rc = compileModel(pos[0], out, opts, &error, &tuned);
   if (rc != 0)
     die(rc, error);
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!opts.tuneDb.empty())
+    std::printf("tuning: %d kernels, %d from %s, %d measured now (%lld trials)\n",
+                tuned.kernels, tuned.fromDatabase, opts.tuneDb.c_str(), tuned.measured,
+                (long long)tuned.trials);
   std::printf("compiled %s -> %s (%s) in %.2f s\n", pos[0].c_str(), out.c_str(),
               opts.precision.c_str(), s);
   return 0;

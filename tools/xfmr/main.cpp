@@ -10,6 +10,8 @@ static const char *kUsage =
     "  run OUT -p TEXT | --tokens IDS   generate; see 'xfmr run --help'\n"
     "  bench OUT                        time prefill and decode; see 'xfmr bench --help'\n"
     "  eval A B                         compare two models' logits (B: baseline)\n"
+    "  tune MODEL_DIR --db PATH         tune the kernels' schedules into a database\n"
+    "  tune-db export|import|list DB    share and read tuning databases\n"
     "  init-model DIR                   write a random GPT-2 (Hugging Face layout)\n";
 
 int main(int argc, char **argv) {
@@ -26,6 +28,10 @@ int main(int argc, char **argv) {
     return xfmr::cli::cmdRun(argc, argv);
   if (cmd == "bench")
     return xfmr::cli::cmdBench(argc, argv);
+  if (cmd == "tune")
+    return xfmr::cli::cmdTune(argc, argv);
+  if (cmd == "tune-db")
+    return xfmr::cli::cmdTuneDB(argc, argv);
   if (cmd == "eval")
     return xfmr::cli::cmdEval(argc, argv);
   if (cmd == "init-model")

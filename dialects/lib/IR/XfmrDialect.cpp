@@ -53,10 +53,57 @@ LogicalResult KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
   return success();
 }
 
+Attribute ScheduleAttr::parse(AsmParser &p, Type) {
+  int64_t vw = 0, tm = 0, tn = 0, unroll = 0, prefetch = -1;
+  bool dot = false, amx = false;
+  auto intField = [&](StringRef name, int64_t &v) -> ParseResult {
+    return failure(p.parseKeyword(name) || p.parseEqual() || p.parseInteger(v));
+  };
+  if (p.parseLess() || intField("vector_width", vw) || p.parseComma() ||
+      intField("tile_m", tm) || p.parseComma() || intField("tile_n", tn) ||
+      p.parseComma() || intField("unroll", unroll))
+    return {};
+  while (succeeded(p.parseOptionalComma())) {
+    StringRef key;
+    if (p.parseKeyword(&key) || p.parseEqual())
+      return {};
+    if (key == "dot" || key == "amx") {
+      StringRef v;
+      if (p.parseKeyword(&v) || (v != "true" && v != "false")) {
+        p.emitError(p.getCurrentLocation(), "expected true or false");
+        return {};
+      }
+      (key == "dot" ? dot : amx) = v == "true";
+    } else if (key == "prefetch") {
+      if (p.parseInteger(prefetch))
+        return {};
+    } else {
+      p.emitError(p.getCurrentLocation(), "unknown schedule knob '") << key << "'";
+      return {};
+    }
+  }
+  if (p.parseGreater())
+    return {};
+  return p.getChecked<ScheduleAttr>(p.getContext(), vw, tm, tn, unroll, dot, amx,
+                                    prefetch);
+}
+
+void ScheduleAttr::print(AsmPrinter &p) const {
+  p << "<vector_width = " << getVectorWidth() << ", tile_m = " << getTileM()
+    << ", tile_n = " << getTileN() << ", unroll = " << getUnroll();
+  if (getDot())
+    p << ", dot = true";
+  if (getAmx())
+    p << ", amx = true";
+  if (getPrefetch() != -1)
+    p << ", prefetch = " << getPrefetch();
+  p << ">";
+}
+
 LogicalResult ScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                    int64_t vectorWidth, int64_t tileM,
                                    int64_t tileN, int64_t unroll, bool dot,
-                                   bool amx) {
+                                   bool amx, int64_t prefetch) {
   if (amx && !dot)
     return emitError() << "amx needs dot";
   if (dot && vectorWidth != 16)
@@ -72,6 +119,10 @@ LogicalResult ScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                        << vectorWidth << ")";
   if (unroll <= 0 || unroll > 16)
     return emitError() << "unroll must be in [1, 16], got " << unroll;
+  if (prefetch < -1 || prefetch > (1 << 20))
+    return emitError() << "prefetch must be -1 (default), 0 (off) or a "
+                          "distance up to 1048576, got "
+                       << prefetch;
   return success();
 }
 

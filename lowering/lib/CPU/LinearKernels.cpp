@@ -140,10 +140,14 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
   // Decode streams each block once: prefetch the block's row kPrefetchBytes
   // ahead of row k (every cache line of it), so more lines are in flight
   // than the out-of-order window alone keeps.
+  // The schedule's `prefetch` (bytes; 0 = off) overrides the default.
   constexpr int64_t kPrefetchBytes = 2048;
+  const int64_t prefetchBytes = s.getPrefetch() < 0 ? kPrefetchBytes : s.getPrefetch();
   auto prefetchAhead = [&](Value view, Value row, int64_t rowsInView,
                            int64_t rowBytes) {
-    int64_t ahead = std::max<int64_t>(1, kPrefetchBytes / rowBytes);
+    if (prefetchBytes == 0)
+      return;
+    int64_t ahead = std::max<int64_t>(1, prefetchBytes / rowBytes);
     Value r = b.create<arith::MinUIOp>(k.add(row, k.idx(ahead)),
                                        k.idx(rowsInView - 1));
     int64_t elem = rowBytes / tn;

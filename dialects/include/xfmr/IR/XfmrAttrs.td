@@ -28,18 +28,23 @@ def Xfmr_ScheduleAttr : AttrDef<Xfmr_Dialect, "Schedule"> {
     * `amx` (with `dot`, int8 weights): prefill multiplies tiles of 16 rows
       with AMX (`tdpbsud` on the same weight layout, one 16 x 16 x 32 tile
       product per activation block); decode and leftover rows stay on VNNI.
+    * `prefetch`: how far ahead the kernel prefetches the weights it
+      streams: bytes of the column block for `xfmr.linear` (default 2048),
+      table rows for `xfmr.lm_head` (default 8); 0 turns it off. Left out
+      (-1), the kernel's default.
 
     Example: `#xfmr.schedule<vector_width = 16, tile_m = 4, tile_n = 64, unroll = 1>`
   }];
   let parameters = (ins "int64_t":$vectorWidth, "int64_t":$tileM,
                         "int64_t":$tileN, "int64_t":$unroll,
                         DefaultValuedParameter<"bool", "false">:$dot,
-                        DefaultValuedParameter<"bool", "false">:$amx);
-  let assemblyFormat = [{
-    `<` `vector_width` `=` $vectorWidth `,` `tile_m` `=` $tileM `,`
-        `tile_n` `=` $tileN `,` `unroll` `=` $unroll (`,` `dot` `=` $dot^)?
-        (`,` `amx` `=` $amx^)? `>`
-  }];
+                        DefaultValuedParameter<"bool", "false">:$amx,
+                        DefaultValuedParameter<"int64_t", "-1">:$prefetch);
+  // `<vector_width = V, tile_m = M, tile_n = N, unroll = U` then, only
+  // where they differ from their defaults, `, dot = true`, `, amx = true`,
+  // `, prefetch = P`, in that order (custom: declarative optional groups
+  // that start with `,` cannot follow one another).
+  let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
 }
 

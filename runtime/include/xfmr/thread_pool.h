@@ -5,6 +5,9 @@
 // briefly between calls (a decode step runs ~120 dispatches back to back)
 // and sleep on a condition variable when idle for longer, so a waiting
 // program does not burn its cores.
+//
+// Part of the runtime's C++ surface: the autotuner times candidate kernels
+// on this same pool, split the same way, so tuned figures hold at run time.
 #ifndef XFMR_RUNTIME_THREAD_POOL_H
 #define XFMR_RUNTIME_THREAD_POOL_H
 

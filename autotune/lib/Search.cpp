@@ -1,0 +1,112 @@
+//===- Search.cpp - the schedule search of one kernel ----------------------===//
+#include "xfmr/Autotune/Search.h"
+
+#include <algorithm>
+#include <set>
+
+using namespace mlir::xfmr::tune;
+
+namespace {
+/// `cs` in the cost model's order; ties keep their order.
+std::vector<Candidate> byCost(const KernelShape &shape, const std::vector<Candidate> &cs) {
+  std::vector<std::pair<double, size_t>> keyed;
+  for (size_t i = 0; i < cs.size(); ++i)
+    keyed.push_back({estimateCost(shape, cs[i]), i});
+  std::sort(keyed.begin(), keyed.end());
+  std::vector<Candidate> out;
+  for (auto &[cost, i] : keyed)
+    out.push_back(cs[i]);
+  return out;
+}
+} // namespace
+
+int mlir::xfmr::tune::bestTrial(const std::vector<Trial> &trials) {
+  int best = -1;
+  for (size_t i = 0; i < trials.size(); ++i)
+    if (trials[i].result.ok &&
+        (best < 0 || trials[i].result.objectiveUs() < trials[size_t(best)].result.objectiveUs()))
+      best = int(i);
+  return best;
+}
+
+std::vector<Trial> mlir::xfmr::tune::search(
+    const KernelShape &shape, const Candidate &base,
+    const std::function<Measurement(const Candidate &)> &measure,
+    const SearchBudget &budget,
+    const std::function<void(const std::vector<Trial> &)> &progress) {
+  std::vector<Candidate> space = searchSpace(shape, base);
+  if (std::find(space.begin(), space.end(), base) == space.end())
+    space.push_back(base);
+  std::vector<Candidate> ranked = byCost(shape, space);
+  const int limit = budget.exhaustive ? int(space.size())
+                                      : std::min<int>(budget.trials, int(space.size()));
+  std::vector<Trial> trials;
+  std::set<std::string> seen;
+  auto run = [&](const Candidate &c) {
+    seen.insert(c.schedule());
+    Trial t{c, measure(c), 0};
+    trials.push_back(t);
+    int b = bestTrial(trials);
+    trials.back().bestUs = b < 0 ? 0 : trials[size_t(b)].result.objectiveUs();
+    if (progress)
+      progress(trials);
+  };
+  auto timeLeft = [&] {
+    return int(trials.size()) < limit &&
+           std::chrono::steady_clock::now() < budget.deadline;
+  };
+  auto nextRanked = [&]() -> const Candidate * {
+    for (const Candidate &c : ranked)
+      if (!seen.count(c.schedule()))
+        return &c;
+    return nullptr;
+  };
+
+  run(base);
+  if (budget.exhaustive) {
+    while (timeLeft())
+      if (const Candidate *c = nextRanked())
+        run(*c);
+      else
+        break;
+    return trials;
+  }
+  // Seed with the cost model's favourites.
+  const int seeds = std::max(2, limit / 3);
+  while (timeLeft() && int(trials.size()) < 1 + seeds)
+    if (const Candidate *c = nextRanked())
+      run(*c);
+    else
+      break;
+  // Evolution around the best measured so far.
+  while (timeLeft()) {
+    std::vector<int> order;
+    for (size_t i = 0; i < trials.size(); ++i)
+      if (trials[i].result.ok)
+        order.push_back(int(i));
+    std::sort(order.begin(), order.end(), [&](int a, int b) {
+      double x = trials[size_t(a)].result.objectiveUs(), y = trials[size_t(b)].result.objectiveUs();
+      return x != y ? x < y : a < b;
+    });
+    const Candidate *pick = nullptr;
+    std::vector<Candidate> near;
+    for (int i : order) {
+      near = neighbours(shape, space, trials[size_t(i)].candidate);
+      near.erase(std::remove_if(near.begin(), near.end(),
+                                [&](const Candidate &c) { return seen.count(c.schedule()); }),
+                 near.end());
+      if (!near.empty())
+        break;
+    }
+    if (!near.empty()) {
+      near = byCost(shape, near);
+      pick = &near.front();
+    } else {
+      pick = nextRanked();
+    }
+    if (!pick)
+      break;
+    run(*pick);
+  }
+  return trials;
+}
