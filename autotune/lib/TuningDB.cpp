@@ -225,6 +225,19 @@ bool TuningDB::all(std::vector<TuningRecord> *out, std::string *error) {
   return true;
 }
 
+bool TuningDB::integrityCheck(std::string *error) {
+  Stmt q(db_, "PRAGMA integrity_check");
+  if (!q || sqlite3_step(q.s) != SQLITE_ROW) {
+    *error = path_ + ": " + sqlite3_errmsg(db_);
+    return false;
+  }
+  if (q.col(0) != "ok") {
+    *error = path_ + ": integrity check: " + q.col(0);
+    return false;
+  }
+  return true;
+}
+
 bool TuningDB::exportJSON(const std::string &path, std::string *error) {
   std::vector<TuningRecord> records;
   if (!all(&records, error))

@@ -48,7 +48,7 @@ int xfmr::cli::cmdTune(int argc, char **argv) {
   opts.exhaustive = args.flag("--exhaustive");
   std::string plot = args.take("--plot");
   if (!plot.empty() && (plot.size() < 4 || plot.substr(plot.size() - 4) != ".svg"))
-    die(kBadInput, "--plot writes SVG: give a FILE.svg, got '" + plot + "'");
+    die(kBadInput, "--plot writes an SVG file (FILE.svg), got '" + plot + "'");
   int quietWait = int(args.takeInt("--quiet-wait", 0, 0, 3600));
   auto pos = args.positional(1, usage);
   // The database's folder (the default one may not exist yet).

@@ -66,6 +66,9 @@ public:
   /// Stores every record of such a file; returns how many, -1 on error.
   int importJSON(const std::string &path, std::string *error);
 
+  /// SQLite's integrity check: true when "ok" (else *error says what).
+  bool integrityCheck(std::string *error);
+
   const std::string &path() const { return path_; }
 
 private:
