@@ -1,54 +1,23 @@
-// The compile driver: import, schedule, outline, export the manifest,
-// lower the kernels to a shared object, write the weights.
+// The compile driver: the shared stages (model_stages.h), then schedule,
+// outline, export the manifest, lower the kernels to a shared object,
+// write the weights.
 #include "compile_model.h"
+#include "model_stages.h"
 
-#include "GPT2Importer.h"
-#include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
-#include "xfmr/Autotune/Tuner.h"
-#include "xfmr/Lowering/CPUTarget.h"
 #include "xfmr/Lowering/Manifest.h"
-#include "xfmr/Lowering/Passes.h"
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/FileSystem.h"
-#include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
-
-#include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
-#include "mlir/Dialect/Index/IR/IndexDialect.h"
-#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 
 #include <cstdio>
 #include <fstream>
-#include <thread>
 
 using namespace mlir;
+using namespace ::xfmr::driver;
 
 namespace {
-void registerDialects(MLIRContext &ctx) {
-  DialectRegistry registry;
-  registry.insert<mlir::xfmr::XfmrDialect, func::FuncDialect, arith::ArithDialect,
-                  math::MathDialect, memref::MemRefDialect, scf::SCFDialect,
-                  vector::VectorDialect, cf::ControlFlowDialect,
-                  index::IndexDialect, LLVM::LLVMDialect>();
-  ctx.appendDialectRegistry(registry);
-  ctx.loadAllAvailableDialects();
-}
-
-/// Captures the diagnostics of a failing pass run as one line.
-struct DiagnosticCapture {
-  std::string text;
-  ScopedDiagnosticHandler handler;
-  explicit DiagnosticCapture(MLIRContext &ctx)
-      : handler(&ctx, [this](Diagnostic &d) {
-          if (text.empty())
-            text = d.str();
-          return success();
-        }) {}
-};
-
 bool writeText(const std::string &path, const std::string &text) {
   std::ofstream f(path, std::ios::binary);
   f << text;
@@ -139,190 +108,6 @@ int ::xfmr::importModel(const std::string &modelDir, std::string *text,
   }
   llvm::raw_string_ostream os(*text);
   module->print(os);
-  return 0;
-}
-
-namespace {
-/// The pipeline options `options` stand for on `target`.
-mlir::xfmr::CPUPipelineOptions pipelineOptions(const ::xfmr::CompileOptions &options,
-                                               const mlir::xfmr::CPUTarget &target,
-                                               int64_t nCtx) {
-  mlir::xfmr::CPUPipelineOptions popts;
-  popts.vectorWidth = target.hasAVX512() ? 16 : 8;
-  popts.maxTokens = std::min<int64_t>(options.maxTokens, nCtx);
-  popts.tileN = options.tileN;
-  popts.tileM = options.tileM;
-  popts.vnni = target.hasVNNI() && !options.noDot;
-  popts.bf16Dot = target.hasBF16() && options.bf16Dot && !options.noDot;
-  popts.fuse = !options.noFuse;
-  popts.attentionSplits = options.attentionSplits;
-  popts.amx = popts.vnni && target.hasAMX() && options.amx;
-  return popts;
-}
-
-mlir::xfmr::CPUTarget targetOf(const ::xfmr::CompileOptions &options) {
-  mlir::xfmr::CPUTarget target = mlir::xfmr::CPUTarget::host();
-  if (!options.cpu.empty()) {
-    target.cpu = options.cpu;
-    target.features = options.features;
-  }
-  return target;
-}
-
-/// Import, the model-level passes the options ask for, then fusion and the
-/// attention split: the module kernels are formed from, before any
-/// schedule. Compile and tune both start here, so their kernel signatures
-/// agree. Returns 0 or the compile return code.
-int prepareModule(MLIRContext &ctx, const ::xfmr::io::GPT2Files &files,
-                  const ::xfmr::CompileOptions &options,
-                  const mlir::xfmr::CPUPipelineOptions &popts,
-                  DiagnosticCapture &diag, OwningOpRef<ModuleOp> &module,
-                  const std::function<void(const std::string &)> &dump,
-                  std::string *error) {
-  module = mlir::xfmr::importGPT2(&ctx, files);
-  // The model-level passes the options ask for; a failure is bad input
-  // (an option that does not fit the model) and names the option.
-  auto runModelPass = [&](std::unique_ptr<Pass> pass, const char *option) {
-    PassManager pm(&ctx);
-    pm.addPass(std::move(pass));
-    if (succeeded(pm.run(*module)))
-      return true;
-    *error = std::string(option) + ": " + diag.text;
-    return false;
-  };
-  if (!options.dropLayers.empty() || options.dropLast > 0) {
-    mlir::xfmr::XfmrPruneLayersPassOptions po;
-    po.drop = options.dropLayers;
-    po.dropLast = options.dropLast;
-    if (!runModelPass(mlir::xfmr::createXfmrPruneLayersPass(po), "--drop-layers"))
-      return 2;
-  }
-  if (options.precision != "f32") {
-    mlir::xfmr::XfmrQuantizeWeightsPassOptions qo;
-    qo.precision = options.precision;
-    qo.groupSize = options.groupSize;
-    qo.scaleType = options.scaleType;
-    qo.zeroPoint = options.zeroPoint;
-    qo.exclude = options.keep;
-    if (!runModelPass(mlir::xfmr::createXfmrQuantizeWeightsPass(qo), "--precision"))
-      return 2;
-  }
-  if (options.kvPrecision != "f32") {
-    mlir::xfmr::XfmrKVCachePrecisionPassOptions ko;
-    ko.precision = options.kvPrecision;
-    if (!runModelPass(mlir::xfmr::createXfmrKVCachePrecisionPass(ko),
-                      "--kv-precision"))
-      return 2;
-  }
-  dump("xfmr.mlir");
-  PassManager pm(&ctx);
-  if (popts.fuse)
-    mlir::xfmr::buildFusionPipeline(pm);
-  if (popts.attentionSplits > 1)
-    pm.addPass(mlir::xfmr::createXfmrSplitAttentionPass(
-        mlir::xfmr::XfmrSplitAttentionPassOptions{popts.attentionSplits}));
-  if (failed(pm.run(*module))) {
-    *error = "kernel formation failed: " + diag.text;
-    return 1;
-  }
-  return 0;
-}
-
-/// Tunes (what the database lacks) and attaches the schedules to `module`.
-int tuneAndApply(ModuleOp module, const ::xfmr::CompileOptions &options,
-                 const mlir::xfmr::CPUPipelineOptions &popts,
-                 std::vector<mlir::xfmr::tune::KernelOutcome> *outcomes,
-                 ::xfmr::TuneReport *report, std::string *error,
-                 void (*progress)(const std::string &)) {
-  namespace t = mlir::xfmr::tune;
-  std::unique_ptr<t::TuningDB> db = t::TuningDB::open(options.tuneDb, true, error);
-  if (!db)
-    return 2;
-  t::TuneOptions to;
-  to.harness.pipeline = popts;
-  to.harness.threads = options.tuneThreads > 0
-                           ? options.tuneThreads
-                           : int(std::max(1u, std::thread::hardware_concurrency()));
-  to.trialsPerKernel = options.tuneTrials;
-  to.budgetSeconds = options.tuneBudgetSeconds;
-  to.retune = options.retune;
-  to.exhaustive = options.exhaustive;
-  std::string target = t::hostTarget(to.harness.threads);
-  std::vector<t::TunableKernel> kernels = t::collectTunableKernels(module);
-  auto onProgress = [&](const t::TuneProgress &p) {
-    if (!progress)
-      return;
-    char line[256];
-    std::snprintf(line, sizeof line,
-                  "[%zu/%zu] %-40s trials %3d/%-3d best %.3fx default  %3.0f s left",
-                  p.kernel + 1, p.kernels, p.current->label().c_str(), p.trials,
-                  p.trialLimit, p.bestOverDefault, p.secondsLeft);
-    progress(line);
-  };
-  if (!t::tuneKernels(kernels, *db, target, to, outcomes, error, onProgress))
-    return 1;
-  std::string applyError;
-  if (t::applySchedules(module, t::schedulesOf(*outcomes), &applyError) < 0) {
-    *error = options.tuneDb + ": " + applyError;
-    return 2;
-  }
-  if (report) {
-    report->kernels = int(outcomes->size());
-    report->target = target;
-    for (const t::KernelOutcome &o : *outcomes) {
-      (o.fromDatabase ? report->fromDatabase : report->measured)++;
-      report->trials += int64_t(o.trials.size());
-      ::xfmr::TuneReport::Row r;
-      r.label = o.kernel.label();
-      r.uses = o.kernel.uses;
-      r.fromDatabase = o.fromDatabase;
-      r.trials = int(o.fromDatabase ? o.record.trials.size() : o.trials.size());
-      r.defaultSchedule = o.record.defaultSchedule, r.schedule = o.record.schedule;
-      r.defaultDecodeUs = o.record.defaultDecodeUs, r.decodeUs = o.record.decodeUs;
-      r.defaultPrefillUs = o.record.defaultPrefillUs, r.prefillUs = o.record.prefillUs;
-      r.defaultObjectiveUs = o.record.defaultObjectiveUs;
-      r.objectiveUs = o.record.objectiveUs;
-      report->rows.push_back(r);
-    }
-  }
-  return 0;
-}
-} // namespace
-
-int ::xfmr::tuneModel(const std::string &modelDir, const CompileOptions &options,
-                      const std::string &plotPath, TuneReport *report,
-                      std::string *error, void (*progress)(const std::string &)) {
-  auto files = ::xfmr::io::GPT2Files::open(modelDir, error);
-  if (!files)
-    return 2;
-  MLIRContext ctx;
-  registerDialects(ctx);
-  DiagnosticCapture diag(ctx);
-  mlir::xfmr::CPUTarget target = targetOf(options);
-  mlir::xfmr::CPUPipelineOptions popts =
-      pipelineOptions(options, target, files->config().nCtx);
-  OwningOpRef<ModuleOp> module;
-  if (int rc = prepareModule(ctx, *files, options, popts, diag, module,
-                             [](const std::string &) {}, error))
-    return rc;
-  std::vector<mlir::xfmr::tune::KernelOutcome> outcomes;
-  if (int rc = tuneAndApply(*module, options, popts, &outcomes, report, error, progress))
-    return rc;
-  if (!plotPath.empty()) {
-    // Kernels from the database plot their stored trials.
-    std::unique_ptr<mlir::xfmr::tune::TuningDB> db =
-        mlir::xfmr::tune::TuningDB::open(options.tuneDb, false, error);
-    std::vector<mlir::xfmr::tune::TuningRecord> all;
-    if (!db || !db->all(&all, error))
-      return 2;
-    for (auto &o : outcomes)
-      for (auto &r : all)
-        if (r.kernel == o.record.kernel && r.target == o.record.target &&
-            r.version == o.record.version)
-          o.record.trials = r.trials;
-    if (!mlir::xfmr::tune::writeTuningPlot(outcomes, plotPath, error))
-      return 2;
-  }
   return 0;
 }
 

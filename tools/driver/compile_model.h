@@ -74,6 +74,12 @@ int tuneModel(const std::string &modelDir, const CompileOptions &options,
               const std::string &plotPath, TuneReport *report, std::string *error,
               void (*progress)(const std::string &line) = nullptr);
 
+/// The tunable kernels of MODEL_DIR as `options` would compile it, each as
+/// its one-op signature (for benchmarks of the tuner). Same return codes.
+int listTunableKernels(const std::string &modelDir, const CompileOptions &options,
+                       std::vector<std::string> *sources,
+                       std::vector<std::string> *labels, std::string *error);
+
 /// Prints the xfmr module of MODEL_DIR. Same return codes.
 int importModel(const std::string &modelDir, std::string *text,
                 std::string *error);

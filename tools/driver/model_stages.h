@@ -1,0 +1,63 @@
+// The stages `xfmr compile` and `xfmr tune` share: the context, the
+// pipeline options an invocation stands for, and the module before any
+// schedule (import, model-level passes, fusion). Internal to the driver.
+#ifndef XFMR_TOOLS_MODEL_STAGES_H
+#define XFMR_TOOLS_MODEL_STAGES_H
+
+#include "compile_model.h"
+
+#include "GPT2Importer.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "xfmr/Autotune/Tuner.h"
+#include "xfmr/Lowering/CPUTarget.h"
+#include "xfmr/Lowering/Passes.h"
+
+#include <functional>
+
+namespace xfmr::driver {
+
+void registerDialects(mlir::MLIRContext &ctx);
+
+/// Captures the diagnostics of a failing pass run as one line.
+struct DiagnosticCapture {
+  std::string text;
+  mlir::ScopedDiagnosticHandler handler;
+  explicit DiagnosticCapture(mlir::MLIRContext &ctx)
+      : handler(&ctx, [this](mlir::Diagnostic &d) {
+          if (text.empty())
+            text = d.str();
+          return mlir::success();
+        }) {}
+};
+
+/// The target `options` name (empty --cpu: this host).
+mlir::xfmr::CPUTarget targetOf(const ::xfmr::CompileOptions &options);
+/// The pipeline options `options` stand for on `target`.
+mlir::xfmr::CPUPipelineOptions pipelineOptions(const ::xfmr::CompileOptions &options,
+                                               const mlir::xfmr::CPUTarget &target,
+                                               int64_t nCtx);
+
+/// Import, the model-level passes the options ask for, then fusion and the
+/// attention split: the module kernels are formed from, before any
+/// schedule. Compile and tune both start here, so their kernel signatures
+/// agree. Returns 0 or the compile return code (2: bad input).
+int prepareModule(mlir::MLIRContext &ctx, const ::xfmr::io::GPT2Files &files,
+                  const ::xfmr::CompileOptions &options,
+                  const mlir::xfmr::CPUPipelineOptions &popts,
+                  DiagnosticCapture &diag, mlir::OwningOpRef<mlir::ModuleOp> &module,
+                  const std::function<void(const std::string &)> &dump,
+                  std::string *error);
+
+/// Looks the tunable kernels of `module` up in options.tuneDb, tunes what
+/// is missing (or all, with options.retune), attaches the schedules, and
+/// fills `report`. Same return codes.
+int tuneAndApply(mlir::ModuleOp module, const ::xfmr::CompileOptions &options,
+                 const mlir::xfmr::CPUPipelineOptions &popts,
+                 std::vector<mlir::xfmr::tune::KernelOutcome> *outcomes,
+                 ::xfmr::TuneReport *report, std::string *error,
+                 void (*progress)(const std::string &));
+
+} // namespace xfmr::driver
+
+#endif
