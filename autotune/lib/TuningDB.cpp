@@ -157,7 +157,7 @@ bool TuningDB::lookup(const std::string &kernel, const std::string &target,
   return true;
 }
 
-bool TuningDB::store(const TuningRecord &r, std::string *error) {
+bool TuningDB::store(const TuningRecord &r, std::string *error, bool replace) {
   if (!exec("BEGIN IMMEDIATE", error))
     return false;
   auto fail = [&] {
@@ -171,7 +171,7 @@ bool TuningDB::store(const TuningRecord &r, std::string *error) {
     Stmt q(db_, "SELECT objective_us FROM records WHERE kernel=?1 AND target=?2 AND version=?3");
     q.text(1, r.kernel), q.text(2, r.target), q.text(3, r.version);
     int rc = sqlite3_step(q.s);
-    if (rc == SQLITE_ROW && q.colReal(0) <= r.objectiveUs)
+    if (rc == SQLITE_ROW && !replace && q.colReal(0) <= r.objectiveUs)
       return exec("COMMIT", error); // a faster record is there: keep it
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
       return fail();

@@ -157,9 +157,17 @@ int ::xfmr::compileModel(const std::string &modelDir, const std::string &outDir,
   };
   if (int rc = prepareModule(ctx, *files, options, popts, diag, module, dump, error))
     return rc;
+  if (!options.pinnedSchedules.empty()) {
+    std::string e;
+    if (mlir::xfmr::tune::applySchedules(*module, options.pinnedSchedules, &e) < 0) {
+      *error = "pinned schedules: " + e;
+      return 1;
+    }
+  }
   if (!options.tuneDb.empty()) {
     std::vector<mlir::xfmr::tune::KernelOutcome> outcomes;
-    if (int rc = tuneAndApply(*module, options, popts, &outcomes, report, error, nullptr))
+    if (int rc = tuneAndApply(modelDir, *module, options, popts, &outcomes, report,
+                              error, nullptr))
       return rc;
   }
 

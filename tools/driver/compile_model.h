@@ -3,6 +3,7 @@
 #define XFMR_TOOLS_COMPILE_MODEL_H
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,9 @@ struct CompileOptions {
   int tuneThreads = 0;            // 0: the machine's cores (as xfmr run)
   bool retune = false;            // measure even what the database has
   bool exhaustive = false;        // measure every candidate (benchmarks)
+  // Schedules pinned by kernel signature, attached before defaults (the
+  // tuner's whole-model check compiles its variants with these).
+  std::map<std::string, std::string> pinnedSchedules;
 };
 
 /// What tuning did during a compile or `xfmr tune`.
@@ -48,6 +52,12 @@ struct TuneReport {
   int measured = 0;     // tuned now
   int64_t trials = 0;   // candidates measured
   std::string target;   // the database key's target
+  // The whole-model check of what was tuned now (model_check.cpp): both
+  // models compiled and timed interleaved; ms per token and prefill ms.
+  bool modelChecked = false;
+  int rejected = 0; // kernels whose tuned schedule lost in the model
+  double defaultDecodeMs = 0, tunedDecodeMs = 0;
+  double defaultPrefillMs = 0, tunedPrefillMs = 0;
   struct Row {
     std::string label;
     int64_t uses = 0;

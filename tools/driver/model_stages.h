@@ -52,11 +52,26 @@ int prepareModule(mlir::MLIRContext &ctx, const ::xfmr::io::GPT2Files &files,
 /// Looks the tunable kernels of `module` up in options.tuneDb, tunes what
 /// is missing (or all, with options.retune), attaches the schedules, and
 /// fills `report`. Same return codes.
-int tuneAndApply(mlir::ModuleOp module, const ::xfmr::CompileOptions &options,
+int tuneAndApply(const std::string &modelDir, mlir::ModuleOp module,
+                 const ::xfmr::CompileOptions &options,
                  const mlir::xfmr::CPUPipelineOptions &popts,
                  std::vector<mlir::xfmr::tune::KernelOutcome> *outcomes,
                  ::xfmr::TuneReport *report, std::string *error,
                  void (*progress)(const std::string &));
+
+/// Decode ms per token (median over rounds of the median of 32 steps after
+/// a 128-token prompt; fewer where the context is short) and the prompt's
+/// prefill ms, of a compiled model.
+struct ModelTiming {
+  double decodeMs = 0, prefillMs = 0;
+  /// The tuner's objective at model level: decode + prefill / 64.
+  double objective() const { return decodeMs + prefillMs / 64; }
+};
+
+/// Times the compiled models `a` and `b` in `rounds` interleaved rounds
+/// (the order alternating), on `threads` threads. Same return codes.
+int compareCompiled(const std::string &a, const std::string &b, int threads,
+                    int rounds, ModelTiming *ta, ModelTiming *tb, std::string *error);
 
 } // namespace xfmr::driver
 

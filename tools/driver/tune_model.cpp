@@ -2,13 +2,127 @@
 // autotune/ (the module the tuner sees is the one compile forms kernels of).
 #include "model_stages.h"
 
+#include "llvm/ADT/ScopeExit.h"
+#include "llvm/ADT/SmallString.h"
+#include "llvm/Support/FileSystem.h"
+
+#include <algorithm>
 #include <cstdio>
 #include <thread>
 
 using namespace mlir;
 using namespace ::xfmr::driver;
 
-int ::xfmr::driver::tuneAndApply(ModuleOp module, const ::xfmr::CompileOptions &options,
+namespace {
+/// Bytes of the model's weights as stored (scales aside): what a decode
+/// step streams.
+int64_t weightBytes(ModuleOp module) {
+  int64_t bits = 0;
+  module.walk([&](mlir::xfmr::WeightOp w) {
+    auto t = cast<RankedTensorType>(w.getType());
+    bits += t.getNumElements() * t.getElementTypeBitWidth();
+  });
+  return bits / 8;
+}
+
+/// The whole-model check of the kernels tuned now: the model compiled with
+/// their default schedules and with the tuned ones, timed against each
+/// other in one run (compareCompiled); if the tuned model loses, each tuned
+/// kernel is tried alone against the default, and only those that win
+/// keep their schedule. Losers are recorded with the default schedule, so
+/// the database never holds a schedule the model found slower.
+int checkInModel(const std::string &modelDir, const ::xfmr::CompileOptions &options,
+                 int threads, mlir::xfmr::tune::TuningDB &db,
+                 std::vector<mlir::xfmr::tune::KernelOutcome> &outcomes,
+                 ::xfmr::TuneReport *report, std::string *error,
+                 void (*progress)(const std::string &)) {
+  namespace t = mlir::xfmr::tune;
+  std::vector<size_t> changed;
+  std::map<std::string, std::string> base;
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    const t::TuningRecord &r = outcomes[i].record;
+    base[outcomes[i].kernel.source] = outcomes[i].fromDatabase ? r.schedule : r.defaultSchedule;
+    if (!outcomes[i].fromDatabase && r.schedule != r.defaultSchedule)
+      changed.push_back(i);
+  }
+  if (changed.empty())
+    return 0;
+  llvm::SmallString<128> dir;
+  if (llvm::sys::fs::createUniqueDirectory("xfmr-tune-check", dir)) {
+    *error = "cannot create a temporary directory for the whole-model check";
+    return 1;
+  }
+  auto cleanup = llvm::make_scope_exit([&] { llvm::sys::fs::remove_directories(dir); });
+  int variant = 0;
+  auto compileWith = [&](const std::map<std::string, std::string> &pins, std::string *out) {
+    ::xfmr::CompileOptions o = options;
+    o.tuneDb.clear();
+    o.irDumpDir.clear();
+    o.pinnedSchedules = pins;
+    *out = std::string(dir) + "/m" + std::to_string(variant++);
+    return ::xfmr::compileModel(modelDir, *out, o, error);
+  };
+  auto with = [&](const std::vector<size_t> &which) {
+    std::map<std::string, std::string> pins = base;
+    for (size_t i : which)
+      pins[outcomes[i].kernel.source] = outcomes[i].record.schedule;
+    return pins;
+  };
+  if (progress)
+    progress("whole-model check: default against tuned schedules");
+  std::string baseDir, tunedDir;
+  if (int rc = compileWith(base, &baseDir))
+    return rc;
+  if (int rc = compileWith(with(changed), &tunedDir))
+    return rc;
+  ModelTiming tb, tt;
+  if (int rc = compareCompiled(baseDir, tunedDir, threads, 5, &tb, &tt, error))
+    return rc;
+  std::vector<size_t> kept = changed;
+  if (!(tt.objective() < tb.objective())) {
+    kept.clear();
+    for (size_t i : changed) {
+      if (progress)
+        progress("whole-model check: " + outcomes[i].kernel.label() + " alone");
+      std::string one;
+      if (int rc = compileWith(with({i}), &one))
+        return rc;
+      ModelTiming b1, t1;
+      if (int rc = compareCompiled(baseDir, one, threads, 5, &b1, &t1, error))
+        return rc;
+      if (t1.objective() < b1.objective())
+        kept.push_back(i);
+    }
+    tt = tb;
+    if (!kept.empty()) { // the survivors together, against the default again
+      std::string both;
+      if (int rc = compileWith(with(kept), &both))
+        return rc;
+      if (int rc = compareCompiled(baseDir, both, threads, 5, &tb, &tt, error))
+        return rc;
+    }
+  }
+  for (size_t i : changed) {
+    if (std::find(kept.begin(), kept.end(), i) != kept.end())
+      continue;
+    t::TuningRecord &r = outcomes[i].record;
+    r.schedule = r.defaultSchedule;
+    r.objectiveUs = r.defaultObjectiveUs, r.decodeUs = r.defaultDecodeUs;
+    r.prefillUs = r.defaultPrefillUs;
+    if (!db.store(r, error, /*replace=*/true))
+      return 1;
+  }
+  if (report) {
+    report->modelChecked = true;
+    report->rejected = int(changed.size() - kept.size());
+    report->defaultDecodeMs = tb.decodeMs, report->defaultPrefillMs = tb.prefillMs;
+    report->tunedDecodeMs = tt.decodeMs, report->tunedPrefillMs = tt.prefillMs;
+  }
+  return 0;
+}
+} // namespace
+
+int ::xfmr::driver::tuneAndApply(const std::string &modelDir, ModuleOp module, const ::xfmr::CompileOptions &options,
                  const mlir::xfmr::CPUPipelineOptions &popts,
                  std::vector<mlir::xfmr::tune::KernelOutcome> *outcomes,
                  ::xfmr::TuneReport *report, std::string *error,
@@ -26,6 +140,9 @@ int ::xfmr::driver::tuneAndApply(ModuleOp module, const ::xfmr::CompileOptions &
   to.budgetSeconds = options.tuneBudgetSeconds;
   to.retune = options.retune;
   to.exhaustive = options.exhaustive;
+  // Each measured call reads the next of copies of its weights totalling
+  // what the model streams per token, as a decode step would.
+  to.harness.rotateBytes = std::max<int64_t>(weightBytes(module), 64 << 20);
   std::string target = t::hostTarget(to.harness.threads);
   std::vector<t::TunableKernel> kernels = t::collectTunableKernels(module);
   auto onProgress = [&](const t::TuneProgress &p) {
@@ -40,6 +157,9 @@ int ::xfmr::driver::tuneAndApply(ModuleOp module, const ::xfmr::CompileOptions &
   };
   if (!t::tuneKernels(kernels, *db, target, to, outcomes, error, onProgress))
     return 1;
+  if (int rc = checkInModel(modelDir, options, to.harness.threads, *db, *outcomes,
+                            report, error, progress))
+    return rc;
   std::string applyError;
   if (t::applySchedules(module, t::schedulesOf(*outcomes), &applyError) < 0) {
     *error = options.tuneDb + ": " + applyError;
@@ -84,7 +204,8 @@ int ::xfmr::tuneModel(const std::string &modelDir, const CompileOptions &options
                              [](const std::string &) {}, error))
     return rc;
   std::vector<mlir::xfmr::tune::KernelOutcome> outcomes;
-  if (int rc = tuneAndApply(*module, options, popts, &outcomes, report, error, progress))
+  if (int rc = tuneAndApply(modelDir, *module, options, popts, &outcomes, report, error,
+                            progress))
     return rc;
   if (!plotPath.empty()) {
     // Kernels from the database plot their stored trials.

@@ -102,9 +102,15 @@ int xfmr::cli::cmdCompile(int argc, char **argv) {
     die(rc, error);
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!opts.tuneDb.empty())
-    std::printf("tuning: %d kernels, %d from %s, %d measured now (%lld trials)\n",
+    std::printf("tuning: %d kernels, %d from %s, %d measured now (%lld trials)%s\n",
                 tuned.kernels, tuned.fromDatabase, opts.tuneDb.c_str(), tuned.measured,
-                (long long)tuned.trials);
+                (long long)tuned.trials,
+                tuned.modelChecked
+                    ? (", whole-model check kept " +
+                       std::to_string(tuned.measured - tuned.rejected) + "/" +
+                       std::to_string(tuned.measured))
+                          .c_str()
+                    : "");
   std::printf("compiled %s -> %s (%s) in %.2f s\n", pos[0].c_str(), out.c_str(),
               opts.precision.c_str(), s);
   return 0;

@@ -3,6 +3,7 @@
 #include "xfmr/Autotune/TuningDB.h"
 
 #include <cstdlib>
+#include <filesystem>
 #include <unistd.h>
 
 using namespace xfmr::cli;
@@ -23,6 +24,21 @@ void showProgress(const std::string &line) {
   if (kernel != lastKernel || trials % 10 == 0)
     std::fprintf(stderr, "%s\n", line.c_str());
   lastKernel = kernel;
+}
+
+/// The whole-model check's line (when something was tuned now).
+void printModelCheck(const xfmr::TuneReport &r) {
+  if (!r.modelChecked)
+    return;
+  std::printf("whole model, default vs tuned schedules (5 interleaved rounds: a 128-token "
+              "prefill, then 32 decode steps): decode %.3f vs %.3f ms/token (%.3fx), "
+              "prefill %.1f vs %.1f ms%s\n",
+              r.defaultDecodeMs, r.tunedDecodeMs,
+              r.tunedDecodeMs > 0 ? r.defaultDecodeMs / r.tunedDecodeMs : 0.0,
+              r.defaultPrefillMs, r.tunedPrefillMs,
+              r.rejected ? (", " + std::to_string(r.rejected) +
+                            " kernel(s) kept the default: slower in the model").c_str()
+                         : "");
 }
 
 std::string defaultDB() {
@@ -52,9 +68,11 @@ int xfmr::cli::cmdTune(int argc, char **argv) {
   int quietWait = int(args.takeInt("--quiet-wait", 0, 0, 3600));
   auto pos = args.positional(1, usage);
   // The database's folder (the default one may not exist yet).
-  std::string dir = opts.tuneDb.substr(0, opts.tuneDb.find_last_of('/'));
-  if (opts.tuneDb.find('/') != std::string::npos && !dir.empty())
-    std::system(("mkdir -p '" + dir + "'").c_str());
+  std::error_code ec;
+  std::filesystem::path parent = std::filesystem::path(opts.tuneDb).parent_path();
+  if (!parent.empty() && !std::filesystem::create_directories(parent, ec) && ec)
+    die(kBadInput, parent.string() + ": cannot create the database's folder (" +
+                       ec.message() + ")");
 
   double busy = busyCores(300);
   for (int waited = 0; busy > 0.05 && waited < quietWait; ++waited)
@@ -91,6 +109,7 @@ int xfmr::cli::cmdTune(int argc, char **argv) {
               dSum, tSum, tSum > 0 ? dSum / tSum : 0.0);
   if (report.fromDatabase)
     std::printf("* from the database, not measured now (--retune measures again)\n");
+  printModelCheck(report);
   if (!plot.empty())
     std::printf("tuning curves: %s\n", plot.c_str());
   return 0;

@@ -8,7 +8,8 @@
 // reference (a wrong candidate is reported, never timed or kept), and
 // times it on the runtime's own thread pool, split as the runtime splits:
 //   decode:  1 row, 5 warm-up calls, then 31 timed calls, median;
-//   prefill: 128 rows, 2 warm-up calls, then 7 timed calls, median;
+//   prefill: 128 rows, 2 warm-up calls, then 7 timed calls, median (not
+//            for the LM head, which runs on the last row in prefill too);
 // each call reading the next of several copies of the packed weights
 // (rotating through ~256 MB) so the cache does not flatter it. The
 // objective is decode + prefill / 64: one generated token plus its share of

@@ -56,8 +56,8 @@ public:
               const std::string &version, std::optional<TuningRecord> *out,
               std::string *error);
   /// Stores `r` (and its trials) in one transaction unless a faster record
-  /// of the same key is there already.
-  bool store(const TuningRecord &r, std::string *error);
+  /// of the same key is there already (`replace`: regardless).
+  bool store(const TuningRecord &r, std::string *error, bool replace = false);
   /// All records (with their trials), for export and listing.
   bool all(std::vector<TuningRecord> *out, std::string *error);
 
