@@ -2,6 +2,7 @@
 #include "xfmr/Autotune/Search.h"
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 using namespace mlir::xfmr::tune;
@@ -22,8 +23,11 @@ std::vector<Candidate> byCost(const KernelShape &shape, const std::vector<Candid
 
 int mlir::xfmr::tune::bestTrial(const std::vector<Trial> &trials) {
   int best = -1;
+  const double prefillCap = !trials.empty() && trials[0].result.ok
+                                ? trials[0].result.prefillUs * kMaxPrefillLoss
+                                : INFINITY;
   for (size_t i = 0; i < trials.size(); ++i)
-    if (trials[i].result.ok &&
+    if (trials[i].result.ok && (i == 0 || trials[i].result.prefillUs <= prefillCap) &&
         (best < 0 || trials[i].result.objectiveUs() < trials[size_t(best)].result.objectiveUs()))
       best = int(i);
   return best;
@@ -38,7 +42,7 @@ std::vector<Trial> mlir::xfmr::tune::search(
   if (std::find(space.begin(), space.end(), base) == space.end())
     space.push_back(base);
   std::vector<Candidate> ranked = byCost(shape, space);
-  const int limit = budget.exhaustive ? int(space.size())
+  const int limit = budget.exhaustive ? int(space.size()) + 2 // + the default's repeats
                                       : std::min<int>(budget.trials, int(space.size()));
   std::vector<Trial> trials;
   std::set<std::string> seen;
@@ -51,8 +55,9 @@ std::vector<Trial> mlir::xfmr::tune::search(
     if (progress)
       progress(trials);
   };
+  int repeats = 0; // extra measurements of the default
   auto timeLeft = [&] {
-    return int(trials.size()) < limit &&
+    return int(trials.size()) + repeats < limit &&
            std::chrono::steady_clock::now() < budget.deadline;
   };
   auto nextRanked = [&]() -> const Candidate * {
@@ -62,7 +67,23 @@ std::vector<Trial> mlir::xfmr::tune::search(
     return nullptr;
   };
 
-  run(base);
+  // The baseline every candidate must beat: the default, measured three
+  // times (its median; the two repeats count against the budget), so one
+  // lucky or unlucky measurement does not set the bar.
+  {
+    std::vector<Measurement> ms;
+    for (int i = 0; i < 3 && (i == 0 || int(trials.size()) + 2 < limit); ++i)
+      ms.push_back(measure(base));
+    std::sort(ms.begin(), ms.end(), [](const Measurement &a, const Measurement &b) {
+      return a.ok != b.ok ? a.ok : a.objectiveUs() < b.objectiveUs();
+    });
+    repeats = int(ms.size()) - 1;
+    seen.insert(base.schedule());
+    trials.push_back(Trial{base, ms[ms.size() / 2], 0});
+    trials.back().bestUs = trials.back().result.ok ? trials.back().result.objectiveUs() : 0;
+    if (progress)
+      progress(trials);
+  }
   if (budget.exhaustive) {
     while (timeLeft())
       if (const Candidate *c = nextRanked())
@@ -73,7 +94,7 @@ std::vector<Trial> mlir::xfmr::tune::search(
   }
   // Seed with the cost model's favourites.
   const int seeds = std::max(2, limit / 3);
-  while (timeLeft() && int(trials.size()) < 1 + seeds)
+  while (timeLeft() && int(trials.size()) + repeats < 1 + seeds)
     if (const Candidate *c = nextRanked())
       run(*c);
     else

@@ -97,7 +97,7 @@ double mlir::xfmr::tune::estimateCost(const KernelShape &k, const Candidate &c) 
   // Decode streams the weights: their bytes over all threads, stretched by
   // the thread that gets the most units, plus a small cost per unit.
   double imbalance = std::ceil(units / T) / (units / T);
-  double decode = k.weightBytes / 1e4 * imbalance + units * 0.3;
+  double decode = k.weightBytes / 1e4 * imbalance + units * 0.05;
   // Prefetching ahead keeps more lines in flight: none costs the most,
   // too far (past the block) helps little.
   int64_t pf = c.prefetch < 0 ? (k.lmHead ? 8 : 2048) : c.prefetch;
@@ -109,7 +109,11 @@ double mlir::xfmr::tune::estimateCost(const KernelShape &k, const Candidate &c) 
   // accumulators, 8 with VNNI's paired ones).
   const double vw = double(c.vectorWidth);
   const double cap = k.floatWeights ? 24 : 8;
-  double nv = std::min(double(c.tileN) / vw, std::max(1.0, std::floor(cap / c.tileM)));
+  // (VNNI tiles: the activation-block readout, not the loads, bounds them,
+  // so only their row count is modelled: measured best tile_n varied.)
+  double nv = k.floatWeights
+                  ? std::min(double(c.tileN) / vw, std::max(1.0, std::floor(cap / c.tileM)))
+                  : 1.0;
   double rows = std::min<double>(c.tileM, cap);
   double loadsPerFma = (nv + rows) / (nv * rows);
   double eff = 1.0 / (1.0 + 1.5 * loadsPerFma);

@@ -33,7 +33,8 @@ bool confirm(Harness &h, const Candidate &best, TuningRecord &r, std::string *er
   r.defaultSchedule = h.defaultCandidate().schedule();
   r.defaultObjectiveUs = medianOf(dobj), r.defaultDecodeUs = medianOf(dd);
   r.defaultPrefillUs = medianOf(dp);
-  if (!(best == h.defaultCandidate()) && medianOf(bo) < r.defaultObjectiveUs) {
+  if (!(best == h.defaultCandidate()) && medianOf(bo) < r.defaultObjectiveUs &&
+      medianOf(bp) <= r.defaultPrefillUs * kMaxPrefillLoss) {
     r.schedule = best.schedule();
     r.objectiveUs = medianOf(bo), r.decodeUs = medianOf(bd), r.prefillUs = medianOf(bp);
   } else {

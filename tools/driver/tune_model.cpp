@@ -78,8 +78,13 @@ int checkInModel(const std::string &modelDir, const ::xfmr::CompileOptions &opti
   ModelTiming tb, tt;
   if (int rc = compareCompiled(baseDir, tunedDir, threads, 5, &tb, &tt, error))
     return rc;
+  // Better on the objective, the first token no slower (kMaxPrefillLoss).
+  auto wins = [](const ModelTiming &t, const ModelTiming &b) {
+    return t.objective() < b.objective() &&
+           t.prefillMs <= b.prefillMs * mlir::xfmr::tune::kMaxPrefillLoss;
+  };
   std::vector<size_t> kept = changed;
-  if (!(tt.objective() < tb.objective())) {
+  if (!wins(tt, tb)) {
     kept.clear();
     for (size_t i : changed) {
       if (progress)
@@ -90,7 +95,7 @@ int checkInModel(const std::string &modelDir, const ::xfmr::CompileOptions &opti
       ModelTiming b1, t1;
       if (int rc = compareCompiled(baseDir, one, threads, 5, &b1, &t1, error))
         return rc;
-      if (t1.objective() < b1.objective())
+      if (wins(t1, b1))
         kept.push_back(i);
     }
     tt = tb;
@@ -100,6 +105,10 @@ int checkInModel(const std::string &modelDir, const ::xfmr::CompileOptions &opti
         return rc;
       if (int rc = compareCompiled(baseDir, both, threads, 5, &tb, &tt, error))
         return rc;
+      if (!wins(tt, tb)) { // together they lose: keep none
+        kept.clear();
+        tt = tb;
+      }
     }
   }
   for (size_t i : changed) {

@@ -1,13 +1,13 @@
 //===- Search.h - the schedule search of one kernel -------------*- C++ -*-===//
 //
-// Better than exhaustive: the default schedule is measured first (the
-// baseline every candidate must beat), then the candidates the cost model
+// Better than exhaustive: the default schedule is measured first, three
+// times (the median is the baseline every candidate must beat), then the candidates the cost model
 // ranks best (a third of the trial budget), then measured evolution: the
 // unmeasured neighbours (one knob, one step) of the best schedule measured
 // so far, most promising first by the cost model, falling back to the next
 // best measured schedule's neighbours and then to the cost model's ranking
 // when they run out. Stops at the trial budget, the deadline, or when the
-// space is exhausted.
+// space is exhausted. The trial budget counts measurements.
 //
 //===----------------------------------------------------------------------===//
 #ifndef XFMR_AUTOTUNE_SEARCH_H
@@ -20,6 +20,11 @@
 #include <vector>
 
 namespace mlir::xfmr::tune {
+
+/// A candidate may win on the objective (decode + prefill/64) only if its
+/// prefill stays within this factor of the default schedule's: decode
+/// gains are not bought with a slower first token.
+constexpr double kMaxPrefillLoss = 1.03;
 
 struct Trial {
   Candidate candidate;
@@ -41,7 +46,9 @@ std::vector<Trial> search(const KernelShape &shape, const Candidate &base,
                           const SearchBudget &budget,
                           const std::function<void(const std::vector<Trial> &)> &progress = {});
 
-/// The measured best of `trials` (index), or -1 when none is ok.
+/// The measured best of `trials` (index), or -1 when none is ok. Trial 0
+/// is the default schedule; the others compete only within
+/// kMaxPrefillLoss of its prefill time.
 int bestTrial(const std::vector<Trial> &trials);
 
 } // namespace mlir::xfmr::tune
