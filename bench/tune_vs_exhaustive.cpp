@@ -62,7 +62,7 @@ int main(int argc, char **argv) {
   ho.pipeline.vnni = opts.precision == "int8" || opts.precision == "int4";
   std::printf("%s, %s, %d threads; objective = decode + prefill/64 (us)\n", argv[1],
               opts.precision.c_str(), threads);
-  std::printf("| kernel | space | exhaustive best | tuner trials (25%%) | found at trial "
+  std::printf("| kernel | space | exhaustive best | tuner measurements (<= 25%%) | found at trial "
               "| tuner best | tuner / exhaustive (5 re-measurements) | default / exhaustive |\n"
               "|---|---|---|---|---|---|---|---|\n");
   for (int i : pick) {
@@ -98,7 +98,7 @@ int main(int argc, char **argv) {
     auto shortSched = [](std::string s) { return s.substr(15, s.size() - 16); };
     std::printf("| %s | %zu | %.1f: %s | %zu | %d | %.1f: %s | %.3f (%.1f vs %.1f) | %.3f |\n",
                 labels[size_t(i)].c_str(), ex.size(), ex[size_t(be)].result.objectiveUs(),
-                shortSched(ce.schedule()).c_str(), tu.size(), bt,
+                shortSched(ce.schedule()).c_str(), size_t(quarter.trials), bt,
                 tu[size_t(bt)].result.objectiveUs(), shortSched(ct.schedule()).c_str(),
                 medianOf(tt) / medianOf(te), medianOf(tt), medianOf(te),
                 medianOf(td) / medianOf(te));

@@ -42,8 +42,13 @@ std::vector<Trial> mlir::xfmr::tune::search(
   if (std::find(space.begin(), space.end(), base) == space.end())
     space.push_back(base);
   std::vector<Candidate> ranked = byCost(shape, space);
-  const int limit = budget.exhaustive ? int(space.size()) + 2 // + the default's repeats
-                                      : std::min<int>(budget.trials, int(space.size()));
+  // The last kFinalists measurements re-measure the best candidates (their
+  // two measurements averaged): one lucky measurement should not decide.
+  constexpr int kFinalists = 3;
+  const int limit = budget.exhaustive
+                        ? int(space.size()) + 2 + kFinalists // + repeats, finalists
+                        : std::min<int>(budget.trials, int(space.size()));
+  const int reserve = limit >= 12 ? kFinalists : 0;
   std::vector<Trial> trials;
   std::set<std::string> seen;
   auto run = [&](const Candidate &c) {
@@ -57,7 +62,7 @@ std::vector<Trial> mlir::xfmr::tune::search(
   };
   int repeats = 0; // extra measurements of the default
   auto timeLeft = [&] {
-    return int(trials.size()) + repeats < limit &&
+    return int(trials.size()) + repeats + reserve < limit &&
            std::chrono::steady_clock::now() < budget.deadline;
   };
   auto nextRanked = [&]() -> const Candidate * {
@@ -84,13 +89,41 @@ std::vector<Trial> mlir::xfmr::tune::search(
     if (progress)
       progress(trials);
   }
+  auto refineFinalists = [&] {
+    if (reserve == 0)
+      return trials;
+    std::vector<int> order;
+    for (size_t i = 1; i < trials.size(); ++i)
+      if (trials[i].result.ok)
+        order.push_back(int(i));
+    std::sort(order.begin(), order.end(), [&](int a, int b) {
+      double x = trials[size_t(a)].result.objectiveUs(), y = trials[size_t(b)].result.objectiveUs();
+      return x != y ? x < y : a < b;
+    });
+    for (size_t f = 0; f < order.size() && f < size_t(reserve); ++f) {
+      if (std::chrono::steady_clock::now() >= budget.deadline)
+        break;
+      Measurement &r = trials[size_t(order[f])].result;
+      Measurement again = measure(trials[size_t(order[f])].candidate);
+      ++repeats;
+      r.ok = r.ok && again.ok;
+      r.decodeUs = (r.decodeUs + again.decodeUs) / 2;
+      r.prefillUs = (r.prefillUs + again.prefillUs) / 2;
+    }
+    int b = bestTrial(trials);
+    if (b >= 0)
+      trials.back().bestUs = trials[size_t(b)].result.objectiveUs();
+    if (progress)
+      progress(trials);
+    return trials;
+  };
   if (budget.exhaustive) {
     while (timeLeft())
       if (const Candidate *c = nextRanked())
         run(*c);
       else
         break;
-    return trials;
+    return refineFinalists();
   }
   // Seed with the cost model's favourites.
   const int seeds = std::max(2, limit / 3);
@@ -129,5 +162,5 @@ std::vector<Trial> mlir::xfmr::tune::search(
       break;
     run(*pick);
   }
-  return trials;
+  return refineFinalists();
 }

@@ -7,7 +7,9 @@
 // so far, most promising first by the cost model, falling back to the next
 // best measured schedule's neighbours and then to the cost model's ranking
 // when they run out. Stops at the trial budget, the deadline, or when the
-// space is exhausted. The trial budget counts measurements.
+// space is exhausted, keeping the last three measurements for the three
+// best candidates, each measured again and averaged. The trial budget
+// counts measurements.
 //
 //===----------------------------------------------------------------------===//
 #ifndef XFMR_AUTOTUNE_SEARCH_H
