@@ -89,17 +89,22 @@ std::vector<Trial> mlir::xfmr::tune::search(
     if (progress)
       progress(trials);
   }
-  auto refineFinalists = [&] {
-    if (reserve == 0)
-      return trials;
+  // Indices of the measured-ok trials from `first` on, fastest first.
+  auto fastestFirst = [&](size_t first) {
     std::vector<int> order;
-    for (size_t i = 1; i < trials.size(); ++i)
+    for (size_t i = first; i < trials.size(); ++i)
       if (trials[i].result.ok)
         order.push_back(int(i));
     std::sort(order.begin(), order.end(), [&](int a, int b) {
       double x = trials[size_t(a)].result.objectiveUs(), y = trials[size_t(b)].result.objectiveUs();
       return x != y ? x < y : a < b;
     });
+    return order;
+  };
+  auto refineFinalists = [&] {
+    if (reserve == 0)
+      return trials;
+    std::vector<int> order = fastestFirst(1);
     for (size_t f = 0; f < order.size() && f < size_t(reserve); ++f) {
       if (std::chrono::steady_clock::now() >= budget.deadline)
         break;
@@ -134,14 +139,7 @@ std::vector<Trial> mlir::xfmr::tune::search(
       break;
   // Evolution around the best measured so far.
   while (timeLeft()) {
-    std::vector<int> order;
-    for (size_t i = 0; i < trials.size(); ++i)
-      if (trials[i].result.ok)
-        order.push_back(int(i));
-    std::sort(order.begin(), order.end(), [&](int a, int b) {
-      double x = trials[size_t(a)].result.objectiveUs(), y = trials[size_t(b)].result.objectiveUs();
-      return x != y ? x < y : a < b;
-    });
+    std::vector<int> order = fastestFirst(0);
     const Candidate *pick = nullptr;
     std::vector<Candidate> near;
     for (int i : order) {

@@ -114,17 +114,6 @@ int ::xfmr::importModel(const std::string &modelDir, std::string *text,
 int ::xfmr::compileModel(const std::string &modelDir, const std::string &outDir,
                        const ::xfmr::CompileOptions &options, std::string *error,
                        TuneReport *report) {
-  auto files = ::xfmr::io::GPT2Files::open(modelDir, error);
-  if (!files)
-    return 2;
-  MLIRContext ctx;
-  registerDialects(ctx);
-  DiagnosticCapture diag(ctx);
-  OwningOpRef<ModuleOp> module;
-
-  mlir::xfmr::CPUTarget target = targetOf(options);
-  mlir::xfmr::CPUPipelineOptions popts =
-      pipelineOptions(options, target, files->config().nCtx);
   if (!options.tuneDb.empty() && !options.cpu.empty()) {
     *error = "--tune-db measures on this host: it cannot be combined with --cpu";
     return 2;
@@ -147,16 +136,23 @@ int ::xfmr::compileModel(const std::string &modelDir, const std::string &outDir,
     if (!done)
       llvm::sys::fs::remove_directories(tmp);
   });
+  PreparedModel p;
   auto dump = [&](const std::string &name) {
     if (options.irDumpDir.empty())
       return;
     std::string s;
     llvm::raw_string_ostream os(s);
-    module->print(os);
+    p.module->print(os);
     writeText(options.irDumpDir + "/" + name, s);
   };
-  if (int rc = prepareModule(ctx, *files, options, popts, diag, module, dump, error))
+  if (int rc = prepareModel(modelDir, options, p, dump, error))
     return rc;
+  auto &module = p.module;
+  auto &files = p.files;
+  MLIRContext &ctx = p.ctx;
+  DiagnosticCapture &diag = p.diag;
+  const mlir::xfmr::CPUPipelineOptions &popts = p.popts;
+  const mlir::xfmr::CPUTarget &target = p.target;
   if (!options.pinnedSchedules.empty()) {
     std::string e;
     if (mlir::xfmr::tune::applySchedules(*module, options.pinnedSchedules, &e) < 0) {

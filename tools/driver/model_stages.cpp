@@ -105,3 +105,15 @@ int ::xfmr::driver::prepareModule(MLIRContext &ctx, const ::xfmr::io::GPT2Files 
   return 0;
 }
 
+
+int ::xfmr::driver::prepareModel(const std::string &modelDir,
+                                 const ::xfmr::CompileOptions &options, PreparedModel &p,
+                                 const std::function<void(const std::string &)> &dump,
+                                 std::string *error) {
+  p.files = ::xfmr::io::GPT2Files::open(modelDir, error);
+  if (!p.files)
+    return 2;
+  p.target = targetOf(options);
+  p.popts = pipelineOptions(options, p.target, p.files->config().nCtx);
+  return prepareModule(p.ctx, *p.files, options, p.popts, p.diag, p.module, dump, error);
+}

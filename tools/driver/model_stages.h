@@ -49,6 +49,24 @@ int prepareModule(mlir::MLIRContext &ctx, const ::xfmr::io::GPT2Files &files,
                   const std::function<void(const std::string &)> &dump,
                   std::string *error);
 
+/// A model directory read and taken to the module before schedules, with
+/// what later stages need: the files (weights, tokenizer), the context and
+/// its diagnostics, the target and pipeline options.
+struct PreparedModel {
+  std::unique_ptr<::xfmr::io::GPT2Files> files;
+  mlir::MLIRContext ctx;
+  DiagnosticCapture diag{ctx};
+  mlir::xfmr::CPUTarget target;
+  mlir::xfmr::CPUPipelineOptions popts;
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  PreparedModel() { registerDialects(ctx); }
+};
+
+/// Opens MODEL_DIR and runs prepareModule on it. Same return codes.
+int prepareModel(const std::string &modelDir, const ::xfmr::CompileOptions &options,
+                 PreparedModel &p, const std::function<void(const std::string &)> &dump,
+                 std::string *error);
+
 /// Looks the tunable kernels of `module` up in options.tuneDb, tunes what
 /// is missing (or all, with options.retune), attaches the schedules, and
 /// fills `report`. Same return codes.

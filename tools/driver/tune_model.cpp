@@ -199,22 +199,12 @@ int ::xfmr::driver::tuneAndApply(const std::string &modelDir, ModuleOp module, c
 int ::xfmr::tuneModel(const std::string &modelDir, const CompileOptions &options,
                       const std::string &plotPath, TuneReport *report,
                       std::string *error, void (*progress)(const std::string &)) {
-  auto files = ::xfmr::io::GPT2Files::open(modelDir, error);
-  if (!files)
-    return 2;
-  MLIRContext ctx;
-  registerDialects(ctx);
-  DiagnosticCapture diag(ctx);
-  mlir::xfmr::CPUTarget target = targetOf(options);
-  mlir::xfmr::CPUPipelineOptions popts =
-      pipelineOptions(options, target, files->config().nCtx);
-  OwningOpRef<ModuleOp> module;
-  if (int rc = prepareModule(ctx, *files, options, popts, diag, module,
-                             [](const std::string &) {}, error))
+  PreparedModel p;
+  if (int rc = prepareModel(modelDir, options, p, [](const std::string &) {}, error))
     return rc;
   std::vector<mlir::xfmr::tune::KernelOutcome> outcomes;
-  if (int rc = tuneAndApply(modelDir, *module, options, popts, &outcomes, report, error,
-                            progress))
+  if (int rc = tuneAndApply(modelDir, *p.module, options, p.popts, &outcomes, report,
+                            error, progress))
     return rc;
   if (!plotPath.empty()) {
     // Kernels from the database plot their stored trials.
@@ -237,19 +227,10 @@ int ::xfmr::tuneModel(const std::string &modelDir, const CompileOptions &options
 int ::xfmr::listTunableKernels(const std::string &modelDir, const CompileOptions &options,
                                std::vector<std::string> *sources,
                                std::vector<std::string> *labels, std::string *error) {
-  auto files = ::xfmr::io::GPT2Files::open(modelDir, error);
-  if (!files)
-    return 2;
-  MLIRContext ctx;
-  registerDialects(ctx);
-  DiagnosticCapture diag(ctx);
-  mlir::xfmr::CPUPipelineOptions popts =
-      pipelineOptions(options, targetOf(options), files->config().nCtx);
-  OwningOpRef<ModuleOp> module;
-  if (int rc = prepareModule(ctx, *files, options, popts, diag, module,
-                             [](const std::string &) {}, error))
+  PreparedModel p;
+  if (int rc = prepareModel(modelDir, options, p, [](const std::string &) {}, error))
     return rc;
-  for (const auto &k : mlir::xfmr::tune::collectTunableKernels(*module)) {
+  for (const auto &k : mlir::xfmr::tune::collectTunableKernels(*p.module)) {
     sources->push_back(k.source);
     labels->push_back(k.label());
   }

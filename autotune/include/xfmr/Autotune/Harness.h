@@ -11,7 +11,9 @@
 //   prefill: 128 rows, 2 warm-up calls, then 7 timed calls, median (not
 //            for the LM head, which runs on the last row in prefill too);
 // each call reading the next of several copies of the packed weights
-// (rotating through ~256 MB) so the cache does not flatter it. The
+// (rotating through HarnessOptions::rotateBytes: the driver passes the
+// model's weight bytes, what a decode step streams) so the cache does not
+// flatter it. The
 // objective is decode + prefill / 64: one generated token plus its share of
 // a 128-token prompt over 64 tokens, the default `xfmr bench` workload.
 //
@@ -44,7 +46,7 @@ struct Measurement {
 struct HarnessOptions {
   CPUPipelineOptions pipeline; // vector width, VNNI, AMX as compile uses
   int threads = 2;
-  int64_t rotateBytes = 256ll << 20;
+  int64_t rotateBytes = 256ll << 20; // up to 64 copies, at least 2
   double tolerance = 1e-5; // relative L2 against the default schedule
 };
 
