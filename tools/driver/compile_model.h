@@ -56,6 +56,7 @@ struct TuneReport {
   // models compiled and timed interleaved; ms per token and prefill ms.
   bool modelChecked = false;
   int rejected = 0; // kernels whose tuned schedule lost in the model
+  int64_t prefetchSweep = 0; // bytes all linears tuned now prefetch (0: kept)
   double defaultDecodeMs = 0, tunedDecodeMs = 0;
   double defaultPrefillMs = 0, tunedPrefillMs = 0;
   struct Row {

@@ -36,9 +36,13 @@ void printModelCheck(const xfmr::TuneReport &r) {
               r.defaultDecodeMs, r.tunedDecodeMs,
               r.tunedDecodeMs > 0 ? r.defaultDecodeMs / r.tunedDecodeMs : 0.0,
               r.defaultPrefillMs, r.tunedPrefillMs,
-              r.rejected ? (", " + std::to_string(r.rejected) +
-                            " kernel(s) kept the default: slower in the model").c_str()
-                         : "");
+              (std::string(r.rejected ? ", " + std::to_string(r.rejected) +
+                                            " kernel(s) kept the default: slower in the model"
+                                      : "") +
+               (r.prefetchSweep ? ", linears prefetch " + std::to_string(r.prefetchSweep) +
+                                      " bytes ahead (whole-model sweep)"
+                                : ""))
+                  .c_str());
 }
 
 std::string defaultDB() {
