@@ -130,8 +130,16 @@ std::vector<Trial> mlir::xfmr::tune::search(
         break;
     return refineFinalists();
   }
-  // Seed with the cost model's favourites.
+  // Seed with the cost model's favourites, first its favourite for each
+  // column block width (the knob that most decides the thread split and
+  // the weight layout), so a cost model wrong about one width does not
+  // keep the search away from it.
   const int seeds = std::max(2, limit / 3);
+  std::set<int64_t> widths;
+  for (const Candidate &c : ranked)
+    if (int(trials.size()) + repeats < 1 + seeds && timeLeft() &&
+        !seen.count(c.schedule()) && widths.insert(c.tileN).second)
+      run(c);
   while (timeLeft() && int(trials.size()) + repeats < 1 + seeds)
     if (const Candidate *c = nextRanked())
       run(*c);

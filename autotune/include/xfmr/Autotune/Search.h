@@ -1,10 +1,11 @@
 //===- Search.h - the schedule search of one kernel -------------*- C++ -*-===//
 //
 // Better than exhaustive: the default schedule is measured first, three
-// times (the median is the baseline every candidate must beat), then the candidates the cost model
-// ranks best (a third of the trial budget), then measured evolution: the
-// unmeasured neighbours (one knob, one step) of the best schedule measured
-// so far, most promising first by the cost model, falling back to the next
+// times (the median is the baseline every candidate must beat), then the
+// candidates the cost model ranks best, starting with its favourite for
+// each column block width (a third of the trial budget), then measured
+// evolution: the unmeasured neighbours (one knob, one step) of the best
+// schedule measured so far, most promising first by the cost model, falling back to the next
 // best measured schedule's neighbours and then to the cost model's ranking
 // when they run out. Stops at the trial budget, the deadline, or when the
 // space is exhausted, keeping the last three measurements for the three
