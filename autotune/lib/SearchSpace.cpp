@@ -85,7 +85,7 @@ std::vector<Candidate> mlir::xfmr::tune::searchSpace(const KernelShape &k,
               continue;
             Candidate c = base;
             c.tileN = tn, c.tileM = tm, c.unroll = u, c.amx = a;
-            c.prefetch = pf == 4096 ? -1 : pf; // 4096 bytes: the default
+            c.prefetch = pf == 2048 ? -1 : pf; // 2048 bytes: the default
             out.push_back(c);
           }
   return out;
@@ -100,8 +100,8 @@ double mlir::xfmr::tune::estimateCost(const KernelShape &k, const Candidate &c) 
   double decode = k.weightBytes / 1e4 * imbalance + units * 0.05;
   // Prefetching ahead keeps more lines in flight: none costs the most,
   // too far (past the block) helps little.
-  int64_t pf = c.prefetch < 0 ? (k.lmHead ? 8 : 4096) : c.prefetch;
-  decode *= pf == 0 ? 1.25 : (k.lmHead ? (pf < 8 ? 1.08 : 1.0) : (pf < 4096 ? 1.05 : 1.0));
+  int64_t pf = c.prefetch < 0 ? (k.lmHead ? 8 : 2048) : c.prefetch;
+  decode *= pf == 0 ? 1.25 : (k.lmHead ? (pf < 8 ? 1.08 : 1.0) : (pf < 2048 ? 1.05 : 1.0));
   if (k.lmHead)
     return decode;
   // Prefill (128 rows): FMAs per cycle from the register tile: loads per
@@ -129,7 +129,7 @@ double mlir::xfmr::tune::estimateCost(const KernelShape &k, const Candidate &c) 
 std::vector<Candidate> mlir::xfmr::tune::neighbours(const KernelShape &k,
                                                     const std::vector<Candidate> &space,
                                                     const Candidate &c) {
-  const int64_t defaultPrefetch = k.lmHead ? 8 : 4096;
+  const int64_t defaultPrefetch = k.lmHead ? 8 : 2048;
   // Per knob, the sorted distinct values it takes in the space.
   std::map<int, std::vector<int64_t>> values;
   auto knob = [&](const Candidate &x, int i) -> int64_t {

@@ -133,7 +133,7 @@ TEST(Search, FindsAKnownOptimumWithinAQuarterOfTheSpace) {
   std::vector<Candidate> space = searchSpace(shape, base);
   ASSERT_GE(space.size(), 100u);
   auto cost = [](const Candidate &c) {
-    double pf = c.prefetch < 0 ? 4096 : double(c.prefetch);
+    double pf = c.prefetch < 0 ? 2048 : double(c.prefetch);
     return std::pow(std::log2(double(c.tileN) / 96.0), 2) +
            0.3 * std::pow(double(c.tileM) - 6, 2) + 0.5 * (c.unroll - 2) * (c.unroll - 2) +
            std::pow(std::log2((pf + 256) / (4096 + 256)), 2) + 1.0;

@@ -35,10 +35,10 @@ int64_t weightBytes(ModuleOp module) {
 /// Then a knob only the whole model shows: how far ahead the linears
 /// prefetch. A kernel timed alone streams nothing else, so its prefetch
 /// distance barely matters there; in a decode step, on a busy memory
-/// system, it does (measured 1.03-1.12x on fp32 decode going from 2048 to
-/// 4096 bytes, now the default). So the model is also compiled with every
-/// linear tuned now prefetching 8192 bytes ahead, kept if it wins against
-/// the best so far.
+/// system, it can. So the model is also compiled with every linear tuned
+/// now prefetching 4096 and 8192 bytes ahead, each kept if it wins against
+/// the best so far (both compiled in the same run: model files of
+/// different ages decode at different speeds, docs/tuner.md).
 int checkInModel(const std::string &modelDir, const ::xfmr::CompileOptions &options,
                  const mlir::xfmr::tune::TuneOptions &to, mlir::xfmr::tune::TuningDB &db,
                  std::vector<mlir::xfmr::tune::KernelOutcome> &outcomes,
@@ -145,7 +145,7 @@ int checkInModel(const std::string &modelDir, const ::xfmr::CompileOptions &opti
   // The prefetch sweep, over the linears tuned now.
   std::map<std::string, std::string> best = with(kept);
   int64_t sweptTo = 0;
-  for (int64_t distance : {8192}) {
+  for (int64_t distance : {4096, 8192}) {
     std::map<std::string, std::string> pins = best;
     bool any = false;
     for (size_t i : now) {

@@ -141,10 +141,9 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
   // ahead of row k (every cache line of it), so more lines are in flight
   // than the out-of-order window alone keeps.
   // The schedule's `prefetch` (bytes; 0 = off) overrides the default.
-  // 4096 rather than 2048 since the tuner's measurements (docs/tuner.md):
-  // GPT-2 decode 1.03-1.12x (fp32) and 1.09-1.18x (int8) faster on this
-  // VM, most when memory is contended, prefill unchanged.
-  constexpr int64_t kPrefetchBytes = 4096;
+  // (4096 was tried as the default: fp32 decode 15.84 against 16.24 ms
+  // for 2048 in a fair A/B, int8 equal; docs/tuner.md.)
+  constexpr int64_t kPrefetchBytes = 2048;
   const int64_t prefetchBytes = s.getPrefetch() < 0 ? kPrefetchBytes : s.getPrefetch();
   auto prefetchAhead = [&](Value view, Value row, int64_t rowsInView,
                            int64_t rowBytes) {

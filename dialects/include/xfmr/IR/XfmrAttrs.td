@@ -29,7 +29,7 @@ def Xfmr_ScheduleAttr : AttrDef<Xfmr_Dialect, "Schedule"> {
       with AMX (`tdpbsud` on the same weight layout, one 16 x 16 x 32 tile
       product per activation block); decode and leftover rows stay on VNNI.
     * `prefetch`: how far ahead the kernel prefetches the weights it
-      streams: bytes of the column block for `xfmr.linear` (default 4096),
+      streams: bytes of the column block for `xfmr.linear` (default 2048),
       table rows for `xfmr.lm_head` (default 8); 0 turns it off. Left out
       (-1), the kernel's default.
 
