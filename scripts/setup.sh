@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(cmake ninja-build clang-19 llvm-19-dev llvm-19-tools libmlir-19-dev
-          mlir-19-tools libgtest-dev libbenchmark-dev nlohmann-json3-dev
+          mlir-19-tools libgtest-dev libbenchmark-dev nlohmann-json3-dev libsqlite3-dev
           python3)
 missing=()
 for p in "${PACKAGES[@]}"; do
