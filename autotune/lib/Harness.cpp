@@ -122,6 +122,7 @@ std::unique_ptr<Harness> Harness::create(const TunableKernel &kernel,
   ks.K = ks.lmHead ? wt.getDimSize(1) : wt.getDimSize(0);
   ks.N = ks.lmHead ? wt.getDimSize(0) : wt.getDimSize(1);
   ks.threads = options.threads;
+  ks.weightBytes = double(wt.getNumElements()) * double(wt.getElementTypeBitWidth()) / 8;
   auto q = dyn_cast_or_null<QuantAttr>(wt.getEncoding());
   ks.floatWeights = !q && !h->base_.dot;
   ks.int4 = q && q.getBits() == 4;

@@ -88,6 +88,11 @@ TEST(Harness, KeepsCorrectCandidatesAndRejectsAWrongOne) {
   std::string error;
   auto h = Harness::create(linearKernel(), smallHarness(), &error);
   ASSERT_TRUE(h) << error;
+  // What the cost model reads about the kernel.
+  EXPECT_EQ(h->shape().K, 64);
+  EXPECT_EQ(h->shape().N, 96);
+  EXPECT_EQ(h->shape().weightBytes, 64.0 * 96 * 4);
+  EXPECT_TRUE(h->shape().floatWeights);
   // Another schedule of the same op: same outputs, timed.
   Candidate c = h->defaultCandidate();
   c.tileN = 32, c.tileM = 2, c.prefetch = 0;

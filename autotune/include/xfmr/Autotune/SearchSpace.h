@@ -34,7 +34,7 @@ struct Candidate {
 struct KernelShape {
   bool lmHead = false;
   int64_t K = 0, N = 0;      // linear [K, N]; lm_head: K = D, N = V
-  double weightBytes = 0;    // as packed
+  double weightBytes = 0;    // as stored (codes; scales aside)
   bool floatWeights = false; // f32/bf16 widened: FMA tiles
   bool int4 = false;
   bool amxCapable = false;   // int8 VNNI on a target with AMX
