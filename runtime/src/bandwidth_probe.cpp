@@ -2,6 +2,7 @@
 // a given size, the ceiling a memory-bound decode step is measured against.
 #include "error.h"
 #include "model.h"
+#include "xfmr/large_pages.h"
 #include "xfmr/runtime.h"
 
 #include <immintrin.h>
@@ -74,15 +75,15 @@ extern "C" double xfmr_model_probe_bandwidth(xfmr_model *model, int64_t bytes,
     setError("bandwidth probe needs a positive size and repetition count");
     return -1;
   }
-  size_t rounded = size_t((bytes + 63) / 64 * 64);
-  void *buf = std::aligned_alloc(64, rounded);
-  if (!buf) {
+  // The same kind of memory the weights live in, so the two compare.
+  LargePageBuffer buf{size_t(bytes)};
+  if (!buf.ok()) {
     setError("bandwidth probe: cannot allocate " + std::to_string(bytes) + " bytes");
     return -1;
   }
-  std::memset(buf, 1, rounded); // real pages, not the shared zero page
+  std::memset(buf.data(), 1, size_t(bytes)); // real pages, not the shared zero page
   int64_t chunks = (bytes + kChunk - 1) / kChunk;
-  Probe p{static_cast<const uint8_t *>(buf), bytes,
+  Probe p{buf.data(), bytes,
           std::vector<uint64_t>(size_t(chunks))};
   std::vector<double> gbps;
   {
@@ -95,7 +96,6 @@ extern "C" double xfmr_model_probe_bandwidth(xfmr_model *model, int64_t bytes,
       gbps.push_back(double(bytes) / s / 1e9);
     }
   }
-  std::free(buf);
   std::nth_element(gbps.begin(), gbps.begin() + long(gbps.size() / 2), gbps.end());
   return gbps[gbps.size() / 2];
 }

@@ -2,6 +2,7 @@
 #ifndef XFMR_RUNTIME_MODEL_H
 #define XFMR_RUNTIME_MODEL_H
 
+#include "xfmr/large_pages.h"
 #include "xfmr/thread_pool.h"
 
 #include <cstdint>
@@ -55,8 +56,9 @@ struct Model {
   std::vector<Dispatch> dispatches;
 
   void *library = nullptr;
-  const uint8_t *weightData = nullptr;
-  size_t weightMapBytes = 0;
+  const uint8_t *weightData = nullptr; // into weightCopy or the file mapping
+  LargePageBuffer weightCopy;
+  size_t weightMapBytes = 0; // > 0: weightData maps weights.bin
   std::unique_ptr<ThreadPool> pool;
   std::mutex poolMutex; // sessions of one model take turns on its pool
 

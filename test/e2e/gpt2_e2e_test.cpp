@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include <optional>
 #include <random>
 
@@ -152,6 +154,19 @@ TEST_P(GPT2EndToEnd, MatchesReferenceAndRecompute) {
                          full + size_t(t) * vocab, size_t(vocab)),
               1e-5)
         << "position " << t;
+  // Weights in huge-page memory (the default) or mapped from the file: the
+  // same bytes, so the same logits, bit for bit.
+  int64_t huge = xfmr_model_weight_huge_page_bytes(model);
+  EXPECT_GE(huge, -1);
+  EXPECT_LE(huge, xfmr_model_weight_bytes(model));
+  xfmr_model *mapped = xfmr_model_open_mapped(outDir.c_str(), c.threads);
+  ASSERT_TRUE(mapped) << xfmr_last_error();
+  xfmr_session *ms = xfmr_session_create(mapped, 0);
+  ASSERT_EQ(xfmr_prefill(ms, seq.data(), 32, 1), 0) << xfmr_last_error();
+  EXPECT_EQ(std::memcmp(xfmr_logits(ms, nullptr), full, sizeof(float) * 32 * size_t(vocab)), 0)
+      << "mapped weights give other logits";
+  xfmr_session_free(ms);
+  xfmr_model_close(mapped);
   xfmr_session_free(s);
   xfmr_model_close(model);
 }

@@ -29,7 +29,7 @@ double percentile(std::vector<double> v, double p) {
 
 int xfmr::cli::cmdBench(int argc, char **argv) {
   const char *usage = "xfmr bench OUT [--threads N] [--prompt-len P] [--gen G] "
-                      "[--reps R] [--quiet-wait SECONDS] [--no-profile] [--json]";
+                      "[--reps R] [--quiet-wait SECONDS] [--no-profile] [--mapped] [--json]";
   Args args(argc, argv, 2);
   int threads = int(args.takeInt("--threads", 0, 0, 1024));
   int promptLen = int(args.takeInt("--prompt-len", 128, 1, 1 << 20));
@@ -38,10 +38,12 @@ int xfmr::cli::cmdBench(int argc, char **argv) {
   int quietWait = int(args.takeInt("--quiet-wait", 0, 0, 3600));
   bool json = args.flag("--json");
   bool profile = !args.flag("--no-profile");
+  bool mapped = args.flag("--mapped"); // weights.bin mapped, not copied
   args.flag("--profile"); // the default; accepted for older scripts
   auto pos = args.positional(1, usage);
 
-  xfmr_model *model = xfmr_model_open(pos[0].c_str(), threads);
+  xfmr_model *model = mapped ? xfmr_model_open_mapped(pos[0].c_str(), threads)
+                             : xfmr_model_open(pos[0].c_str(), threads);
   if (!model)
     die(kBadInput, xfmr_last_error());
   int vocab = xfmr_model_vocab_size(model);
@@ -130,6 +132,9 @@ int xfmr::cli::cmdBench(int argc, char **argv) {
   for (auto &kv : prefillKernels)
     prefillSum += kv.first;
   int nt = xfmr_model_threads(model);
+  int64_t weightBytes = xfmr_model_weight_bytes(model);
+  int64_t hugeBytes = xfmr_model_weight_huge_page_bytes(model);
+  double hugeShare = weightBytes > 0 && hugeBytes >= 0 ? double(hugeBytes) / double(weightBytes) : -1;
   if (json) {
     std::printf("{\"model\":\"%s\",\"threads\":%d,\"prompt_len\":%d,\"gen\":%d,"
                 "\"reps\":%d,\"ttft_ms_p50\":%.3f,\"ttft_ms_p99\":%.3f,"
@@ -137,10 +142,12 @@ int xfmr::cli::cmdBench(int argc, char **argv) {
                 "\"tokens_per_s\":%.2f,\"weight_bytes\":%lld,"
                 "\"decode_bytes_per_token\":%lld,\"decode_gb_per_s\":%.2f,"
                 "\"probe_gb_per_s\":%.2f,\"probe_bytes\":%lld,"
-                "\"bandwidth_share\":%.3f,\"busy_cores_before\":%.3f",
+                "\"bandwidth_share\":%.3f,\"busy_cores_before\":%.3f,"
+                "\"weights_mapped\":%s,\"weights_huge_page_share\":%.3f",
                 pos[0].c_str(), nt, promptLen, gen, reps, t50, t99, d50, d99,
-                1000.0 / d50, (long long)xfmr_model_weight_bytes(model),
-                (long long)bytes, gbps, probe, (long long)bytes, share, busy);
+                1000.0 / d50, (long long)weightBytes,
+                (long long)bytes, gbps, probe, (long long)bytes, share, busy,
+                mapped ? "true" : "false", hugeShare);
     if (profile) {
       std::printf(",\"decode_kernel_ms\":{");
       for (size_t i = 0; i < kernels.size(); ++i)
@@ -161,6 +168,9 @@ int xfmr::cli::cmdBench(int argc, char **argv) {
                 d50, d99, 1000.0 / d50);
     std::printf("weights read/token   %.1f MB at p50 -> %.1f GB/s\n",
                 double(bytes) / 1e6, gbps);
+    if (hugeShare >= 0)
+      std::printf("weights in memory    %s, %.0f%% on 2 MiB pages\n",
+                  mapped ? "mapped from weights.bin" : "copied", hugeShare * 100);
     std::printf("bandwidth probe      %.1f GB/s reading %.1f MB on %d threads "
                 "-> decode reaches %.0f%% of it\n",
                 probe, double(bytes) / 1e6, nt, share * 100);

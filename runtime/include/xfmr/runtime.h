@@ -36,8 +36,14 @@ const char *xfmr_last_error(void);
 
 /* ---- Models --------------------------------------------------------------- */
 
-/* Opens a compiled model; n_threads <= 0 means one per core. */
+/* Opens a compiled model; n_threads <= 0 means one per core. The weights
+ * are read into private memory backed by 2 MiB pages where the kernel gives
+ * them (transparent huge pages): a decode step streams every weight, and
+ * on 4 KiB pages it measured 1.15-1.2x slower. */
 xfmr_model *xfmr_model_open(const char *dir, int n_threads);
+/* The same, but weights.bin is memory-mapped: no copy, page cache shared by
+ * every process that maps the model, page size as the page cache has it. */
+xfmr_model *xfmr_model_open_mapped(const char *dir, int n_threads);
 void xfmr_model_close(xfmr_model *model);
 int xfmr_model_vocab_size(const xfmr_model *model);
 /* Positions the compiled KV cache holds. */
@@ -45,6 +51,9 @@ int xfmr_model_context_length(const xfmr_model *model);
 int xfmr_model_threads(const xfmr_model *model);
 /* Bytes of weights the kernels read (the size of weights.bin). */
 int64_t xfmr_model_weight_bytes(const xfmr_model *model);
+/* Of those, the bytes the kernel backs with huge pages right now (from
+ * /proc/self/smaps); -1 where that cannot be read. */
+int64_t xfmr_model_weight_huge_page_bytes(const xfmr_model *model);
 /* Weight bytes one decode step reads: every matrix once, one row of each
  * embedding table (the compiler counts them; equals the weight bytes for
  * manifests that do not say). */
