@@ -1,6 +1,7 @@
 //===- Harness.cpp - compile, check and time one candidate -----------------===//
 #include "xfmr/Autotune/Harness.h"
 #include "xfmr/Lowering/KernelJit.h"
+#include "xfmr/large_pages.h"
 #include "xfmr/thread_pool.h"
 
 #include "mlir/AsmParser/AsmParser.h"
@@ -72,7 +73,9 @@ struct Harness::Impl {
   std::vector<float> logicalWeight;
   std::vector<int64_t> outputCols;
   std::vector<float> refDecode, refPrefill; // default schedule's outputs
-  std::vector<uint8_t> rotation;            // copies of the packed weight
+  // Copies of the packed weight, in the huge-page memory the runtime
+  // keeps weights in, so the kernel streams them as it will in the model.
+  ::xfmr::rt::LargePageBuffer rotation;
   bool lmHead = false;
 
   Measurement run(const std::string &source, bool reference);
@@ -185,7 +188,12 @@ Measurement Harness::Impl::run(const std::string &source, bool reference) {
   std::vector<uint8_t> packed = packWeight(logicalWeight, k->layout(1));
   const size_t bytes = packed.size();
   size_t copies = std::clamp<size_t>(size_t(options.rotateBytes) / std::max<size_t>(bytes, 1), 2, 64);
-  rotation.resize(copies * bytes);
+  if (rotation.size() != copies * bytes)
+    rotation = ::xfmr::rt::LargePageBuffer(copies * bytes);
+  if (!rotation.ok()) {
+    r.error = "cannot allocate " + std::to_string(copies * bytes) + " bytes of weight copies";
+    return r;
+  }
   for (size_t c = 0; c < copies; ++c)
     std::memcpy(rotation.data() + c * bytes, packed.data(), bytes);
 
