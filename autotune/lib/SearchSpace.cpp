@@ -19,6 +19,8 @@ std::string Candidate::schedule() const {
     s += ", amx = true";
   if (prefetch != -1)
     s += ", prefetch = " + std::to_string(prefetch);
+  if (prefetchL2)
+    s += ", prefetch_to = l2";
   return s + ">";
 }
 
@@ -46,6 +48,7 @@ bool Candidate::parse(const std::string &text, Candidate *out) {
     c.prefetch = std::strtoll(rest.c_str(), &end, 10);
     rest = end;
   }
+  c.prefetchL2 = take(", prefetch_to = l2");
   if (rest != ">")
     return false;
   *out = c;

@@ -35,7 +35,8 @@ struct AssignSchedules
     MLIRContext *ctx = &getContext();
     auto make = [&](int64_t vw, int64_t tm, int64_t tn, bool dot = false,
                     bool useAMX = false) {
-      return ScheduleAttr::get(ctx, vw, tm, tn, 1, dot, useAMX, /*prefetch=*/-1);
+      return ScheduleAttr::get(ctx, vw, tm, tn, 1, dot, useAMX, /*prefetch=*/-1,
+                               /*prefetchTo=*/1);
     };
     getOperation().walk([&](Operation *op) {
       if (!isa<XfmrDialect>(op->getDialect()) || isa<WeightOp, DispatchOp>(op) ||

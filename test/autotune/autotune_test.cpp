@@ -73,7 +73,10 @@ TEST(Candidate, PrintsAndParsesEverySchedule) {
        {"#xfmr.schedule<vector_width = 16, tile_m = 4, tile_n = 64, unroll = 1>",
         "#xfmr.schedule<vector_width = 16, tile_m = 2, tile_n = 32, unroll = 1, dot = true, "
         "amx = true, prefetch = 0>",
-        "#xfmr.schedule<vector_width = 8, tile_m = 8, tile_n = 48, unroll = 2, prefetch = 4096>"}) {
+        "#xfmr.schedule<vector_width = 8, tile_m = 8, tile_n = 48, unroll = 2, prefetch = 4096>",
+        "#xfmr.schedule<vector_width = 16, tile_m = 1, tile_n = 128, unroll = 1, prefetch = 4, "
+        "prefetch_to = l2>",
+        "#xfmr.schedule<vector_width = 16, tile_m = 8, tile_n = 48, unroll = 1, prefetch_to = l2>"}) {
     Candidate c;
     ASSERT_TRUE(Candidate::parse(s, &c)) << s;
     EXPECT_EQ(c.schedule(), s);
@@ -95,7 +98,7 @@ TEST(Harness, KeepsCorrectCandidatesAndRejectsAWrongOne) {
   EXPECT_TRUE(h->shape().floatWeights);
   // Another schedule of the same op: same outputs, timed.
   Candidate c = h->defaultCandidate();
-  c.tileN = 32, c.tileM = 2, c.prefetch = 0;
+  c.tileN = 32, c.tileM = 2, c.prefetch = 1024, c.prefetchL2 = true;
   Measurement ok = h->measure(c);
   ASSERT_TRUE(ok.ok) << ok.error;
   EXPECT_LT(ok.relError, 1e-6);

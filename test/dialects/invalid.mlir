@@ -361,6 +361,14 @@ func.func @schedule_prefetch(%x: tensor<?x8xf32>) {
 
 // -----
 
+func.func @schedule_prefetch_to(%x: tensor<?x8xf32>) {
+  // expected-error @+1 {{expected l1 or l2}}
+  %y = xfmr.gelu %x {schedule = #xfmr.schedule<vector_width = 8, tile_m = 1, tile_n = 8, unroll = 1, prefetch_to = l3>} : tensor<?x8xf32>
+  return
+}
+
+// -----
+
 func.func @schedule_unroll(%x: tensor<?x8xf32>) {
   // expected-error @+1 {{unroll must be in [1, 16], got 0}}
   %y = xfmr.gelu %x {schedule = #xfmr.schedule<vector_width = 8, tile_m = 1, tile_n = 8, unroll = 0>} : tensor<?x8xf32>

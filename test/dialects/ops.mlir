@@ -27,6 +27,10 @@ func.func @all_ops(%tokens: tensor<?xi32>, %pos: index, %cache: !cache) -> tenso
   %r = xfmr.rms_norm %h2, %g {epsilon = 1.0e-06 : f64} : tensor<?x64xf32>, tensor<64xf32> -> tensor<?x64xf32>
   // CHECK: xfmr.linear %{{.*}}, %{{.*}}, %{{.*}} {schedule = #xfmr.schedule<vector_width = 16, tile_m = 4, tile_n = 32, unroll = 2, prefetch = 1024>}
   %k = xfmr.linear %x, %wk, %bk {schedule = #xfmr.schedule<vector_width = 16, tile_m = 4, tile_n = 32, unroll = 2, prefetch = 1024>} : tensor<?x64xf32>, tensor<64x32xf32>, tensor<32xf32> -> tensor<?x32xf32>
+  // CHECK: xfmr.linear %{{.*}}, %{{.*}} {schedule = #xfmr.schedule<vector_width = 16, tile_m = 4, tile_n = 32, unroll = 1, prefetch_to = l2>}
+  %k2 = xfmr.linear %x, %wk {schedule = #xfmr.schedule<vector_width = 16, tile_m = 4, tile_n = 32, unroll = 1, prefetch_to = l2>} : tensor<?x64xf32>, tensor<64x32xf32> -> tensor<?x32xf32>
+  // CHECK: xfmr.linear %{{.*}}, %{{.*}} {schedule = #xfmr.schedule<vector_width = 16, tile_m = 4, tile_n = 32, unroll = 1>}
+  %k1 = xfmr.linear %x, %wk {schedule = #xfmr.schedule<vector_width = 16, tile_m = 4, tile_n = 32, unroll = 1, prefetch_to = l1>} : tensor<?x64xf32>, tensor<64x32xf32> -> tensor<?x32xf32>
   // CHECK: xfmr.linear %{{.*}}, %{{.*}} : tensor<?x64xf32>, tensor<64x64xf32> -> tensor<?x64xf32>
   %q = xfmr.linear %x, %wq : tensor<?x64xf32>, tensor<64x64xf32> -> tensor<?x64xf32>
   // CHECK: xfmr.rotary %{{.*}} at %{{.*}} {head_dim = 16 : i64, theta = 1.000000e+04 : f64}

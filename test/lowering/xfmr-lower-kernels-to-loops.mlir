@@ -117,3 +117,30 @@ func.func private @xk_int4_tile(%x: tensor<?x64xf32>, %w: tensor<64x16xi4, #xfmr
   %y = xfmr.linear %x, %w {schedule = #xfmr.schedule<vector_width = 16, tile_m = 4, tile_n = 16, unroll = 1>} : tensor<?x64xf32>, tensor<64x16xi4, #xfmr.quant<bits = 4, group = 32, scale = f16>> -> tensor<?x16xf32>
   return %y : tensor<?x16xf32>
 }
+
+// -----
+
+// Decode prefetches the column block ahead: into L1 (locality 3,
+// prefetcht0) by default, into L2 (locality 2, prefetcht1) with
+// prefetch_to = l2 (prefill's next-block prefetch goes to L2 either way);
+// prefetch = 0 turns the decode prefetch off.
+// CHECK-LABEL: func.func @xk_linear_l1(
+// CHECK: memref.prefetch {{.*}}, read, locality<3>, data
+// CHECK-LABEL: func.func @xk_linear_l2(
+// CHECK-NOT: locality<3>
+// CHECK: memref.prefetch {{.*}}, read, locality<2>, data
+// CHECK-LABEL: func.func @xk_linear_off(
+// CHECK-NOT: locality<3>
+// CHECK: return
+func.func private @xk_linear_l1(%x: tensor<?x64xf32>, %w: tensor<64x64xf32>) -> tensor<?x64xf32> attributes {xfmr.kernel, xfmr.work = 1 : i64} {
+  %y = xfmr.linear %x, %w {schedule = #xfmr.schedule<vector_width = 16, tile_m = 4, tile_n = 64, unroll = 1>} : tensor<?x64xf32>, tensor<64x64xf32> -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+func.func private @xk_linear_l2(%x: tensor<?x64xf32>, %w: tensor<64x64xf32>) -> tensor<?x64xf32> attributes {xfmr.kernel, xfmr.work = 1 : i64} {
+  %y = xfmr.linear %x, %w {schedule = #xfmr.schedule<vector_width = 16, tile_m = 4, tile_n = 64, unroll = 1, prefetch_to = l2>} : tensor<?x64xf32>, tensor<64x64xf32> -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+func.func private @xk_linear_off(%x: tensor<?x64xf32>, %w: tensor<64x64xf32>) -> tensor<?x64xf32> attributes {xfmr.kernel, xfmr.work = 1 : i64} {
+  %y = xfmr.linear %x, %w {schedule = #xfmr.schedule<vector_width = 16, tile_m = 4, tile_n = 64, unroll = 1, prefetch = 0>} : tensor<?x64xf32>, tensor<64x64xf32> -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}

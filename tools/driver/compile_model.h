@@ -57,7 +57,10 @@ struct TuneReport {
   bool modelChecked = false;
   int rejected = 0; // kernels whose tuned schedule lost in the model
   int64_t prefetchSweep = 0; // bytes all linears tuned now prefetch (0: kept)
+  bool prefetchL2 = false;   // the kernels tuned now prefetch into L2 (sweep won)
   double defaultDecodeMs = 0, tunedDecodeMs = 0;
+  bool keptDefault = false;     // every kernel kept its default: nothing to compare
+  int rounds = 0, roundsWon = 0; // paired rounds of that comparison, tuned faster in
   double defaultPrefillMs = 0, tunedPrefillMs = 0;
   struct Row {
     std::string label;

@@ -17,7 +17,7 @@ double median(std::vector<double> v) {
 struct Loaded {
   xfmr_model *model = nullptr;
   xfmr_session *session = nullptr;
-  std::vector<double> decode, prefill;
+  std::vector<double> decode, prefill, objective;
   ~Loaded() {
     if (session)
       xfmr_session_free(session);
@@ -71,6 +71,7 @@ int xfmr::driver::compareCompiled(const std::string &a, const std::string &b, in
     if (keep) {
       l.prefill.push_back(pre);
       l.decode.push_back(median(steps));
+      l.objective.push_back(l.decode.back() + pre / 64);
     }
     return true;
   };
@@ -84,5 +85,13 @@ int xfmr::driver::compareCompiled(const std::string &a, const std::string &b, in
     }
   ta->decodeMs = median(m[0].decode), ta->prefillMs = median(m[0].prefill);
   tb->decodeMs = median(m[1].decode), tb->prefillMs = median(m[1].prefill);
+  ta->roundObjectives = m[0].objective, tb->roundObjectives = m[1].objective;
   return 0;
+}
+
+int xfmr::driver::roundsFaster(const ModelTiming &a, const ModelTiming &b) {
+  int n = 0;
+  for (size_t i = 0; i < std::min(a.roundObjectives.size(), b.roundObjectives.size()); ++i)
+    n += a.roundObjectives[i] < b.roundObjectives[i];
+  return n;
 }

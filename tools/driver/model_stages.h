@@ -14,6 +14,7 @@
 #include "xfmr/Lowering/Passes.h"
 
 #include <functional>
+#include <vector>
 
 namespace xfmr::driver {
 
@@ -79,9 +80,11 @@ int tuneAndApply(const std::string &modelDir, mlir::ModuleOp module,
 
 /// Decode ms per token (median over rounds of the median of 32 steps after
 /// a 128-token prompt; fewer where the context is short) and the prompt's
-/// prefill ms, of a compiled model.
+/// prefill ms, of a compiled model, with each round's objective for the
+/// paired comparison.
 struct ModelTiming {
   double decodeMs = 0, prefillMs = 0;
+  std::vector<double> roundObjectives; // per round, in round order
   /// The tuner's objective at model level: decode + prefill / 64.
   double objective() const { return decodeMs + prefillMs / 64; }
 };
@@ -90,6 +93,14 @@ struct ModelTiming {
 /// (the order alternating), on `threads` threads. Same return codes.
 int compareCompiled(const std::string &a, const std::string &b, int threads,
                     int rounds, ModelTiming *ta, ModelTiming *tb, std::string *error);
+
+/// Rounds of one compareCompiled call: enough for a sign test to call a
+/// model faster at p < 0.05 (kMinRoundsWon of them, one-sided p = 0.033).
+constexpr int kCheckRounds = 11;
+constexpr int kMinRoundsWon = 9;
+
+/// Rounds in which `a` was faster than `b` on the objective (same call).
+int roundsFaster(const ModelTiming &a, const ModelTiming &b);
 
 } // namespace xfmr::driver
 

@@ -30,15 +30,20 @@ void showProgress(const std::string &line) {
 void printModelCheck(const xfmr::TuneReport &r) {
   if (!r.modelChecked)
     return;
-  std::printf("whole model, default vs tuned schedules (5 interleaved rounds: a 128-token "
+  std::string won = r.keptDefault ? ", nothing kept: the default model is the tuned one"
+                                  : ", tuned faster in " + std::to_string(r.roundsWon) +
+                                        " of " + std::to_string(r.rounds) + " rounds";
+  std::printf("whole model, default vs tuned schedules (%d interleaved rounds: a 128-token "
               "prefill, then 32 decode steps): decode %.3f vs %.3f ms/token (%.3fx), "
               "prefill %.1f vs %.1f ms%s\n",
-              r.defaultDecodeMs, r.tunedDecodeMs,
+              r.rounds, r.defaultDecodeMs, r.tunedDecodeMs,
               r.tunedDecodeMs > 0 ? r.defaultDecodeMs / r.tunedDecodeMs : 0.0,
               r.defaultPrefillMs, r.tunedPrefillMs,
-              (std::string(r.rejected ? ", " + std::to_string(r.rejected) +
+              (won +
+               std::string(r.rejected ? ", " + std::to_string(r.rejected) +
                                             " kernel(s) kept the default: slower in the model"
                                       : "") +
+               (r.prefetchL2 ? ", prefetches into L2 (whole-model sweep)" : "") +
                (r.prefetchSweep ? ", linears prefetch " + std::to_string(r.prefetchSweep) +
                                       " bytes ahead (whole-model sweep)"
                                 : ""))

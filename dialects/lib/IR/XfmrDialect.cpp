@@ -54,7 +54,7 @@ LogicalResult KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
 }
 
 Attribute ScheduleAttr::parse(AsmParser &p, Type) {
-  int64_t vw = 0, tm = 0, tn = 0, unroll = 0, prefetch = -1;
+  int64_t vw = 0, tm = 0, tn = 0, unroll = 0, prefetch = -1, prefetchTo = 1;
   bool dot = false, amx = false;
   auto intField = [&](StringRef name, int64_t &v) -> ParseResult {
     return failure(p.parseKeyword(name) || p.parseEqual() || p.parseInteger(v));
@@ -77,6 +77,13 @@ Attribute ScheduleAttr::parse(AsmParser &p, Type) {
     } else if (key == "prefetch") {
       if (p.parseInteger(prefetch))
         return {};
+    } else if (key == "prefetch_to") {
+      StringRef v;
+      if (p.parseKeyword(&v) || (v != "l1" && v != "l2")) {
+        p.emitError(p.getCurrentLocation(), "expected l1 or l2");
+        return {};
+      }
+      prefetchTo = v == "l2" ? 2 : 1;
     } else {
       p.emitError(p.getCurrentLocation(), "unknown schedule knob '") << key << "'";
       return {};
@@ -85,7 +92,7 @@ Attribute ScheduleAttr::parse(AsmParser &p, Type) {
   if (p.parseGreater())
     return {};
   return p.getChecked<ScheduleAttr>(p.getContext(), vw, tm, tn, unroll, dot, amx,
-                                    prefetch);
+                                    prefetch, prefetchTo);
 }
 
 void ScheduleAttr::print(AsmPrinter &p) const {
@@ -97,13 +104,15 @@ void ScheduleAttr::print(AsmPrinter &p) const {
     p << ", amx = true";
   if (getPrefetch() != -1)
     p << ", prefetch = " << getPrefetch();
+  if (getPrefetchTo() != 1)
+    p << ", prefetch_to = l" << getPrefetchTo();
   p << ">";
 }
 
 LogicalResult ScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                    int64_t vectorWidth, int64_t tileM,
                                    int64_t tileN, int64_t unroll, bool dot,
-                                   bool amx, int64_t prefetch) {
+                                   bool amx, int64_t prefetch, int64_t prefetchTo) {
   if (amx && !dot)
     return emitError() << "amx needs dot";
   if (dot && vectorWidth != 16)
@@ -123,6 +132,8 @@ LogicalResult ScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "prefetch must be -1 (default), 0 (off) or a "
                           "distance up to 1048576, got "
                        << prefetch;
+  if (prefetchTo != 1 && prefetchTo != 2)
+    return emitError() << "prefetch_to must be l1 or l2, got level " << prefetchTo;
   return success();
 }
 

@@ -46,10 +46,11 @@ LogicalResult cpu::buildLMHead(ImplicitLocOpBuilder &b, LMHeadOp op,
   constexpr int64_t kDefaultPrefetchRows = 8;
   const int64_t aheadRows =
       s.getPrefetch() < 0 ? kDefaultPrefetchRows : s.getPrefetch();
+  const uint32_t locality = s.getPrefetchTo() == 2 ? 2 : 3; // l2: prefetcht1
   auto prefetchAt = [&](ValueRange at) {
     if (aheadRows == 0)
       return;
-    b.create<memref::PrefetchOp>(e, at, /*isWrite=*/false, /*localityHint=*/3,
+    b.create<memref::PrefetchOp>(e, at, /*isWrite=*/false, /*localityHint=*/locality,
                                  /*isDataCache=*/true);
   };
   // Quantized or bf16 rows (bytes): the byte `byteInRow` of each row.

@@ -145,6 +145,8 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
   // for 2048 in a fair A/B, int8 equal; docs/tuner.md.)
   constexpr int64_t kPrefetchBytes = 2048;
   const int64_t prefetchBytes = s.getPrefetch() < 0 ? kPrefetchBytes : s.getPrefetch();
+  // prefetch_to = l2: prefetcht1 (LLVM locality 2) instead of prefetcht0.
+  const uint32_t locality = s.getPrefetchTo() == 2 ? 2 : 3;
   auto prefetchAhead = [&](Value view, Value row, int64_t rowsInView,
                            int64_t rowBytes) {
     if (prefetchBytes == 0)
@@ -155,7 +157,7 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
     int64_t elem = rowBytes / tn;
     for (int64_t off = 0; off < rowBytes; off += 64)
       b.create<memref::PrefetchOp>(view, ValueRange{r, k.idx(off / elem)},
-                                   /*isWrite=*/false, /*localityHint=*/3,
+                                   /*isWrite=*/false, /*localityHint=*/locality,
                                    /*isDataCache=*/true);
   };
 

@@ -7,6 +7,7 @@
 //            x unroll (float weights only) x prefetch distance (bytes)
 //            x amx (int8 VNNI on AMX targets, prefill only);
 //   lm_head: tile_n (vocabulary rows per unit) x prefetch distance (rows).
+// Where prefetches land (prefetch_to) is left to the whole-model check.
 // The cost model is analytic, not measured: it ranks candidates so the
 // search measures the promising ones first.
 //
@@ -23,6 +24,10 @@ namespace mlir::xfmr::tune {
 struct Candidate {
   int64_t vectorWidth = 16, tileM = 1, tileN = 16, unroll = 1, prefetch = -1;
   bool dot = false, amx = false;
+  /// Prefetches land in L2 (prefetcht1) instead of L1. Not in the
+  /// per-kernel space: a kernel timed alone cannot tell (within 1-4%);
+  /// the whole-model check sweeps it (tools/driver/tune_model.cpp).
+  bool prefetchL2 = false;
   /// The #xfmr.schedule text lowering reads.
   std::string schedule() const;
   /// Parses schedule() text back; false on anything else.

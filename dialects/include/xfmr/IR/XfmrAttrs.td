@@ -32,6 +32,9 @@ def Xfmr_ScheduleAttr : AttrDef<Xfmr_Dialect, "Schedule"> {
       streams: bytes of the column block for `xfmr.linear` (default 2048),
       table rows for `xfmr.lm_head` (default 8); 0 turns it off. Left out
       (-1), the kernel's default.
+    * `prefetch_to`: where those prefetches land: `l1` (the default,
+      `prefetcht0`) or `l2` (`prefetcht1`: the streamed weights stop in L2
+      and leave L1 to the activations and accumulators).
 
     Example: `#xfmr.schedule<vector_width = 16, tile_m = 4, tile_n = 64, unroll = 1>`
   }];
@@ -39,10 +42,11 @@ def Xfmr_ScheduleAttr : AttrDef<Xfmr_Dialect, "Schedule"> {
                         "int64_t":$tileN, "int64_t":$unroll,
                         DefaultValuedParameter<"bool", "false">:$dot,
                         DefaultValuedParameter<"bool", "false">:$amx,
-                        DefaultValuedParameter<"int64_t", "-1">:$prefetch);
+                        DefaultValuedParameter<"int64_t", "-1">:$prefetch,
+                        DefaultValuedParameter<"int64_t", "1">:$prefetchTo);
   // `<vector_width = V, tile_m = M, tile_n = N, unroll = U` then, only
   // where they differ from their defaults, `, dot = true`, `, amx = true`,
-  // `, prefetch = P`, in that order (custom: declarative optional groups
+  // `, prefetch = P`, `, prefetch_to = l2`, in that order (custom: declarative optional groups
   // that start with `,` cannot follow one another).
   let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
