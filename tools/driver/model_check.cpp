@@ -1,6 +1,12 @@
 // compareCompiled: two compiled models timed against each other in one run,
 // through the runtime's C API exactly as `xfmr bench` runs them. The tuner
 // keeps a kernel's tuned schedule only when the whole model agrees.
+//
+// One model is loaded at a time, as a deployed process holds one: two
+// resident models share the last-level cache, and an int8 GPT-2 (125 MB)
+// times differently beside another than alone (the tuned int8 model won
+// 1.035-1.087x opened alone per round, 0.999x with both resident;
+// docs/tuner.md).
 #include "model_stages.h"
 #include "xfmr/runtime.h"
 
@@ -17,7 +23,12 @@ double median(std::vector<double> v) {
 struct Loaded {
   xfmr_model *model = nullptr;
   xfmr_session *session = nullptr;
-  std::vector<double> decode, prefill, objective;
+  bool open(const std::string &dir, int threads, int positions) {
+    model = xfmr_model_open(dir.c_str(), threads);
+    if (model)
+      session = xfmr_session_create(model, positions > 0 ? positions : 0);
+    return session != nullptr;
+  }
   ~Loaded() {
     if (session)
       xfmr_session_free(session);
@@ -26,66 +37,75 @@ struct Loaded {
   }
 };
 
+struct Runs {
+  std::vector<double> decode, prefill, objective;
+};
 } // namespace
 
 int xfmr::driver::compareCompiled(const std::string &a, const std::string &b, int threads,
                                   int rounds, ModelTiming *ta, ModelTiming *tb,
                                   std::string *error) {
-  Loaded m[2];
   const std::string *paths[2] = {&a, &b};
-  int kPrompt = 128, kSteps = 32; // fewer on models with a short context
-  for (int i = 0; i < 2; ++i) {
-    m[i].model = xfmr_model_open(paths[i]->c_str(), threads);
-    if (m[i].model) {
-      int ctx = xfmr_model_context_length(m[i].model);
-      kPrompt = std::min(kPrompt, ctx / 2);
-      kSteps = std::max(1, std::min(kSteps, ctx - kPrompt - 1));
-      m[i].session = xfmr_session_create(m[i].model, kPrompt + kSteps + 1);
-    }
-    if (!m[i].session) {
+  // A 128-token prompt, 4 untimed steps (the pool's workers spin up), 32
+  // timed ones; fewer on models with a short context.
+  int kPrompt = 128, kWarm = 4, kSteps = 32, vocab = 0;
+  for (int i = 0; i < 2; ++i) { // both must open before anything is timed
+    Loaded l;
+    if (!l.open(*paths[i], threads, 0)) {
       *error = *paths[i] + ": " + xfmr_last_error();
       return 1;
     }
+    int ctx = xfmr_model_context_length(l.model);
+    kPrompt = std::min(kPrompt, ctx / 2);
+    int room = ctx - kPrompt;
+    kWarm = std::min(kWarm, room / 4);
+    kSteps = std::max(1, std::min(kSteps, room - kWarm - 1));
+    vocab = xfmr_model_vocab_size(l.model);
   }
-  int vocab = xfmr_model_vocab_size(m[0].model);
-  std::vector<int32_t> prompt(kPrompt);
+  std::vector<int32_t> prompt(size_t(kPrompt + kWarm + kSteps));
   uint64_t x = 7;
   for (int32_t &t : prompt) {
     x = x * 6364136223846793005ull + 1442695040888963407ull;
     t = int32_t((x >> 33) % uint64_t(vocab));
   }
   using Clock = std::chrono::steady_clock;
-  auto once = [&](Loaded &l, bool keep) {
-    xfmr_session_reset(l.session);
+  Runs runs[2];
+  // One round of one model: opened, the timed prompt, the steps, closed.
+  auto once = [&](int i, bool keep) {
+    Loaded l;
+    if (!l.open(*paths[i], threads, kPrompt + kWarm + kSteps))
+      return false;
     auto t0 = Clock::now();
     if (xfmr_prefill(l.session, prompt.data(), kPrompt, 0) != 0)
       return false;
     double pre = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     std::vector<double> steps;
-    for (int s = 0; s < kSteps; ++s) {
+    for (int s = 0; s < kWarm + kSteps; ++s) {
       auto t1 = Clock::now();
-      if (xfmr_decode(l.session, prompt[size_t(s)]) != 0)
+      if (xfmr_decode(l.session, prompt[size_t(kPrompt + s)]) != 0)
         return false;
-      steps.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t1).count());
+      if (s >= kWarm)
+        steps.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t1).count());
     }
     if (keep) {
-      l.prefill.push_back(pre);
-      l.decode.push_back(median(steps));
-      l.objective.push_back(l.decode.back() + pre / 64);
+      Runs &r = runs[i];
+      r.prefill.push_back(pre);
+      r.decode.push_back(median(steps));
+      r.objective.push_back(r.decode.back() + pre / 64);
     }
     return true;
   };
   for (int r = -1; r < rounds; ++r) // r = -1: warm-up
     for (int k = 0; k < 2; ++k) {
-      Loaded &l = m[(r + k) % 2 == 0 ? 0 : 1];
-      if (!once(l, r >= 0)) {
-        *error = std::string("timing a tuned model: ") + xfmr_last_error();
+      int i = (r + k) % 2 == 0 ? 0 : 1;
+      if (!once(i, r >= 0)) {
+        *error = *paths[i] + ": timing it: " + xfmr_last_error();
         return 1;
       }
     }
-  ta->decodeMs = median(m[0].decode), ta->prefillMs = median(m[0].prefill);
-  tb->decodeMs = median(m[1].decode), tb->prefillMs = median(m[1].prefill);
-  ta->roundObjectives = m[0].objective, tb->roundObjectives = m[1].objective;
+  ta->decodeMs = median(runs[0].decode), ta->prefillMs = median(runs[0].prefill);
+  tb->decodeMs = median(runs[1].decode), tb->prefillMs = median(runs[1].prefill);
+  ta->roundObjectives = runs[0].objective, tb->roundObjectives = runs[1].objective;
   return 0;
 }
 

@@ -33,7 +33,7 @@ void printModelCheck(const xfmr::TuneReport &r) {
   std::string won = r.keptDefault ? ", nothing kept: the default model is the tuned one"
                                   : ", tuned faster in " + std::to_string(r.roundsWon) +
                                         " of " + std::to_string(r.rounds) + " rounds";
-  std::printf("whole model, default vs tuned schedules (%d interleaved rounds: a 128-token "
+  std::printf("whole model, default vs tuned schedules (%d paired rounds, one model loaded at a time: a 128-token "
               "prefill, then 32 decode steps): decode %.3f vs %.3f ms/token (%.3fx), "
               "prefill %.1f vs %.1f ms%s\n",
               r.rounds, r.defaultDecodeMs, r.tunedDecodeMs,
