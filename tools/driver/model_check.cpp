@@ -44,11 +44,11 @@ struct Runs {
 
 int xfmr::driver::compareCompiled(const std::string &a, const std::string &b, int threads,
                                   int rounds, ModelTiming *ta, ModelTiming *tb,
-                                  std::string *error) {
+                                  std::string *error, int promptLen, int steps) {
   const std::string *paths[2] = {&a, &b};
-  // A 128-token prompt, 4 untimed steps (the pool's workers spin up), 32
-  // timed ones; fewer on models with a short context.
-  int kPrompt = 128, kWarm = 4, kSteps = 32, vocab = 0;
+  // The prompt, 4 untimed steps (the pool's workers spin up), the timed
+  // ones; fewer on models with a short context.
+  int kPrompt = std::max(1, promptLen), kWarm = 4, kSteps = std::max(1, steps), vocab = 0;
   for (int i = 0; i < 2; ++i) { // both must open before anything is timed
     Loaded l;
     if (!l.open(*paths[i], threads, 0)) {

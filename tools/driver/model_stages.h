@@ -90,9 +90,12 @@ struct ModelTiming {
 };
 
 /// Times the compiled models `a` and `b` in `rounds` interleaved rounds
-/// (the order alternating), on `threads` threads. Same return codes.
+/// (the order alternating; each round opens the model, times a
+/// `promptLen`-token prefill and `steps` decode steps, and closes it), on
+/// `threads` threads. Same return codes.
 int compareCompiled(const std::string &a, const std::string &b, int threads,
-                    int rounds, ModelTiming *ta, ModelTiming *tb, std::string *error);
+                    int rounds, ModelTiming *ta, ModelTiming *tb, std::string *error,
+                    int promptLen = 128, int steps = 32);
 
 /// Rounds of one compareCompiled call: enough for a sign test to call a
 /// model faster at p < 0.05 (kMinRoundsWon of them, one-sided p = 0.033).

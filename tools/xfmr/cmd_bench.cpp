@@ -3,10 +3,12 @@
 // achieves, beside what a plain read of a buffer of the same size reaches
 // on the same threads in the same run, and the per-kernel decode time.
 #include "cli.h"
+#include "model_stages.h"
 #include "xfmr/runtime.h"
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -25,11 +27,52 @@ double percentile(std::vector<double> v, double p) {
   return v[std::min(i, v.size() - 1)];
 }
 
+/// One-sided sign test: the chance that a model no faster than the other
+/// wins at least `won` of `n` paired rounds.
+double signTestP(int won, int n) {
+  double p = 0, c = 1; // c = C(n, i)
+  for (int i = 0; i <= n; ++i) {
+    if (i >= won)
+      p += c;
+    c = c * (n - i) / (i + 1);
+  }
+  return p / std::pow(2.0, n);
+}
+
+/// `xfmr bench A --against B`: the two models timed in paired rounds, one
+/// loaded at a time, as the tuner's whole-model check times them.
+int compareModels(const std::string &a, const std::string &b, int threads, int rounds,
+                  int promptLen, int gen, int quietWait) {
+  if (threads <= 0)
+    threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  double busy = busyCores(300);
+  for (int waited = 0; busy > 0.05 && waited < quietWait; ++waited)
+    busy = busyCores(1000);
+  xfmr::driver::ModelTiming ta, tb;
+  std::string error;
+  if (xfmr::driver::compareCompiled(a, b, threads, rounds, &ta, &tb, &error, promptLen, gen))
+    die(kBadInput, error);
+  int won = xfmr::driver::roundsFaster(tb, ta);
+  std::printf("A %s\nB %s\n%d paired rounds, %d threads, one model loaded at a time: "
+              "a %d-token prompt, then decode steps (medians)\n",
+              a.c_str(), b.c_str(), rounds, threads, promptLen);
+  std::printf("decode   A %8.3f ms/token   B %8.3f ms/token   A/B %.3fx\n", ta.decodeMs,
+              tb.decodeMs, ta.decodeMs / tb.decodeMs);
+  std::printf("prefill  A %8.2f ms         B %8.2f ms         A/B %.3fx\n", ta.prefillMs,
+              tb.prefillMs, ta.prefillMs / tb.prefillMs);
+  std::printf("B faster in %d of %d rounds (decode + prefill/64; sign test p = %.3g)\n", won,
+              rounds, signTestP(won, rounds));
+  std::printf("other load before timing: %.2f cores busy%s\n", busy,
+              busy > 0.05 ? " (NOT quiet: figures may be noisy)" : "");
+  return 0;
+}
 } // namespace
 
 int xfmr::cli::cmdBench(int argc, char **argv) {
   const char *usage = "xfmr bench OUT [--threads N] [--prompt-len P] [--gen G] "
-                      "[--reps R] [--quiet-wait SECONDS] [--no-profile] [--mapped] [--json]";
+                      "[--reps R] [--quiet-wait SECONDS] [--no-profile] [--mapped] [--json]\n"
+                      "       xfmr bench A --against B [--rounds N] [--threads N] "
+                      "[--prompt-len P] [--gen G] [--quiet-wait SECONDS]";
   Args args(argc, argv, 2);
   int threads = int(args.takeInt("--threads", 0, 0, 1024));
   int promptLen = int(args.takeInt("--prompt-len", 128, 1, 1 << 20));
@@ -40,7 +83,11 @@ int xfmr::cli::cmdBench(int argc, char **argv) {
   bool profile = !args.flag("--no-profile");
   bool mapped = args.flag("--mapped"); // weights.bin mapped, not copied
   args.flag("--profile"); // the default; accepted for older scripts
+  std::string against = args.take("--against");
+  int rounds = int(args.takeInt("--rounds", 11, 1, 1000));
   auto pos = args.positional(1, usage);
+  if (!against.empty())
+    return compareModels(pos[0], against, threads, rounds, promptLen, gen, quietWait);
 
   xfmr_model *model = mapped ? xfmr_model_open_mapped(pos[0].c_str(), threads)
                              : xfmr_model_open(pos[0].c_str(), threads);
