@@ -120,15 +120,22 @@ func.func private @xk_int4_tile(%x: tensor<?x64xf32>, %w: tensor<64x16xi4, #xfmr
 
 // -----
 
-// Decode prefetches the column block ahead: into L1 (locality 3,
-// prefetcht0) by default, into L2 (locality 2, prefetcht1) with
-// prefetch_to = l2 (prefill's next-block prefetch goes to L2 either way);
-// prefetch = 0 turns the decode prefetch off.
+// The row that streams a column block from memory (decode's one row, the
+// first of a few) prefetches it ahead: into L1 (locality 3, prefetcht0) by
+// default, into L2 (locality 2, prefetcht1) with prefetch_to = l2. Rows
+// that find the block cached, and row tiles of a prompt, prefetch into L1
+// either way (and the next block into L2); prefetch = 0 turns the block
+// prefetch off.
 // CHECK-LABEL: func.func @xk_linear_l1(
-// CHECK: memref.prefetch {{.*}}, read, locality<3>, data
+// CHECK: memref.prefetch {{.*}}, read, locality<3>, data : memref<64x64xf32>
 // CHECK-LABEL: func.func @xk_linear_l2(
 // CHECK-NOT: locality<3>
-// CHECK: memref.prefetch {{.*}}, read, locality<2>, data
+// CHECK: memref.prefetch {{.*}}, read, locality<2>, data : memref<64x64xf32>
+// CHECK: scf.for %{{.*}} = %c1 to
+// CHECK: memref.prefetch {{.*}}, read, locality<3>, data : memref<64x64xf32>
+// CHECK: scf.for {{.*}} step %c4
+// CHECK: memref.prefetch {{.*}}, read, locality<3>, data : memref<64x64xf32>
+// CHECK: memref.prefetch {{.*}}, read, locality<2>, data : memref<{{[0-9]+}}xi8>
 // CHECK-LABEL: func.func @xk_linear_off(
 // CHECK-NOT: locality<3>
 // CHECK: return

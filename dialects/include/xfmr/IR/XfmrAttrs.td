@@ -32,9 +32,11 @@ def Xfmr_ScheduleAttr : AttrDef<Xfmr_Dialect, "Schedule"> {
       streams: bytes of the column block for `xfmr.linear` (default 2048),
       table rows for `xfmr.lm_head` (default 8); 0 turns it off. Left out
       (-1), the kernel's default.
-    * `prefetch_to`: where those prefetches land: `l1` (the default,
+    * `prefetch_to`: where the prefetches of the row that streams the
+      weights from memory land (decode's one row): `l1` (the default,
       `prefetcht0`) or `l2` (`prefetcht1`: the streamed weights stop in L2
-      and leave L1 to the activations and accumulators).
+      and leave L1 to the activations and accumulators). Rows that find the
+      weights cached prefetch into L1 either way.
 
     Example: `#xfmr.schedule<vector_width = 16, tile_m = 4, tile_n = 64, unroll = 1>`
   }];
