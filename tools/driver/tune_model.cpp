@@ -43,8 +43,8 @@ int64_t weightBytes(ModuleOp module) {
 /// can. So the model is also compiled with every kernel tuned now
 /// prefetching into L2 instead of L1 (`prefetch_to = l2`), then with the
 /// linears prefetching 1024, 4096 and 8192 bytes ahead, each kept if it
-/// wins against the best so far (both compiled in the same run: model files of
-/// different ages decode at different speeds, docs/tuner.md).
+/// wins against the best so far. Every variant is compiled in this run and
+/// timed one model at a time (compareCompiled; why: docs/tuner.md).
 int checkInModel(const std::string &modelDir, const ::xfmr::CompileOptions &options,
                  const mlir::xfmr::tune::TuneOptions &to, mlir::xfmr::tune::TuningDB &db,
                  std::vector<mlir::xfmr::tune::KernelOutcome> &outcomes,
