@@ -86,6 +86,8 @@ int xfmr::cli::cmdBench(int argc, char **argv) {
   std::string against = args.take("--against");
   int rounds = int(args.takeInt("--rounds", 11, 1, 1000));
   auto pos = args.positional(1, usage);
+  if (!against.empty() && (mapped || json))
+    die(kBadInput, "--against compares two models as loaded by default: no --mapped or --json");
   if (!against.empty())
     return compareModels(pos[0], against, threads, rounds, promptLen, gen, quietWait);
 
