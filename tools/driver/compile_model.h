@@ -56,8 +56,8 @@ struct TuneReport {
   // models compiled and timed interleaved; ms per token and prefill ms.
   bool modelChecked = false;
   int rejected = 0; // kernels whose tuned schedule lost in the model
-  int64_t prefetchSweep = 0; // bytes all linears tuned now prefetch (0: kept)
-  bool prefetchL2 = false;   // the kernels tuned now prefetch into L2 (sweep won)
+  // The whole-model sweeps that won and stayed, e.g. "prefetches into L2".
+  std::vector<std::string> sweepsKept;
   double defaultDecodeMs = 0, tunedDecodeMs = 0;
   bool keptDefault = false;     // every kernel kept its default: nothing to compare
   int rounds = 0, roundsWon = 0; // paired rounds of that comparison, tuned faster in

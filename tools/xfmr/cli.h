@@ -67,8 +67,18 @@ public:
       }
     return false;
   }
+  /// `--help`/`-h` anywhere: print the usage and exit 0 (the top-level
+  /// usage points users at `xfmr COMMAND --help`).
+  void exitIfHelp(const char *usage) const {
+    for (const std::string &a : argv_)
+      if (a == "--help" || a == "-h") {
+        std::printf("usage: %s\n", usage);
+        std::exit(0);
+      }
+  }
   /// The remaining positional arguments; any leftover option is an error.
   std::vector<std::string> positional(size_t count, const char *usage) {
+    exitIfHelp(usage);
     for (const std::string &a : argv_)
       if (a.size() > 1 && a[0] == '-')
         die(kBadInput, "unknown option '" + a + "'\nusage: " + usage);

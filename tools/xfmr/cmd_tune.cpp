@@ -30,6 +30,9 @@ void showProgress(const std::string &line) {
 void printModelCheck(const xfmr::TuneReport &r) {
   if (!r.modelChecked)
     return;
+  std::string sweeps;
+  for (const std::string &name : r.sweepsKept)
+    sweeps += ", " + name + " (whole-model sweep)";
   std::string won = r.keptDefault ? ", nothing kept: the default model is the tuned one"
                                   : ", tuned faster in " + std::to_string(r.roundsWon) +
                                         " of " + std::to_string(r.rounds) + " rounds";
@@ -43,10 +46,7 @@ void printModelCheck(const xfmr::TuneReport &r) {
                std::string(r.rejected ? ", " + std::to_string(r.rejected) +
                                             " kernel(s) kept the default: slower in the model"
                                       : "") +
-               (r.prefetchL2 ? ", prefetches into L2 (whole-model sweep)" : "") +
-               (r.prefetchSweep ? ", linears prefetch " + std::to_string(r.prefetchSweep) +
-                                      " bytes ahead (whole-model sweep)"
-                                : ""))
+               sweeps)
                   .c_str());
 }
 
@@ -126,7 +126,7 @@ int xfmr::cli::cmdTune(int argc, char **argv) {
 
 int xfmr::cli::cmdTuneDB(int argc, char **argv) {
   const char *usage = "xfmr tune-db export DB FILE.json | import DB FILE.json | list DB";
-  Args args(argc, argv, 2);
+  Args(argc, argv, 2).exitIfHelp(usage);
   if (argc < 4)
     die(kBadInput, std::string("usage: ") + usage);
   std::string verb = argv[2];
