@@ -186,8 +186,8 @@ int checkInModel(const std::string &modelDir, const ::xfmr::CompileOptions &opti
          return true;
        }},
       // The hardware prefetchers alone: on AMD Zen 5 (2 threads, GPT-2
-      // 124M) this won 11 of 11 rounds for fp32 (decode 1.035x) where the
-      // distances below lost (docs/tuner.md).
+      // 124M int8) this won in the model (decode 1.078x, 10 of 11 rounds)
+      // where L2 and the distances below lost (docs/tuner.md).
       {"no software prefetch", false, setPrefetch(0)},
   };
   for (int64_t distance : {1024, 4096, 8192})
