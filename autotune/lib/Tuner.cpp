@@ -13,31 +13,13 @@ double medianOf(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-/// Re-measures the winner and the default, interleaved, three rounds.
+/// Re-measures the winner and the default, interleaved (measurePaired);
+/// the winner stays only if it still wins.
 bool confirm(Harness &h, const Candidate &best, TuningRecord &r, std::string *error) {
-  std::vector<double> bo, bd, bp, dobj, dd, dp;
-  const bool same = best == h.defaultCandidate();
-  for (int round = 0; round < 3; ++round) {
-    for (int which = same ? 1 : 0; which < 2; ++which) {
-      Measurement m = h.measure(which ? h.defaultCandidate() : best);
-      if (!m.ok) {
-        *error = "re-measuring " + (which ? h.defaultCandidate() : best).schedule() +
-                 ": " + m.error;
-        return false;
-      }
-      (which ? dobj : bo).push_back(m.objectiveUs());
-      (which ? dd : bd).push_back(m.decodeUs);
-      (which ? dp : bp).push_back(m.prefillUs);
-    }
-  }
-  r.defaultSchedule = h.defaultCandidate().schedule();
-  r.defaultObjectiveUs = medianOf(dobj), r.defaultDecodeUs = medianOf(dd);
-  r.defaultPrefillUs = medianOf(dp);
-  if (!(best == h.defaultCandidate()) && medianOf(bo) < r.defaultObjectiveUs &&
-      medianOf(bp) <= r.defaultPrefillUs * kMaxPrefillLoss) {
-    r.schedule = best.schedule();
-    r.objectiveUs = medianOf(bo), r.decodeUs = medianOf(bd), r.prefillUs = medianOf(bp);
-  } else {
+  if (!measurePaired(h, best, r, error))
+    return false;
+  if (best == h.defaultCandidate() || !(r.objectiveUs < r.defaultObjectiveUs) ||
+      r.prefillUs > r.defaultPrefillUs * kMaxPrefillLoss) {
     r.schedule = r.defaultSchedule;
     r.objectiveUs = r.defaultObjectiveUs, r.decodeUs = r.defaultDecodeUs;
     r.prefillUs = r.defaultPrefillUs;
@@ -45,6 +27,36 @@ bool confirm(Harness &h, const Candidate &best, TuningRecord &r, std::string *er
   return true;
 }
 } // namespace
+
+bool mlir::xfmr::tune::measurePaired(Harness &h, const Candidate &c, TuningRecord &r,
+                                     std::string *error) {
+  std::vector<double> co, cd, cp, dobj, dd, dp;
+  const bool same = c == h.defaultCandidate();
+  for (int round = 0; round < 3; ++round) {
+    for (int which = same ? 1 : 0; which < 2; ++which) {
+      const Candidate &measured = which ? h.defaultCandidate() : c;
+      Measurement m = h.measure(measured);
+      if (!m.ok) {
+        *error = "re-measuring " + measured.schedule() + ": " + m.error;
+        return false;
+      }
+      (which ? dobj : co).push_back(m.objectiveUs());
+      (which ? dd : cd).push_back(m.decodeUs);
+      (which ? dp : cp).push_back(m.prefillUs);
+    }
+  }
+  r.defaultSchedule = h.defaultCandidate().schedule();
+  r.defaultObjectiveUs = medianOf(dobj), r.defaultDecodeUs = medianOf(dd);
+  r.defaultPrefillUs = medianOf(dp);
+  r.schedule = c.schedule();
+  if (same) {
+    r.objectiveUs = r.defaultObjectiveUs, r.decodeUs = r.defaultDecodeUs;
+    r.prefillUs = r.defaultPrefillUs;
+  } else {
+    r.objectiveUs = medianOf(co), r.decodeUs = medianOf(cd), r.prefillUs = medianOf(cp);
+  }
+  return true;
+}
 
 bool mlir::xfmr::tune::tuneKernels(const std::vector<TunableKernel> &kernels,
                                    TuningDB &db, const std::string &target,

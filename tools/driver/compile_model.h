@@ -58,6 +58,7 @@ struct TuneReport {
   int rejected = 0; // kernels whose tuned schedule lost in the model
   // The whole-model sweeps that won and stayed, e.g. "prefetches into L2".
   std::vector<std::string> sweepsKept;
+  bool revertedAtEnd = false; // the final comparison found no gain: defaults kept
   double defaultDecodeMs = 0, tunedDecodeMs = 0;
   bool keptDefault = false;     // every kernel kept its default: nothing to compare
   int rounds = 0, roundsWon = 0; // paired rounds of that comparison, tuned faster in

@@ -33,7 +33,9 @@ void printModelCheck(const xfmr::TuneReport &r) {
   std::string sweeps;
   for (const std::string &name : r.sweepsKept)
     sweeps += ", " + name + " (whole-model sweep)";
-  std::string won = r.keptDefault ? ", nothing kept: the default model is the tuned one"
+  std::string won = r.revertedAtEnd
+                        ? ", nothing kept: the tuned model was no faster in this final comparison"
+                    : r.keptDefault ? ", nothing kept: the default model is the tuned one"
                                   : ", tuned faster in " + std::to_string(r.roundsWon) +
                                         " of " + std::to_string(r.rounds) + " rounds";
   std::printf("whole model, default vs tuned schedules (%d paired rounds, one model loaded at a time: a 128-token "

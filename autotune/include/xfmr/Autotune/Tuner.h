@@ -49,6 +49,13 @@ bool tuneKernels(const std::vector<TunableKernel> &kernels, TuningDB &db,
                  std::vector<KernelOutcome> *outcomes, std::string *error,
                  const std::function<void(const TuneProgress &)> &progress = {});
 
+/// Measures `c` and the harness's default schedule interleaved, three
+/// times each, and sets `r`'s schedule to `c` and its figures (and the
+/// default's) to the medians: two figures taken at the same time, so their
+/// ratio holds on a machine whose speed drifts. false and *error when a
+/// measurement fails.
+bool measurePaired(Harness &h, const Candidate &c, TuningRecord &r, std::string *error);
+
 /// signature -> schedule, for applySchedules().
 std::map<std::string, std::string> schedulesOf(const std::vector<KernelOutcome> &outcomes);
 
