@@ -88,7 +88,7 @@ private:
   /// The model's schedules with those of `which` as tuned.
   Pins with(const std::vector<size_t> &which) const;
   int compile(const Pins &pins, std::string *dir);
-  /// compileWith + compareCompiled of `against` with the new model.
+  /// Compiles `pins` into `dir` and times `against` with it (ta, tb).
   int compare(const std::string &against, const Pins &pins, std::string *dir,
               ModelTiming *ta, ModelTiming *tb);
   bool wins(const ModelTiming &t, const ModelTiming &b);
@@ -107,7 +107,7 @@ private:
 
   llvm::SmallString<128> tmp_; // the variants' directory
   int variants_ = 0;
-  Pins base_;                        // defaults, and what the database had
+  Pins base_; // defaults, and what the database had
   std::vector<size_t> now_, changed_, kept_; // tuned now / not default / kept
   std::string baseDir_, bestDir_;
   Pins best_;
