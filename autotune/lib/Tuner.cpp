@@ -19,11 +19,8 @@ bool confirm(Harness &h, const Candidate &best, TuningRecord &r, std::string *er
   if (!measurePaired(h, best, r, error))
     return false;
   if (best == h.defaultCandidate() || !(r.objectiveUs < r.defaultObjectiveUs) ||
-      r.prefillUs > r.defaultPrefillUs * kMaxPrefillLoss) {
-    r.schedule = r.defaultSchedule;
-    r.objectiveUs = r.defaultObjectiveUs, r.decodeUs = r.defaultDecodeUs;
-    r.prefillUs = r.defaultPrefillUs;
-  }
+      r.prefillUs > r.defaultPrefillUs * kMaxPrefillLoss)
+    r.keepDefault();
   return true;
 }
 } // namespace
@@ -48,11 +45,10 @@ bool mlir::xfmr::tune::measurePaired(Harness &h, const Candidate &c, TuningRecor
   r.defaultSchedule = h.defaultCandidate().schedule();
   r.defaultObjectiveUs = medianOf(dobj), r.defaultDecodeUs = medianOf(dd);
   r.defaultPrefillUs = medianOf(dp);
-  r.schedule = c.schedule();
   if (same) {
-    r.objectiveUs = r.defaultObjectiveUs, r.decodeUs = r.defaultDecodeUs;
-    r.prefillUs = r.defaultPrefillUs;
+    r.keepDefault();
   } else {
+    r.schedule = c.schedule();
     r.objectiveUs = medianOf(co), r.decodeUs = medianOf(cd), r.prefillUs = medianOf(cp);
   }
   return true;

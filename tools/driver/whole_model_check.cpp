@@ -111,7 +111,6 @@ private:
   std::vector<size_t> now_, changed_, kept_; // tuned now / not default / kept
   std::string baseDir_, bestDir_;
   Pins best_;
-  bool swept_ = false;
 };
 
 Pins WholeModelCheck::with(const std::vector<size_t> &which) const {
@@ -190,9 +189,7 @@ int WholeModelCheck::recordDefault(size_t i) {
   t::TuningRecord &r = outcomes_[i].record;
   if (r.schedule == r.defaultSchedule)
     return 0;
-  r.schedule = r.defaultSchedule;
-  r.objectiveUs = r.defaultObjectiveUs, r.decodeUs = r.defaultDecodeUs;
-  r.prefillUs = r.defaultPrefillUs;
+  r.keepDefault();
   return db_.store(r, error_, /*replace=*/true) ? 0 : 1;
 }
 
@@ -227,7 +224,7 @@ int WholeModelCheck::sweep(::xfmr::TuneReport *report) {
       return rc;
     if (!wins(tNew, tBest))
       continue;
-    best_ = pins, bestDir_ = dir, swept_ = true;
+    best_ = pins, bestDir_ = dir;
     if (report)
       report->sweepsKept.push_back(sw.name);
   }
@@ -235,8 +232,7 @@ int WholeModelCheck::sweep(::xfmr::TuneReport *report) {
 }
 
 int WholeModelCheck::recordSwept() {
-  if (!swept_)
-    return 0;
+  // Without a sweep kept, best_ holds every kernel's recorded schedule.
   for (size_t i : now_) {
     t::TuningRecord &r = outcomes_[i].record;
     const std::string &sched = best_[outcomes_[i].kernel.source];

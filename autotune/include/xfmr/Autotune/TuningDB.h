@@ -42,6 +42,11 @@ struct TuningRecord {
   double objectiveUs = 0, decodeUs = 0, prefillUs = 0;
   double defaultObjectiveUs = 0, defaultDecodeUs = 0, defaultPrefillUs = 0;
   std::vector<TrialRow> trials;
+  /// The default schedule, with its figures, as the record's schedule.
+  void keepDefault() {
+    schedule = defaultSchedule;
+    objectiveUs = defaultObjectiveUs, decodeUs = defaultDecodeUs, prefillUs = defaultPrefillUs;
+  }
 };
 
 class TuningDB {
