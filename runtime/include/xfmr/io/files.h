@@ -1,0 +1,47 @@
+// Reading and writing files safely: every input is a regular file of a
+// bounded size (a FIFO, a device or a directory is refused at once, never
+// waited on), every output is written to a unique temporary sibling and
+// renamed into place, so a reader never sees half a file and a kill leaves
+// the previous file whole. Used by the runtime, the compiler and the tools.
+#ifndef XFMR_IO_FILES_H
+#define XFMR_IO_FILES_H
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace xfmr::io {
+
+/// Opens `path` read-only if it is a regular file (symbolic links to one
+/// are followed), without blocking on FIFOs. Returns the descriptor and its
+/// size, or -1 with a one-line *error naming the path.
+int openRegularFile(const std::string &path, int64_t *size, std::string *error);
+
+/// Reads all of a regular file of at most `maxBytes` into *out.
+bool readRegularFile(const std::string &path, int64_t maxBytes, std::string *out,
+                     std::string *error);
+
+/// Writes `size` bytes to `path`: into a unique temporary sibling, flushed,
+/// then renamed over `path`. A `path` that exists and is not a regular file
+/// (a directory, a device node, a FIFO, a symbolic link) is refused and left
+/// alone. On failure nothing is left behind and *error says why.
+bool writeFileAtomic(const std::string &path, const void *data, size_t size,
+                     std::string *error);
+inline bool writeFileAtomic(const std::string &path, const std::string &text,
+                            std::string *error) {
+  return writeFileAtomic(path, text.data(), text.size(), error);
+}
+
+/// True when the JSON text nests arrays and objects at most `maxDepth`
+/// deep (brackets inside strings do not count). JSON readers call it before
+/// parsing, so a hostile file cannot exhaust the stack of a recursive
+/// parser, printer or destructor.
+bool jsonDepthWithin(const char *begin, const char *end, int maxDepth);
+
+/// Nesting the project's JSON files need (config.json, tokenizer files,
+/// safetensors headers, tuning exports): a handful of levels.
+constexpr int kMaxJsonDepth = 64;
+
+} // namespace xfmr::io
+
+#endif

@@ -1,0 +1,153 @@
+#include "xfmr/io/files.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+using namespace xfmr::io;
+
+namespace {
+std::string kindOf(mode_t mode) {
+  if (S_ISDIR(mode))
+    return "a directory";
+  if (S_ISFIFO(mode))
+    return "a FIFO";
+  if (S_ISCHR(mode) || S_ISBLK(mode))
+    return "a device";
+  if (S_ISSOCK(mode))
+    return "a socket";
+  if (S_ISLNK(mode))
+    return "a symbolic link";
+  return "not a regular file";
+}
+} // namespace
+
+int xfmr::io::openRegularFile(const std::string &path, int64_t *size,
+                              std::string *error) {
+  // O_NONBLOCK: opening a FIFO must not wait for a writer.
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    *error = path + ": cannot open (" + std::strerror(errno) + ")";
+    return -1;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    *error = path + ": cannot stat (" + std::strerror(errno) + ")";
+    ::close(fd);
+    return -1;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    *error = path + ": is " + kindOf(st.st_mode) + ", not a regular file";
+    ::close(fd);
+    return -1;
+  }
+  int flags = fcntl(fd, F_GETFL);
+  if (flags >= 0)
+    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  if (size)
+    *size = int64_t(st.st_size);
+  return fd;
+}
+
+bool xfmr::io::readRegularFile(const std::string &path, int64_t maxBytes,
+                               std::string *out, std::string *error) {
+  int64_t size = 0;
+  int fd = openRegularFile(path, &size, error);
+  if (fd < 0)
+    return false;
+  if (size > maxBytes) {
+    *error = path + ": " + std::to_string(size) + " bytes, more than the " +
+             std::to_string(maxBytes) + " this file may have";
+    ::close(fd);
+    return false;
+  }
+  out->assign(size_t(size), '\0');
+  size_t done = 0;
+  while (done < size_t(size)) {
+    ssize_t r = ::read(fd, out->data() + done, size_t(size) - done);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0) {
+      *error = path + ": read failed at byte " + std::to_string(done) +
+               (r == 0 ? " (the file shrank)" : "");
+      ::close(fd);
+      return false;
+    }
+    done += size_t(r);
+  }
+  ::close(fd);
+  return true;
+}
+
+bool xfmr::io::writeFileAtomic(const std::string &path, const void *data, size_t size,
+                               std::string *error) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    *error = path + ": is " + kindOf(st.st_mode) + "; refusing to replace it with a file";
+    return false;
+  }
+  // A sibling, so the rename stays within one file system.
+  std::string dir = ".", base = path;
+  size_t slash = path.rfind('/');
+  if (slash != std::string::npos) {
+    dir = slash == 0 ? "/" : path.substr(0, slash);
+    base = path.substr(slash + 1);
+  }
+  if (base.empty()) {
+    *error = path + ": names a directory, not a file";
+    return false;
+  }
+  std::string tmp = dir + "/." + base + ".tmp-XXXXXX";
+  int fd = mkstemp(tmp.data());
+  if (fd < 0) {
+    *error = path + ": cannot create a temporary file beside it (" + std::strerror(errno) + ")";
+    return false;
+  }
+  // mkstemp makes the file 0600; give it the permissions a new file gets.
+  mode_t mask = umask(0);
+  umask(mask);
+  fchmod(fd, 0666 & ~mask);
+  const char *p = static_cast<const char *>(data);
+  size_t done = 0;
+  bool ok = true;
+  while (ok && done < size) {
+    ssize_t w = ::write(fd, p + done, size - done);
+    if (w < 0 && errno == EINTR)
+      continue;
+    ok = w > 0;
+    if (ok)
+      done += size_t(w);
+  }
+  ok = ok && fsync(fd) == 0;
+  ok = (::close(fd) == 0) && ok;
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    *error = path + ": write failed (" + std::strerror(errno) + ")";
+    ::unlink(tmp.c_str());
+    return false;
+  }
+  return true;
+}
+
+bool xfmr::io::jsonDepthWithin(const char *begin, const char *end, int maxDepth) {
+  int depth = 0;
+  bool inString = false;
+  for (const char *c = begin; c < end; ++c) {
+    if (inString) {
+      if (*c == '\\')
+        ++c; // the escaped character cannot end the string
+      else if (*c == '"')
+        inString = false;
+    } else if (*c == '"') {
+      inString = true;
+    } else if (*c == '[' || *c == '{') {
+      if (++depth > maxDepth)
+        return false;
+    } else if (*c == ']' || *c == '}') {
+      --depth;
+    }
+  }
+  return true;
+}
