@@ -116,6 +116,15 @@ LogicalResult lowerKernel(func::FuncOp kernel, int64_t maxTokens) {
                                          ob.getFunctionType(types, {}));
   for (NamedAttribute a : kernel->getDiscardableAttrs())
     lowered->setAttr(a.getName(), a.getValue());
+  // What each buffer spans, for the runtime's check of every dispatch
+  // (xfmr-emit-kernel-table exports it).
+  SmallVector<int64_t> bufferBytes;
+  for (Type t : ArrayRef<Type>(types).take_front(nBuffers)) {
+    auto m = cast<MemRefType>(t);
+    bufferBytes.push_back(m.getNumElements() *
+                          int64_t(llvm::divideCeil(m.getElementTypeBitWidth(), 8)));
+  }
+  lowered->setAttr("xfmr.buffer_bytes", ob.getDenseI64ArrayAttr(bufferBytes));
   Block *entry = lowered.addEntryBlock();
   KernelArgs args;
   unsigned next = 0;

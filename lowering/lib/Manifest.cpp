@@ -1,6 +1,7 @@
 //===- Manifest.cpp - export @forward's dispatches for the runtime ---------===//
 #include "xfmr/Lowering/Manifest.h"
 #include "xfmr/Lowering/Passes.h"
+#include "xfmr/io/checksum.h"
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/MapVector.h"
@@ -173,7 +174,7 @@ FailureOr<Manifest> mlir::xfmr::exportManifest(ModuleOp module, int64_t maxToken
 
   std::string text;
   llvm::raw_string_ostream out(text);
-  out << "xfmr-manifest 1\n";
+  out << "xfmr-manifest 2\n";
   if (auto model = module->getAttrOfType<DictionaryAttr>("xfmr.model"))
     for (NamedAttribute a : model)
       if (auto i = dyn_cast<IntegerAttr>(a.getValue()))
@@ -192,6 +193,7 @@ FailureOr<Manifest> mlir::xfmr::exportManifest(ModuleOp module, int64_t maxToken
       << kvType.getContextLength() << " " << kvType.getHeadDim() << " "
       << (kvElem.isF32() ? "f32" : kvElem.isF16() ? "f16" : "i8") << "\n";
   out << "weights_bytes " << m.weightBytes << "\n";
+  m.kvContext = kvType.getContextLength();
   int64_t decodeBytes = 0;
   for (auto [i, w] : llvm::enumerate(m.weights))
     decodeBytes += idReadWhole[i] ? w.bytes : w.bytes / std::max<int64_t>(1, w.shape[0]);
@@ -208,4 +210,12 @@ FailureOr<Manifest> mlir::xfmr::exportManifest(ModuleOp module, int64_t maxToken
   out << "end\n";
   m.text = text;
   return m;
+}
+
+std::string mlir::xfmr::Manifest::finish(uint64_t weightsChecksum,
+                                         uint64_t weightsFingerprint) const {
+  const std::string end = "end\n";
+  std::string body = text.substr(0, text.size() - end.size());
+  return body + "weights_checksum " + ::xfmr::io::hashToHex(weightsChecksum) + "\n" +
+         "weights_fingerprint " + ::xfmr::io::hashToHex(weightsFingerprint) + "\n" + end;
 }

@@ -48,6 +48,8 @@ void xfmr::buildCPUCodegenPipeline(OpPassManager &pm,
   pm.addPass(createConvertFuncToLLVMPass(fn));
   pm.addPass(createReconcileUnrealizedCastsPass());
   pm.addPass(createXfmrEmitKernelEntriesPass());
+  pm.addPass(createXfmrEmitKernelTablePass(
+      XfmrEmitKernelTablePassOptions{o.manifestHash, o.maxTokens, o.kvContext}));
   pm.addPass(createCanonicalizerPass());
 }
 

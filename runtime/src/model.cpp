@@ -2,6 +2,9 @@
 #include "error.h"
 #include "model.h"
 #include "xfmr/io/amx.h"
+#include "xfmr/io/checksum.h"
+#include "xfmr/io/files.h"
+#include "xfmr/kernel_table.h"
 #include "xfmr/large_pages.h"
 #include "xfmr/runtime.h"
 
@@ -12,8 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <sstream>
+#include <algorithm>
 #include <thread>
 
 using namespace xfmr::rt;
@@ -29,34 +31,34 @@ Model::~Model() {
 }
 
 namespace {
-bool readFile(const std::string &path, std::string &out) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f)
-    return false;
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  out = ss.str();
-  return true;
-}
-
 /// Reads weights.bin into huge-page memory (the default), or maps the file
 /// when `mapped` (page cache shared between processes, no copy) or when
-/// anonymous memory cannot be had.
+/// anonymous memory cannot be had. The file must have the manifest's size
+/// and fingerprint: a weights.bin of another model, or one rewritten since
+/// the compile, is refused before a kernel reads it.
 bool loadWeights(Model &m, bool mapped) {
-  std::string path = m.dir + "/weights.bin";
-  int fd = open(path.c_str(), O_RDONLY);
+  std::string path = m.dir + "/weights.bin", error;
+  int64_t size = 0;
+  int fd = xfmr::io::openRegularFile(path, &size, &error);
   if (fd < 0) {
-    setError(path + ": cannot open");
+    setError(error);
     return false;
   }
-  struct stat st;
-  if (fstat(fd, &st) != 0 || st.st_size != m.weightBytes) {
+  auto fail = [&](const std::string &why) {
     close(fd);
-    setError(path + ": size " + std::to_string(st.st_size) +
-             " differs from the manifest's " + std::to_string(m.weightBytes) +
-             " bytes (truncated or stale)");
+    setError(path + ": " + why);
     return false;
-  }
+  };
+  if (size != m.weightBytes)
+    return fail("size " + std::to_string(size) + " differs from the manifest's " +
+                std::to_string(m.weightBytes) + " bytes (truncated, stale or another model's)");
+  uint64_t fingerprint = 0;
+  if (!xfmr::io::fingerprintFile(fd, size, &fingerprint, &error))
+    return fail(error);
+  if (fingerprint != m.weightsFingerprint)
+    return fail("fingerprint " + xfmr::io::hashToHex(fingerprint) +
+                " differs from the manifest's " + xfmr::io::hashToHex(m.weightsFingerprint) +
+                " (another model's weights, or changed since the compile)");
   size_t bytes = size_t(m.weightBytes);
   if (bytes > 0 && !mapped) {
     LargePageBuffer copy(bytes);
@@ -65,12 +67,9 @@ bool loadWeights(Model &m, bool mapped) {
       ssize_t r = pread(fd, copy.data() + done, bytes - done, off_t(done));
       if (r < 0 && errno == EINTR)
         continue;
-      if (r <= 0) {
-        close(fd);
-        setError(path + ": read failed at byte " + std::to_string(done) + " of " +
-                 std::to_string(bytes) + (r == 0 ? " (file shrank)" : ""));
-        return false;
-      }
+      if (r <= 0)
+        return fail("read failed at byte " + std::to_string(done) + " of " +
+                    std::to_string(bytes) + (r == 0 ? " (file shrank)" : ""));
       done += size_t(r);
     }
     if (copy.ok()) {
@@ -82,53 +81,73 @@ bool loadWeights(Model &m, bool mapped) {
   }
   if (bytes > 0) {
     void *p = mmap(nullptr, bytes, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (p == MAP_FAILED) {
-      close(fd);
-      setError(path + ": mmap failed");
-      return false;
-    }
+    if (p == MAP_FAILED)
+      return fail("mmap failed");
     m.weightData = static_cast<const uint8_t *>(p);
     m.weightMapBytes = bytes;
   }
   close(fd);
   return true;
 }
-} // namespace
 
-namespace {
+/// Loads kernels.so and binds the manifest to its kernel table. Only the
+/// table is looked up: a manifest cannot name any other symbol.
+bool loadKernels(Model &m) {
+  std::string so = m.dir + "/kernels.so", error;
+  int64_t size = 0;
+  int fd = xfmr::io::openRegularFile(so, &size, &error);
+  if (fd < 0) {
+    setError(error);
+    return false;
+  }
+  close(fd);
+  m.library = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!m.library) {
+    setError(so + ": " + dlerror());
+    return false;
+  }
+  auto *table = static_cast<const xfmr_kernel_table *>(dlsym(m.library, "xfmr_kernel_table"));
+  if (!table) {
+    setError(so + ": no xfmr_kernel_table (not compiled by this xfmr): compile the model again");
+    return false;
+  }
+  if (!bindKernels(m, *table, /*checkHash=*/true, &error)) {
+    setError(m.dir + "/" + error);
+    return false;
+  }
+  return true;
+}
+
+/// The manifest, parsed and checked; the directory must hold a model.
+bool loadManifest(Model &m) {
+  std::string path = m.dir + "/manifest.txt", error;
+  if (!xfmr::io::readRegularFile(path, ManifestLimits::kMaxManifestBytes, &m.manifestText,
+                                 &error)) {
+    setError(error + " (not a compiled model?)");
+    return false;
+  }
+  if (!parseManifest(m.manifestText, m, &error)) {
+    setError(m.dir + "/" + error);
+    return false;
+  }
+  return true;
+}
+
 xfmr_model *openModel(const char *dir, int n_threads, bool mappedWeights) {
   auto m = std::make_unique<xfmr_model>();
   m->dir = dir ? dir : "";
-  std::string text, error;
-  if (!readFile(m->dir + "/manifest.txt", text)) {
-    setError(m->dir + "/manifest.txt: cannot read (not a compiled model?)");
+  std::string error;
+  if (!loadManifest(*m))
     return nullptr;
-  }
-  if (!parseManifest(text, *m, &error)) {
-    setError(m->dir + "/" + error);
-    return nullptr;
-  }
   if (m->needsAMX && !xfmr::io::requestAMX(&error)) {
     setError(m->dir + ": " + error);
     return nullptr;
   }
-  if (!loadWeights(*m, mappedWeights))
+  if (!loadWeights(*m, mappedWeights) || !loadKernels(*m))
     return nullptr;
-  std::string so = m->dir + "/kernels.so";
-  m->library = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!m->library) {
-    setError(so + ": " + dlerror());
-    return nullptr;
-  }
-  for (Kernel &k : m->kernels) {
-    k.fn = reinterpret_cast<KernelFn>(dlsym(m->library, k.symbol.c_str()));
-    if (!k.fn) {
-      setError(so + ": missing kernel " + k.symbol);
-      return nullptr;
-    }
-  }
+  unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   if (n_threads <= 0)
-    n_threads = int(std::max(1u, std::thread::hardware_concurrency()));
+    n_threads = int(cores);
   m->pool = std::make_unique<ThreadPool>(n_threads);
   return m.release();
 }
@@ -155,4 +174,48 @@ extern "C" int64_t xfmr_model_weight_huge_page_bytes(const xfmr_model *m) {
 }
 extern "C" int64_t xfmr_model_decode_bytes(const xfmr_model *m) {
   return m->decodeBytes >= 0 ? m->decodeBytes : m->weightBytes;
+}
+
+extern "C" int xfmr_model_verify(const char *dir) {
+  Model m;
+  m.dir = dir ? dir : "";
+  if (!loadManifest(m) || !loadKernels(m))
+    return -1;
+  std::string path = m.dir + "/weights.bin", error;
+  int64_t size = 0;
+  int fd = xfmr::io::openRegularFile(path, &size, &error);
+  if (fd < 0) {
+    setError(error);
+    return -1;
+  }
+  uint64_t fingerprint = 0, checksum = 0;
+  bool read = xfmr::io::fingerprintFile(fd, size, &fingerprint, &error) &&
+              xfmr::io::checksumFile(fd, size, &checksum, &error);
+  close(fd);
+  if (!read) {
+    setError(path + ": " + error);
+    return -1;
+  }
+  if (size != m.weightBytes || fingerprint != m.weightsFingerprint ||
+      checksum != m.weightsChecksum) {
+    setError(path + ": " +
+             (size != m.weightBytes
+                  ? "size " + std::to_string(size) + " differs from the manifest's " +
+                        std::to_string(m.weightBytes)
+                  : "checksum " + xfmr::io::hashToHex(checksum) +
+                        " differs from the manifest's " +
+                        xfmr::io::hashToHex(m.weightsChecksum)) +
+             " (damaged, or another model's)");
+    return -1;
+  }
+  // A tokenizer, when the model has one, must load.
+  struct stat st;
+  if (stat((m.dir + "/vocab.json").c_str(), &st) == 0 ||
+      stat((m.dir + "/merges.txt").c_str(), &st) == 0) {
+    xfmr_tokenizer *t = xfmr_tokenizer_load(m.dir.c_str());
+    if (!t)
+      return -1;
+    xfmr_tokenizer_free(t);
+  }
+  return 0;
 }

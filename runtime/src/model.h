@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+struct xfmr_kernel_table;
+
 namespace xfmr::rt {
 
 using KernelFn = void (*)(void *const *buffers, int64_t n, int64_t pos,
@@ -41,14 +43,33 @@ struct WeightEntry {
   int64_t offset = 0, bytes = 0;
 };
 
+/// Limits on what a manifest may declare, checked before anything is sized
+/// from it (far above any model xfmr compiles; docs/runtime.md).
+struct ManifestLimits {
+  static constexpr int64_t kMaxTokens = 1 << 20, kMaxVocab = 1 << 24;
+  static constexpr int64_t kMaxLayers = 1 << 12, kMaxHeads = 1 << 12;
+  static constexpr int64_t kMaxContext = 1 << 24, kMaxHeadDim = 1 << 16;
+  static constexpr int64_t kMaxRowBytes = int64_t(1) << 30;
+  static constexpr int64_t kMaxBytes = int64_t(1) << 42; // any one buffer or file
+  static constexpr int64_t kMaxEntries = 1 << 20;        // weights, slots, kernels, dispatches
+  static constexpr int64_t kMaxUnits = int64_t(1) << 30;
+  static constexpr int64_t kMaxManifestBytes = 64 << 20;
+  static constexpr size_t kMaxBuffers = 16; // per dispatch (a KV cache takes two)
+};
+
 struct Model {
   std::string dir;
+  std::string manifestText; // as read: kernels.so carries its hash
   std::map<std::string, int64_t> info; // "model" lines: n_layer, ...
   int64_t maxTokens = 0, vocab = 0;
   int64_t kvLayers = 0, kvHeads = 0, kvContext = 0, headDim = 0;
   int64_t kvHalfBytes = 0; // one layer's keys (or values), scales included
   int64_t weightBytes = 0;
   int64_t decodeBytes = -1; // weight bytes one decode step reads; -1: unknown
+  uint64_t weightsChecksum = 0, weightsFingerprint = 0;
+  // Session buffer sizes, computed once from the checked numbers above.
+  int64_t tokensBytes = 0, logitsBytes = 0, cacheBytes = 0;
+  std::vector<int64_t> slotBytes;
   bool needsAMX = false;     // kernels use AMX tiles
   std::vector<WeightEntry> weights;
   std::vector<int64_t> slotRowBytes;
@@ -65,8 +86,22 @@ struct Model {
   ~Model();
 };
 
-/// Parses manifest text; on failure returns false and sets *error.
+/// Parses manifest text, range-checking every number in 64-bit arithmetic
+/// and computing the session's buffer sizes; on failure returns false and
+/// sets *error ("manifest.txt line N: ...").
 bool parseManifest(const std::string &text, Model &model, std::string *error);
+
+/// Binds the manifest's kernels to the entries of a kernel table (the one
+/// kernels.so exports, or a test's): every kernel must be in the table with
+/// the same work units, every dispatch must pass as many buffers as its
+/// kernel takes, each at least as large as the kernel may touch. With
+/// `checkHash`, the table must also have been compiled with this very
+/// manifest. False and *error on the first mismatch.
+bool bindKernels(Model &model, const ::xfmr_kernel_table &table, bool checkHash,
+                 std::string *error);
+
+/// The bytes of each buffer a dispatch passes, in kernel-argument order.
+std::vector<int64_t> dispatchBufferBytes(const Model &model, const Dispatch &d);
 
 } // namespace xfmr::rt
 

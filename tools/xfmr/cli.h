@@ -4,9 +4,11 @@
 
 #include "compile_model.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace xfmr::cli {
@@ -30,6 +32,9 @@ public:
         if (i + 1 >= argv_.size())
           die(kBadInput, "option " + name + " needs a value");
         std::string v = argv_[i + 1];
+        // `-n ""` is a mistake, not a request for the default.
+        if (v.empty())
+          die(kBadInput, "option " + name + " needs a value, got ''");
         argv_.erase(argv_.begin() + long(i), argv_.begin() + long(i) + 2);
         return v;
       }
@@ -54,9 +59,8 @@ public:
     char *end = nullptr;
     double x = std::strtod(v.c_str(), &end);
     if (*end != '\0' || !(x >= lo && x <= hi))
-      die(kBadInput, "option " + name + " expects a number in [" +
-                         std::to_string(lo) + ", " + std::to_string(hi) +
-                         "], got '" + v + "'");
+      die(kBadInput, "option " + name + " expects a number in [" + number(lo) + ", " +
+                         number(hi) + "], got '" + v + "'");
     return x;
   }
   bool flag(const std::string &name) {
@@ -88,8 +92,27 @@ public:
   }
 
 private:
+  static std::string number(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+  }
   std::vector<std::string> argv_;
 };
+
+/// `--threads N` (0: one per core). More threads than cores only makes
+/// every step wait for descheduled workers (999 on 2 cores: 22 s per
+/// token), so it is capped at the core count, with a note.
+inline int takeThreads(Args &args, const std::string &name = "--threads") {
+  long n = args.takeInt(name, 0, 0, 4096);
+  long cores = long(std::max(1u, std::thread::hardware_concurrency()));
+  if (n > cores) {
+    std::fprintf(stderr, "xfmr: note: %s %ld capped at this machine's %ld cores\n",
+                 name.c_str(), n, cores);
+    n = cores;
+  }
+  return int(n);
+}
 
 /// The model options `xfmr compile` and `xfmr tune` share.
 CompileOptions takeCompileOptions(Args &args);
@@ -106,6 +129,7 @@ int cmdRun(int argc, char **argv);
 int cmdBench(int argc, char **argv);
 int cmdInitModel(int argc, char **argv);
 int cmdEval(int argc, char **argv);
+int cmdVerify(int argc, char **argv);
 
 } // namespace xfmr::cli
 

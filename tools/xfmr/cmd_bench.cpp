@@ -74,7 +74,7 @@ int xfmr::cli::cmdBench(int argc, char **argv) {
                       "       xfmr bench A --against B [--rounds N] [--threads N] "
                       "[--prompt-len P] [--gen G] [--quiet-wait SECONDS]";
   Args args(argc, argv, 2);
-  int threads = int(args.takeInt("--threads", 0, 0, 1024));
+  int threads = takeThreads(args);
   int promptLen = int(args.takeInt("--prompt-len", 128, 1, 1 << 20));
   int gen = int(args.takeInt("--gen", 64, 1, 1 << 20));
   int reps = int(args.takeInt("--reps", 5, 1, 1000));

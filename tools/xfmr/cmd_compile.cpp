@@ -90,7 +90,7 @@ int xfmr::cli::cmdCompile(int argc, char **argv) {
   opts.tuneDb = args.take("--tune-db");
   opts.tuneBudgetSeconds = takeDuration(args, "--tune-budget", 120);
   opts.tuneTrials = int(args.takeInt("--tune-trials", 24, 1, 100000));
-  opts.tuneThreads = int(args.takeInt("--tune-threads", 0, 0, 1024));
+  opts.tuneThreads = takeThreads(args, "--tune-threads");
   auto pos = args.positional(1, usage);
   if (out.empty())
     die(kBadInput, std::string("missing -o OUT\nusage: ") + usage);

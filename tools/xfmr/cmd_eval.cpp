@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "reference_gpt2.h"
 #include "xfmr/io/gpt2.h"
+#include "xfmr/io/files.h"
 #include "xfmr/runtime.h"
 
 #include <algorithm>
@@ -28,6 +29,22 @@ int64_t fileSize(const std::string &path) {
   return stat(path.c_str(), &st) == 0 ? int64_t(st.st_size) : -1;
 }
 
+/// A JSON string literal (paths may hold quotes and backslashes).
+std::string jsonString(const std::string &s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\')
+      out += '\\', out += char(c);
+    else if (c < 0x20) {
+      char esc[8];
+      std::snprintf(esc, sizeof esc, "\\u%04x", c);
+      out += esc;
+    } else
+      out += char(c);
+  }
+  return out + "\"";
+}
+
 Evaluated runCompiled(const std::string &dir, const std::vector<int32_t> &tokens,
                       int threads) {
   Evaluated e;
@@ -43,19 +60,24 @@ Evaluated runCompiled(const std::string &dir, const std::vector<int32_t> &tokens
   int rows = 0;
   const float *l = xfmr_logits(s, &rows);
   e.logits.assign(l, l + size_t(rows) * size_t(e.vocab));
-  // Decode latency: 8-token prompt, then 32 steps; the median step.
+  // Decode latency: an 8-token prompt (fewer when the stream is shorter),
+  // then 32 steps within the context; the median step.
   xfmr_session_reset(s);
-  xfmr_prefill(s, tokens.data(), 8, 0);
+  int prompt = int(std::min<size_t>(8, tokens.size()));
+  int steps32 = std::min(32, xfmr_model_context_length(m) - prompt);
+  if (steps32 < 1 || xfmr_prefill(s, tokens.data(), prompt, 0) != 0)
+    die(kBadInput, dir + ": cannot time decode steps: " + xfmr_last_error());
   std::vector<double> steps;
-  for (int i = 0; i < 32; ++i) {
+  for (int i = 0; i < steps32; ++i) {
     auto t0 = std::chrono::steady_clock::now();
-    xfmr_decode(s, tokens[size_t(8 + i) % tokens.size()]);
+    if (xfmr_decode(s, tokens[size_t(prompt + i) % tokens.size()]) != 0)
+      die(1, dir + ": " + xfmr_last_error());
     steps.push_back(std::chrono::duration<double, std::milli>(
                         std::chrono::steady_clock::now() - t0)
                         .count());
   }
-  std::nth_element(steps.begin(), steps.begin() + 16, steps.end());
-  e.decodeMs = steps[16];
+  std::nth_element(steps.begin(), steps.begin() + long(steps.size() / 2), steps.end());
+  e.decodeMs = steps[steps.size() / 2];
   xfmr_session_free(s);
   xfmr_model_close(m);
   return e;
@@ -93,7 +115,7 @@ int xfmr::cli::cmdEval(int argc, char **argv) {
   Args args(argc, argv, 2);
   int n = int(args.takeInt("--positions", 256, 2, 1 << 20));
   uint64_t seed = uint64_t(args.takeInt("--seed", 1234, 0, INT64_MAX));
-  int threads = int(args.takeInt("--threads", 0, 0, 1024));
+  int threads = takeThreads(args);
   std::string jsonPath = args.take("--json");
   auto pos = args.positional(2, usage);
 
@@ -169,22 +191,20 @@ int xfmr::cli::cmdEval(int argc, char **argv) {
   std::printf("mean KL(B || A): %.4g nats\n", klMean);
   std::printf("top-1 agreement: %.1f%%\n", 100 * top1);
   if (!jsonPath.empty()) {
-    std::string tmp = jsonPath + ".tmp";
-    FILE *f = std::fopen(tmp.c_str(), "w");
-    if (!f)
-      die(kBadInput, jsonPath + ": cannot open for writing");
     auto num = [](double v) { return std::isnan(v) ? std::string("null") : std::to_string(v); };
-    std::fprintf(f,
-                 "{\"a\":\"%s\",\"b\":\"%s\",\"positions\":%d,\"seed\":%llu,"
-                 "\"rel_l2_mean\":%.6g,\"rel_l2_max\":%.6g,\"kl_mean\":%.6g,"
-                 "\"top1_agreement\":%.6g,\"a_bytes\":%lld,\"b_bytes\":%lld,"
-                 "\"a_decode_ms\":%s,\"b_decode_ms\":%s}\n",
-                 a.name.c_str(), b.name.c_str(), n, (unsigned long long)seed,
-                 relMean, relMax, klMean, top1, (long long)a.bytes,
-                 (long long)b.bytes, num(a.decodeMs).c_str(), num(b.decodeMs).c_str());
-    bool ok = std::fclose(f) == 0;
-    if (!ok || std::rename(tmp.c_str(), jsonPath.c_str()) != 0)
-      die(1, jsonPath + ": write failed");
+    char buf[4096];
+    std::snprintf(buf, sizeof buf,
+                  "{\"rel_l2_mean\":%.6g,\"rel_l2_max\":%.6g,\"kl_mean\":%.6g,"
+                  "\"top1_agreement\":%.6g,\"a_bytes\":%lld,\"b_bytes\":%lld,"
+                  "\"a_decode_ms\":%s,\"b_decode_ms\":%s,\"positions\":%d,\"seed\":%llu,",
+                  relMean, relMax, klMean, top1, (long long)a.bytes, (long long)b.bytes,
+                  num(a.decodeMs).c_str(), num(b.decodeMs).c_str(), n,
+                  (unsigned long long)seed);
+    std::string json = buf + ("\"a\":" + jsonString(a.name) + ",\"b\":" +
+                              jsonString(b.name) + "}\n");
+    std::string error;
+    if (!xfmr::io::writeFileAtomic(jsonPath, json, &error))
+      die(kBadInput, "--json " + error);
   }
   return 0;
 }

@@ -1,6 +1,7 @@
 // xfmr init-model
 #include "cli.h"
 #include "xfmr/io/gpt2.h"
+#include "xfmr/runtime.h"
 
 using namespace xfmr::cli;
 
@@ -26,5 +27,16 @@ int xfmr::cli::cmdInitModel(int argc, char **argv) {
               "vocab %lld, seed %u\n",
               pos[0].c_str(), (long long)c.nLayer, (long long)c.nEmbd,
               (long long)c.nHead, (long long)c.nCtx, (long long)c.vocab, seed);
+  return 0;
+}
+
+int xfmr::cli::cmdVerify(int argc, char **argv) {
+  const char *usage = "xfmr verify OUT   (checks a compiled model whole: manifest, "
+                      "kernels.so against it, weights.bin's full checksum, tokenizer)";
+  Args args(argc, argv, 2);
+  auto pos = args.positional(1, usage);
+  if (xfmr_model_verify(pos[0].c_str()) != 0)
+    die(kBadInput, xfmr_last_error());
+  std::printf("%s: ok\n", pos[0].c_str());
   return 0;
 }

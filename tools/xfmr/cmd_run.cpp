@@ -1,5 +1,6 @@
 // xfmr run: prefill a prompt, then stream sampled tokens.
 #include "cli.h"
+#include "xfmr/io/files.h"
 #include "xfmr/runtime.h"
 
 #include <chrono>
@@ -15,6 +16,8 @@ double msSince(Clock::time_point t0) {
 }
 
 std::vector<int32_t> parseIds(const std::string &s) {
+  if (!s.empty() && s.back() == ',')
+    die(kBadInput, "--tokens expects comma-separated non-negative ids, got a trailing ','");
   std::vector<int32_t> ids;
   size_t i = 0;
   while (i < s.size()) {
@@ -24,7 +27,8 @@ std::vector<int32_t> parseIds(const std::string &s) {
     std::string part = s.substr(i, j - i);
     char *end = nullptr;
     long v = std::strtol(part.c_str(), &end, 10);
-    if (part.empty() || *end != '\0' || v < 0 || v > INT32_MAX)
+    if (part.empty() || *end != '\0' || v < 0 || v > INT32_MAX || part[0] == '-' ||
+        part[0] == '+' || part[0] == ' ')
       die(kBadInput, "--tokens expects comma-separated non-negative ids, got '" +
                          part + "'");
     ids.push_back(int32_t(v));
@@ -33,20 +37,14 @@ std::vector<int32_t> parseIds(const std::string &s) {
   return ids;
 }
 
-/// Writes rows x vocab float32 little-endian, atomically (tmp + rename).
+/// Writes rows x vocab float32 little-endian, atomically (a temporary
+/// sibling, then a rename); a target that is not a regular file (a device
+/// node, a FIFO, a symbolic link, a directory) is refused and left alone.
 void dumpLogits(const std::string &path, const float *logits, int rows,
                 int vocab) {
-  std::string tmp = path + ".tmp";
-  FILE *f = std::fopen(tmp.c_str(), "wb");
-  if (!f)
-    die(kBadInput, path + ": cannot open for writing");
-  size_t n = size_t(rows) * size_t(vocab);
-  bool ok = std::fwrite(logits, 4, n, f) == n;
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    die(1, path + ": write failed");
-  }
+  std::string error;
+  if (!xfmr::io::writeFileAtomic(path, logits, size_t(rows) * size_t(vocab) * 4, &error))
+    die(kBadInput, "--dump-logits " + error);
 }
 } // namespace
 
@@ -60,7 +58,7 @@ int xfmr::cli::cmdRun(int argc, char **argv) {
   for (int i = 2; i < argc; ++i)
     hasPrompt |= !std::strcmp(argv[i], "-p");
   long n = args.takeInt("-n", 64, 0, 1 << 20);
-  int threads = int(args.takeInt("--threads", 0, 0, 1024));
+  int threads = takeThreads(args);
   xfmr_sampler_params sp{};
   sp.temperature = float(args.takeFloat("--temp", 0.0, 0.0, 100.0));
   sp.top_k = int(args.takeInt("--top-k", 0, 0, 1 << 24));

@@ -70,7 +70,7 @@ int xfmr::cli::cmdTune(int argc, char **argv) {
   opts.tuneDb = args.take("--db", defaultDB());
   opts.tuneBudgetSeconds = takeDuration(args, "--budget", 600);
   opts.tuneTrials = int(args.takeInt("--trials", 40, 1, 100000));
-  opts.tuneThreads = int(args.takeInt("--threads", 0, 0, 1024));
+  opts.tuneThreads = takeThreads(args);
   opts.retune = args.flag("--retune");
   opts.exhaustive = args.flag("--exhaustive");
   std::string plot = args.take("--plot");

@@ -9,6 +9,7 @@ static const char *kUsage =
     "  compile MODEL_DIR -o OUT         compile to OUT (kernels.so, weights.bin, manifest.txt)\n"
     "  run OUT -p TEXT | --tokens IDS   generate; see 'xfmr run --help'\n"
     "  bench OUT                        time prefill and decode; see 'xfmr bench --help'\n"
+    "  verify OUT                       check a compiled model whole (checksums, kernels)\n"
     "  eval A B                         compare two models' logits (B: baseline)\n"
     "  tune MODEL_DIR --db PATH         tune the kernels' schedules into a database\n"
     "  tune-db export|import|list DB    share and read tuning databases\n"
@@ -34,6 +35,8 @@ int main(int argc, char **argv) {
     return xfmr::cli::cmdTuneDB(argc, argv);
   if (cmd == "eval")
     return xfmr::cli::cmdEval(argc, argv);
+  if (cmd == "verify")
+    return xfmr::cli::cmdVerify(argc, argv);
   if (cmd == "init-model")
     return xfmr::cli::cmdInitModel(argc, argv);
   std::fprintf(stderr, "xfmr: unknown command '%s'\n%s", cmd.c_str(), kUsage);

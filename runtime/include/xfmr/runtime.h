@@ -45,6 +45,13 @@ xfmr_model *xfmr_model_open(const char *dir, int n_threads);
  * every process that maps the model, page size as the page cache has it. */
 xfmr_model *xfmr_model_open_mapped(const char *dir, int n_threads);
 void xfmr_model_close(xfmr_model *model);
+/* Checks a compiled model whole, without running it: the manifest, its
+ * kernels against kernels.so's table (compiled with this very manifest),
+ * weights.bin's size, fingerprint and full checksum, the tokenizer when
+ * there is one. Returns 0, or -1 with the first problem in
+ * xfmr_last_error(). (xfmr_model_open checks all of it but the full
+ * checksum, which reads every byte.) */
+int xfmr_model_verify(const char *dir);
 int xfmr_model_vocab_size(const xfmr_model *model);
 /* Positions the compiled KV cache holds. */
 int xfmr_model_context_length(const xfmr_model *model);
@@ -66,7 +73,8 @@ double xfmr_model_probe_bandwidth(xfmr_model *model, int64_t bytes, int reps);
 
 /* ---- Sessions: one sequence with its KV cache ----------------------------- */
 
-/* n_ctx <= 0 or larger than the model's: the model's context length.
+/* n_ctx <= 0: the model's context length; larger than it: NULL and an
+ * error.
  * Sessions of one model may live on different threads; their calls take
  * turns on the model's thread pool. */
 xfmr_session *xfmr_session_create(xfmr_model *model, int n_ctx);

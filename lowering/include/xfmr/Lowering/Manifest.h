@@ -29,9 +29,14 @@ struct WeightView {
 };
 
 struct Manifest {
-  std::string text;
+  std::string text; // without the weights' checksum lines: see finish()
   std::vector<WeightView> weights;
   int64_t weightBytes = 0;
+  int64_t kvContext = 0; // the KV cache's positions (the kernel table says it too)
+
+  /// The manifest.txt to write, once weights.bin is written: `text` with
+  /// the weights file's checksum and fingerprint.
+  std::string finish(uint64_t weightsChecksum, uint64_t weightsFingerprint) const;
 };
 
 FailureOr<Manifest> exportManifest(ModuleOp module, int64_t maxTokens);

@@ -34,6 +34,9 @@ struct CPUPipelineOptions {
   bool fuse = true;     // run the fusion passes first
   bool amx = false;     // int8 VNNI weights: AMX tiles for prefill
   int64_t attentionSplits = 1; // > 1: flash-decoding over position ranges
+  // The kernel table's model fields (xfmr-emit-kernel-table).
+  uint64_t manifestHash = 0;
+  int64_t kvContext = 0;
 };
 
 /// The fusion passes, in order: QKV projections, norms into prologues,

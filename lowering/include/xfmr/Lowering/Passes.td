@@ -219,4 +219,27 @@ def XfmrEmitKernelEntriesPass : Pass<"xfmr-emit-kernel-entries", "ModuleOp"> {
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
+def XfmrEmitKernelTablePass : Pass<"xfmr-emit-kernel-table", "ModuleOp"> {
+  let summary = "Export the table of kernels the runtime binds a manifest to";
+  let description = [{
+    Runs on the LLVM dialect, after `xfmr-emit-kernel-entries`. Adds the
+    global `xfmr_kernel_table` (layout: `runtime/include/xfmr/kernel_table.h`):
+    for every kernel, its entry point, its name, its buffer count with the
+    bytes each buffer may be touched over (from `xfmr.buffer_bytes`, set by
+    `xfmr-lower-kernels-to-loops`) and its work units (`xfmr.work`); for
+    the model, the hash of the manifest it was compiled with, the rows of
+    every activation buffer and the KV cache's positions. The runtime looks
+    kernels up only in this table and checks every dispatch against it.
+  }];
+  let options = [
+    Option<"manifestHash", "manifest-hash", "uint64_t", "0",
+           "hash64 of the manifest.txt these kernels go with">,
+    Option<"maxTokens", "max-tokens", "int64_t", "1024",
+           "rows of every activation buffer">,
+    Option<"kvContext", "kv-context", "int64_t", "0",
+           "positions of the KV cache (0: none)">,
+  ];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
 #endif // XFMR_PASSES

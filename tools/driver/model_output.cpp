@@ -1,0 +1,206 @@
+#include "model_output.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <fstream>
+#include <set>
+#include <sys/stat.h>
+#include <unistd.h>
+
+using namespace xfmr::driver;
+
+namespace {
+/// The files a compiled model directory holds.
+const std::set<std::string> &modelFiles() {
+  static const std::set<std::string> files = {"manifest.txt", "kernels.so", "weights.bin",
+                                              "vocab.json", "merges.txt"};
+  return files;
+}
+
+std::string stripTrailingSlashes(std::string p) {
+  while (p.size() > 1 && p.back() == '/')
+    p.pop_back();
+  return p;
+}
+
+/// The absolute, symlink-free form of a path whose last parts may not exist
+/// yet: the existing prefix resolved, the rest appended.
+std::string resolve(const std::string &path) {
+  llvm::SmallString<256> abs(path);
+  llvm::sys::fs::make_absolute(abs);
+  llvm::sys::path::remove_dots(abs, /*remove_dot_dot=*/true);
+  std::string rest;
+  llvm::SmallString<256> head = abs;
+  while (!head.empty()) {
+    llvm::SmallString<256> real;
+    if (!llvm::sys::fs::real_path(head, real))
+      return std::string(real) + rest;
+    rest = "/" + llvm::sys::path::filename(head).str() + rest;
+    llvm::sys::path::remove_filename(head);
+    if (head == "/")
+      return rest;
+  }
+  return std::string(abs);
+}
+
+bool isInside(const std::string &path, const std::string &dir) {
+  return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+                         (dir == "/" || path[dir.size()] == '/'));
+}
+
+/// Removes the temporary directories of earlier compiles to the same OUT
+/// that were killed (their process is gone); live ones are left alone.
+void removeStale(const std::string &parent, const std::string &prefix) {
+  DIR *d = opendir(parent.c_str());
+  if (!d)
+    return;
+  while (dirent *e = readdir(d)) {
+    std::string name = e->d_name;
+    if (name.compare(0, prefix.size(), prefix) != 0)
+      continue;
+    long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+    if (pid > 0 && pid != long(getpid()) && kill(pid_t(pid), 0) != 0 && errno == ESRCH)
+      llvm::sys::fs::remove_directories(parent + "/" + name);
+  }
+  closedir(d);
+}
+
+int swapPaths(const std::string &a, const std::string &b) {
+  return renameat2(AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE);
+}
+} // namespace
+
+bool xfmr::driver::isReplaceableModelDir(const std::string &dir, std::string *why) {
+  DIR *d = opendir(dir.c_str());
+  if (!d) {
+    *why = "cannot read it (" + std::string(std::strerror(errno)) + ")";
+    return false;
+  }
+  std::string stranger;
+  bool any = false;
+  while (dirent *e = readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..")
+      continue;
+    any = true;
+    if (!modelFiles().count(name) && stranger.empty())
+      stranger = name;
+  }
+  closedir(d);
+  if (!any)
+    return true;
+  if (!stranger.empty()) {
+    *why = "it holds '" + stranger + "', which no compiled model has";
+    return false;
+  }
+  std::ifstream m(dir + "/manifest.txt");
+  std::string magic;
+  if (!(m >> magic) || magic != "xfmr-manifest") {
+    *why = "it has no xfmr manifest.txt";
+    return false;
+  }
+  return true;
+}
+
+bool ModelOutput::prepare(const std::string &sourceDir, const std::string &outDir,
+                          std::string *error) {
+  out_ = stripTrailingSlashes(outDir);
+  if (out_.empty() || out_ == "/" || out_ == "." || out_ == "..") {
+    *error = "-o " + outDir + ": not a place for a compiled model (give a new directory name)";
+    return false;
+  }
+  std::string source = resolve(sourceDir), out = resolve(out_);
+  if (isInside(out, source)) {
+    *error = "-o " + outDir + ": is " + (out == source ? "the source model directory" :
+                                                         "inside the source model directory " +
+                                                             sourceDir) +
+             "; refusing to write there";
+    return false;
+  }
+  if (isInside(source, out)) {
+    *error = "-o " + outDir + ": holds the source model " + sourceDir +
+             "; refusing to replace it";
+    return false;
+  }
+  struct stat st;
+  if (lstat(out_.c_str(), &st) == 0) {
+    std::string why;
+    if (S_ISLNK(st.st_mode))
+      why = "it is a symbolic link";
+    else if (!S_ISDIR(st.st_mode))
+      why = "it is not a directory";
+    if (!why.empty() || !isReplaceableModelDir(out_, &why)) {
+      *error = out_ + ": exists and is not an xfmr compiled model (" + why +
+               "); refusing to replace it";
+      return false;
+    }
+  }
+  std::string parent = llvm::sys::path::parent_path(out_).str();
+  if (parent.empty())
+    parent = ".";
+  if (llvm::sys::fs::create_directories(parent)) {
+    *error = parent + ": cannot create the output's parent directory";
+    return false;
+  }
+  std::string prefix = "." + llvm::sys::path::filename(out_).str() + ".xfmr-tmp-";
+  removeStale(parent, prefix);
+  std::string tmpl = parent + "/" + prefix + std::to_string(getpid()) + "-XXXXXX";
+  if (!mkdtemp(tmpl.data())) {
+    *error = parent + ": cannot create a temporary directory (" + std::strerror(errno) + ")";
+    return false;
+  }
+  tmp_ = tmpl;
+  return true;
+}
+
+bool ModelOutput::commit(std::string *error) {
+  // Where nothing is: a rename that fails rather than replace what another
+  // compile put there meanwhile.
+  if (renameat2(AT_FDCWD, tmp_.c_str(), AT_FDCWD, out_.c_str(), RENAME_NOREPLACE) == 0) {
+    committed_ = true;
+    return true;
+  }
+  if (errno != EEXIST && errno != ENOTEMPTY && errno != EINVAL && errno != ENOSYS) {
+    *error = out_ + ": cannot move the compiled model into place (" +
+             std::strerror(errno) + ")";
+    return false;
+  }
+  std::string why;
+  if (!isReplaceableModelDir(out_, &why)) {
+    *error = out_ + ": appeared during the compile and is not an xfmr compiled model (" +
+             why + "); the new model is left in " + tmp_;
+    committed_ = true; // keep it: the user decides
+    return false;
+  }
+  if (swapPaths(tmp_, out_) == 0) {
+    // tmp_ now holds the previous model.
+    llvm::sys::fs::remove_directories(tmp_);
+    committed_ = true;
+    return true;
+  }
+  // No atomic exchange on this file system: old aside, new in, old removed.
+  // A kill between the two renames leaves the old model whole, aside.
+  std::string aside = tmp_ + "-previous";
+  if (std::rename(out_.c_str(), aside.c_str()) != 0 ||
+      std::rename(tmp_.c_str(), out_.c_str()) != 0) {
+    *error = out_ + ": cannot move the compiled model into place (" +
+             std::strerror(errno) + ")";
+    std::rename(aside.c_str(), out_.c_str());
+    return false;
+  }
+  llvm::sys::fs::remove_directories(aside);
+  committed_ = true;
+  return true;
+}
+
+ModelOutput::~ModelOutput() {
+  if (!committed_ && !tmp_.empty())
+    llvm::sys::fs::remove_directories(tmp_);
+}
