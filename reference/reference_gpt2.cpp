@@ -33,7 +33,8 @@ ReferenceGPT2::ReferenceGPT2(const io::GPT2Files &files,
     std::vector<float> w = files.load(name);
     const auto *t = files.tensors().find(files.fileName(name));
     int64_t reduction = reductionIsRows ? t->shape[0] : t->shape[1];
-    // As the pass does: a group that does not divide the reduction keeps f32.
+    // A group that does not divide the reduction is a compile error; the
+    // reference keeps such a matrix f32 rather than fail.
     bool fits = options.scheme.format != io::WeightFormat::Int4 ||
                 reduction % options.scheme.group == 0;
     if (!kept(consumer, name) && fits)

@@ -89,11 +89,13 @@ struct QuantizeWeights
         if (auto q = dyn_cast_or_null<QuantAttr>(encoding);
             q && q.getGroup() > 0 &&
             type.getDimSize(u->reductionDim) % q.getGroup() != 0) {
-          use.getOwner()->emitWarning()
-              << "kept f32: quant group " << q.getGroup()
-              << " does not divide the reduction dimension "
-              << type.getDimSize(u->reductionDim);
-          continue;
+          // An error, not a silent f32 fallback: the user asked for
+          // int4 and would be told the model is int4.
+          use.getOwner()->emitError()
+              << "quant group " << q.getGroup() << " does not divide the reduction dimension "
+              << type.getDimSize(u->reductionDim) << " of weight '" << w.getName()
+              << "' (choose a --group-size that divides it, or --keep it f32)";
+          return signalPassFailure();
         }
         retype.push_back(&use);
       }

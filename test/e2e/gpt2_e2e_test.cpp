@@ -276,9 +276,12 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"int4_g32_vnni", small(), 2, {}, {}, "int4", {WeightFormat::Int4, 32, true},
              {}, 2e-2, "f32", true, 1234},
         // Widths 24 and 97: only the MLP down projection (K = 96) has
-        // groups of 32; the other matrices stay f32.
-        Case{"int4_odd_shapes_partly_f32", odd(), 2, {}, {}, "int4",
-             {WeightFormat::Int4, 32, true}, {}, 1e-3, "f32", false},
+        // groups of 32; the other matrices are kept f32 by name (a group
+        // that does not divide a matrix is a compile error, not a silent
+        // f32 fallback).
+        Case{"int4_odd_shapes_rest_kept_f32", odd(), 2, {}, {}, "int4",
+             {WeightFormat::Int4, 32, true}, {"attn.", "c_fc", "lm_head", "embedding"}, 1e-3,
+             "f32", false},
         // The KV cache stored in f16 or int8, with f32 and int8 weights.
         Case{"kv_f16", small(), 2, {}, {}, "f32", {}, {}, 1e-3, "f16"},
         // An int8 KV cache rounds each stored head vector; a value next to

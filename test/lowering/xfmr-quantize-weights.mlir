@@ -49,14 +49,3 @@ func.func @block(%t: tensor<?xi32>, %pos: index) -> tensor<?x64xf32> {
   return %l : tensor<?x64xf32>
 }
 
-// -----
-
-// A group that does not divide the reduction dimension keeps the weight f32.
-// INT4-LABEL: func.func @odd
-// INT4: xfmr.weight "w" : tensor<48x32xf32>
-func.func @odd(%x: tensor<?x48xf32>) -> tensor<?x32xf32> {
-  %w = xfmr.weight "w" : tensor<48x32xf32>
-  // expected-warning @+1 {{kept f32: quant group 32 does not divide the reduction dimension 48}}
-  %y = xfmr.linear %x, %w : tensor<?x48xf32>, tensor<48x32xf32> -> tensor<?x32xf32>
-  return %y : tensor<?x32xf32>
-}

@@ -68,6 +68,54 @@ def main():
     elif kind == "missing-tensor":
         del header["ln_f.bias"]
         write(st, header, body)
+    elif kind == "deep-json-config":
+        depth = 200000
+        with open(os.path.join(dst, "config.json"), "w") as f:
+            f.write('{"n_layer": ' + "[" * depth + "]" * depth + "}")
+    elif kind == "deep-json-header":
+        depth = 200000
+        h = ('{"x": ' + "[" * depth + "]" * depth + "}").encode()
+        with open(st, "wb") as f:
+            f.write(struct.pack("<Q", len(h)) + h)
+    elif kind == "many-layers":
+        # Within the per-field bound, but far more weights than the file has.
+        cfg = json.load(open(os.path.join(dst, "config.json")))
+        cfg["n_layer"] = 1000
+        json.dump(cfg, open(os.path.join(dst, "config.json"), "w"))
+    elif kind == "huge-layers":
+        cfg = json.load(open(os.path.join(dst, "config.json")))
+        cfg["n_layer"] = 1 << 24
+        json.dump(cfg, open(os.path.join(dst, "config.json"), "w"))
+    elif kind in ("config-dir", "safetensors-dir", "vocab-dir"):
+        path = {"config-dir": os.path.join(dst, "config.json"), "safetensors-dir": st,
+                "vocab-dir": os.path.join(dst, "vocab.json")}[kind]
+        if os.path.exists(path):
+            os.remove(path)
+        os.mkdir(path)
+    elif kind in ("config-fifo", "safetensors-fifo", "merges-fifo"):
+        path = {"config-fifo": os.path.join(dst, "config.json"), "safetensors-fifo": st,
+                "merges-fifo": os.path.join(dst, "merges.txt")}[kind]
+        if os.path.exists(path):
+            os.remove(path)
+        os.mkfifo(path)
+    elif kind == "vocab-dev-zero":
+        path = os.path.join(dst, "vocab.json")
+        if os.path.exists(path):
+            os.remove(path)
+        os.symlink("/dev/zero", path)
+    elif kind == "zero-size-overlap":
+        # a, then a zero-size tensor inside a, then b moved to overlap a: a
+        # check against the previous tensor only sees the zero-size one.
+        a, b = "h.0.attn.c_attn.weight", "h.0.attn.c_proj.weight"
+        ba, ea = header[a]["data_offsets"]
+        bb, eb = header[b]["data_offsets"]
+        header["zero"] = {"dtype": "F32", "shape": [0], "data_offsets": [ba + 8, ba + 8]}
+        header[b]["data_offsets"] = [ea - 64, ea - 64 + (eb - bb)]
+        write(st, header, body)
+    elif kind == "nan-weights":
+        b, e = header[name]["data_offsets"]
+        body = body[:b] + struct.pack("<f", float("nan")) * ((e - b) // 4) + body[e:]
+        write(st, header, body)
     else:
         sys.exit("unknown kind " + kind)
 

@@ -1,4 +1,5 @@
 #include "xfmr/io/gpt2.h"
+#include "xfmr/io/files.h"
 
 #include <nlohmann/json.hpp>
 
@@ -18,41 +19,56 @@ std::string shapeString(const std::vector<int64_t> &s) {
   return r + "]";
 }
 
+/// Upper bounds of config.json's numbers, checked before anything is sized
+/// from them (GPT-2 XL: 48 layers, 1600 wide, 25 heads, 1024 positions).
+struct ConfigLimit {
+  const char *key, *alt;
+  int64_t max;
+  int64_t GPT2Config::*field;
+};
+constexpr ConfigLimit kConfigFields[] = {
+    {"n_layer", "num_hidden_layers", 1024, &GPT2Config::nLayer},
+    {"n_embd", "hidden_size", 1 << 16, &GPT2Config::nEmbd},
+    {"n_head", "num_attention_heads", 1024, &GPT2Config::nHead},
+    {"n_positions", "n_ctx", 1 << 20, &GPT2Config::nCtx},
+    {"vocab_size", nullptr, 1 << 24, &GPT2Config::vocab},
+};
+constexpr int64_t kMaxConfigBytes = 1 << 20;
+
 bool readConfig(const std::string &path, GPT2Config &c, std::string *error) {
-  std::ifstream f(path);
-  if (!f) {
-    *error = path + ": cannot open (missing file?)";
+  std::string text;
+  if (!readRegularFile(path, kMaxConfigBytes, &text, error))
+    return false;
+  if (!jsonDepthWithin(text.data(), text.data() + text.size(), kMaxJsonDepth)) {
+    *error = path + ": JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels";
     return false;
   }
-  nlohmann::json j = nlohmann::json::parse(f, nullptr, false);
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
     *error = path + ": not a JSON object";
     return false;
   }
-  auto integer = [&](const char *key, const char *alt, int64_t &out) {
+  auto integer = [&](const ConfigLimit &f) {
     const nlohmann::json *v = nullptr;
-    if (j.contains(key))
-      v = &j[key];
-    else if (alt && j.contains(alt))
-      v = &j[alt];
+    if (j.contains(f.key))
+      v = &j[f.key];
+    else if (f.alt && j.contains(f.alt))
+      v = &j[f.alt];
     if (!v) {
-      *error = path + ": missing '" + key + "'";
+      *error = path + ": missing '" + f.key + "'";
       return false;
     }
-    if (!v->is_number_integer() || v->get<int64_t>() <= 0 ||
-        v->get<int64_t>() > (1 << 24)) {
-      *error = path + ": '" + key + "' must be a positive integer";
+    if (!v->is_number_integer() || v->get<int64_t>() <= 0 || v->get<int64_t>() > f.max) {
+      *error = path + ": '" + f.key + "' must be an integer from 1 to " +
+               std::to_string(f.max);
       return false;
     }
-    out = v->get<int64_t>();
+    c.*f.field = v->get<int64_t>();
     return true;
   };
-  if (!integer("n_layer", "num_hidden_layers", c.nLayer) ||
-      !integer("n_embd", "hidden_size", c.nEmbd) ||
-      !integer("n_head", "num_attention_heads", c.nHead) ||
-      !integer("n_positions", "n_ctx", c.nCtx) ||
-      !integer("vocab_size", nullptr, c.vocab))
-    return false;
+  for (const ConfigLimit &f : kConfigFields)
+    if (!integer(f))
+      return false;
   if (j.contains("model_type") && j["model_type"] != "gpt2") {
     *error = path + ": model_type " + j["model_type"].dump() +
              " is not supported (gpt2 is)";
@@ -74,8 +90,14 @@ bool readConfig(const std::string &path, GPT2Config &c, std::string *error) {
       return false;
     }
   }
-  if (j.contains("eos_token_id") && j["eos_token_id"].is_number_integer())
+  if (j.contains("eos_token_id") && j["eos_token_id"].is_number_integer()) {
     c.eosToken = j["eos_token_id"].get<int64_t>();
+    if (c.eosToken < 0 || c.eosToken >= c.vocab) {
+      *error = path + ": 'eos_token_id' " + std::to_string(c.eosToken) +
+               " is outside the vocabulary of " + std::to_string(c.vocab);
+      return false;
+    }
+  }
   if (c.nEmbd % c.nHead != 0) {
     *error = path + ": n_embd " + std::to_string(c.nEmbd) +
              " is not a multiple of n_head " + std::to_string(c.nHead);
@@ -124,6 +146,18 @@ std::unique_ptr<GPT2Files> GPT2Files::open(const std::string &dir,
   f->st_ = SafeTensors::open(path, error);
   if (!f->st_)
     return nullptr;
+  // The size config.json declares must fit in the file (2 bytes per value
+  // at least) before a table of its tensors is built: a config of 2^20
+  // layers must not allocate for them.
+  const GPT2Config &c = f->config_;
+  __int128 E = c.nEmbd, values = E * (c.vocab + c.nCtx + 2) +
+                                 __int128(c.nLayer) * (12 * E * E + 13 * E);
+  if (values * 2 > __int128(f->st_->dataBytes())) {
+    *error = path + ": config.json declares " + std::to_string(int64_t(values)) +
+             " weights, more than the file's " + std::to_string(f->st_->dataBytes()) +
+             " data bytes hold";
+    return nullptr;
+  }
   f->prefix_ = f->st_->find("wte.weight") ? ""
                : f->st_->find("transformer.wte.weight") ? "transformer."
                                                         : "";

@@ -1,4 +1,5 @@
 #include "xfmr/io/safetensors.h"
+#include "xfmr/io/files.h"
 
 #include <nlohmann/json.hpp>
 
@@ -88,15 +89,13 @@ uint16_t xfmr::io::floatToHalf(float f) {
 }
 
 SafeTensors::~SafeTensors() {
-  if (map_)
+  if (map_ && ownsMap_)
     munmap(const_cast<uint8_t *>(map_), mapBytes_);
 }
 
 const TensorInfo *SafeTensors::find(const std::string &name) const {
-  for (const TensorInfo &t : tensors_)
-    if (t.name == name)
-      return &t;
-  return nullptr;
+  auto it = index_.find(name);
+  return it == index_.end() ? nullptr : &tensors_[it->second];
 }
 
 std::vector<float> SafeTensors::toF32(const TensorInfo &t) const {
@@ -120,31 +119,44 @@ std::vector<float> SafeTensors::toF32(const TensorInfo &t) const {
 
 std::unique_ptr<SafeTensors> SafeTensors::open(const std::string &path,
                                                std::string *error) {
+  int64_t size = 0;
+  int fd = openRegularFile(path, &size, error);
+  if (fd < 0)
+    return nullptr;
+  if (size < 8) {
+    ::close(fd);
+    *error = path + ": truncated: " + std::to_string(size) +
+             " bytes, no room for the 8-byte header length";
+    return nullptr;
+  }
+  void *map = mmap(nullptr, size_t(size), PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (map == MAP_FAILED) {
+    *error = path + ": mmap failed";
+    return nullptr;
+  }
+  auto st = parse(static_cast<const uint8_t *>(map), size_t(size), path, error);
+  if (!st) {
+    munmap(map, size_t(size));
+    return nullptr;
+  }
+  st->ownsMap_ = true;
+  return st;
+}
+
+std::unique_ptr<SafeTensors> SafeTensors::parse(const uint8_t *bytes, size_t size,
+                                                const std::string &path,
+                                                std::string *error) {
   auto fail = [&](const std::string &why) {
     *error = path + ": " + why;
     return nullptr;
   };
-  int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0)
-    return fail("cannot open (missing file?)");
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    ::close(fd);
-    return fail("cannot stat");
-  }
-  size_t size = size_t(st.st_size);
-  if (size < 8) {
-    ::close(fd);
+  if (size < 8)
     return fail("truncated: " + std::to_string(size) +
                 " bytes, no room for the 8-byte header length");
-  }
-  void *map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  if (map == MAP_FAILED)
-    return fail("mmap failed");
   std::unique_ptr<SafeTensors> st_(new SafeTensors());
   st_->path_ = path;
-  st_->map_ = static_cast<const uint8_t *>(map);
+  st_->map_ = bytes;
   st_->mapBytes_ = size;
 
   uint64_t headerLen;
@@ -153,8 +165,15 @@ std::unique_ptr<SafeTensors> SafeTensors::open(const std::string &path,
     return fail("header length " + std::to_string(headerLen) +
                 " runs past the end of the file (" + std::to_string(size) +
                 " bytes)");
+  if (headerLen > kMaxHeaderBytes)
+    return fail("header length " + std::to_string(headerLen) + " exceeds the " +
+                std::to_string(kMaxHeaderBytes) + " bytes a header may have");
   st_->data_ = st_->map_ + 8 + headerLen;
   uint64_t dataBytes = size - 8 - headerLen;
+  const char *h = reinterpret_cast<const char *>(st_->map_ + 8);
+  if (!jsonDepthWithin(h, h + headerLen, kMaxJsonDepth))
+    return fail("header JSON nested deeper than " + std::to_string(kMaxJsonDepth) +
+                " levels");
   nlohmann::json header = nlohmann::json::parse(
       st_->map_ + 8, st_->map_ + 8 + headerLen, nullptr, false);
   if (header.is_discarded() || !header.is_object())
@@ -214,18 +233,25 @@ std::unique_ptr<SafeTensors> SafeTensors::open(const std::string &path,
       return bad("data_offsets span " + std::to_string(t.end - t.begin) +
                  " bytes but the shape needs " +
                  std::to_string(elements * elemBytes));
+    st_->index_.emplace(t.name, st_->tensors_.size());
     st_->tensors_.push_back(std::move(t));
   }
+  // No byte may belong to two tensors. Sorted by start, each tensor must
+  // begin at or after the furthest end so far (not only the previous
+  // tensor's: a zero-size tensor between two overlapping ones ends early).
   std::vector<const TensorInfo *> byOffset;
   for (const TensorInfo &t : st_->tensors_)
-    byOffset.push_back(&t);
+    if (t.end > t.begin)
+      byOffset.push_back(&t);
   std::sort(byOffset.begin(), byOffset.end(),
             [](auto *a, auto *b) { return a->begin < b->begin; });
-  for (size_t i = 1; i < byOffset.size(); ++i)
-    if (byOffset[i]->begin < byOffset[i - 1]->end &&
-        byOffset[i]->end > byOffset[i]->begin)
-      return fail("tensor '" + byOffset[i]->name + "' overlaps tensor '" +
-                  byOffset[i - 1]->name + "'");
+  const TensorInfo *furthest = nullptr;
+  for (const TensorInfo *t : byOffset) {
+    if (furthest && t->begin < furthest->end)
+      return fail("tensor '" + t->name + "' overlaps tensor '" + furthest->name + "'");
+    if (!furthest || t->end > furthest->end)
+      furthest = t;
+  }
   return st_;
 }
 

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace xfmr::io {
@@ -26,13 +27,21 @@ struct TensorInfo {
 
 class SafeTensors {
 public:
+  /// Headers of real checkpoints are kilobytes to a few MB.
+  static constexpr uint64_t kMaxHeaderBytes = 100 << 20;
   /// nullptr and *error set when the file is missing or malformed.
   static std::unique_ptr<SafeTensors> open(const std::string &path,
                                            std::string *error);
+  /// The same checks on a file's bytes already in memory (`bytes` must
+  /// outlive the result): for fuzzing and tests.
+  static std::unique_ptr<SafeTensors> parse(const uint8_t *bytes, size_t size,
+                                            const std::string &name, std::string *error);
   ~SafeTensors();
   const std::string &path() const { return path_; }
   const std::vector<TensorInfo> &tensors() const { return tensors_; }
   const TensorInfo *find(const std::string &name) const;
+  /// Bytes of the data section (after the header).
+  uint64_t dataBytes() const { return mapBytes_ - size_t(data_ - map_); }
   /// The tensor converted to f32, row-major.
   std::vector<float> toF32(const TensorInfo &t) const;
 
@@ -40,7 +49,9 @@ private:
   SafeTensors() = default;
   std::string path_;
   std::vector<TensorInfo> tensors_;
+  std::unordered_map<std::string, size_t> index_; // name -> tensors_ index
   const uint8_t *map_ = nullptr;
+  bool ownsMap_ = false; // open() maps the file; parse() borrows bytes
   size_t mapBytes_ = 0;
   const uint8_t *data_ = nullptr; // start of the data section
 };
