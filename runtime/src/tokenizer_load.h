@@ -1,0 +1,41 @@
+// Internal (C++, not C API) entry points of the GPT-2 tokenizer loader, for
+// the tests and the fuzz target. xfmr_tokenizer_load is
+// loadTokenizerFromDir(dir, kMaxTokenizerFileBytes, ...), which reads the two
+// files and hands their text to loadTokenizerFromText.
+#ifndef XFMR_RUNTIME_TOKENIZER_LOAD_H
+#define XFMR_RUNTIME_TOKENIZER_LOAD_H
+
+#include "xfmr/runtime.h"
+
+#include <cstdint>
+#include <string>
+
+/// The most bytes vocab.json or merges.txt may have (GPT-2's are 1.0 MiB and
+/// 456 KiB): a bound on what loading may read and allocate.
+constexpr int64_t kMaxTokenizerFileBytes = int64_t(64) << 20;
+
+/// Builds a tokenizer from the text of vocab.json and merges.txt. What the
+/// files must satisfy, beyond being well formed:
+///  - vocab.json: an object of token -> id, nested at most
+///    xfmr::io::kMaxJsonDepth deep, each token once, the ids exactly
+///    0..N-1 for N >= 1 tokens (so the id table is no larger than the file);
+///  - merges.txt: lines "A B" (exactly two non-empty parts, one space; a
+///    trailing CR is dropped; empty and "#version" lines are skipped) where A,
+///    B and AB are all tokens of vocab.json, as in GPT-2's files (Hugging
+///    Face's BPE refuses such a merge too). A merge that could never yield a
+///    token would only make tokenize() drop text silently.
+/// On failure returns NULL and sets *error (when non-null) to one line that
+/// names "<nameForErrors>/vocab.json" or "<nameForErrors>/merges.txt:LINE".
+/// Never throws.
+xfmr_tokenizer *loadTokenizerFromText(const std::string &vocabJson,
+                                      const std::string &mergesTxt,
+                                      const std::string &nameForErrors,
+                                      std::string *error);
+
+/// Reads dir/vocab.json and dir/merges.txt, each a regular file of at most
+/// maxFileBytes (a directory, FIFO or device is refused without waiting on
+/// it), then loadTokenizerFromText(..., dir, error). Never throws.
+xfmr_tokenizer *loadTokenizerFromDir(const std::string &dir, int64_t maxFileBytes,
+                                     std::string *error);
+
+#endif
