@@ -2,8 +2,11 @@
 #include "xfmr/Autotune/SearchSpace.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <cmath>
-#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <map>
 
 using namespace mlir::xfmr::tune;
@@ -26,32 +29,68 @@ std::string Candidate::schedule() const {
 
 bool Candidate::parse(const std::string &text, Candidate *out) {
   Candidate c;
-  long long vw, tm, tn, u;
-  int used = 0;
-  if (std::sscanf(text.c_str(),
-                  "#xfmr.schedule<vector_width = %lld, tile_m = %lld, tile_n = "
-                  "%lld, unroll = %lld%n",
-                  &vw, &tm, &tn, &u, &used) != 4)
-    return false;
-  c.vectorWidth = vw, c.tileM = tm, c.tileN = tn, c.unroll = u;
-  std::string rest = text.substr(size_t(used));
-  auto take = [&](const std::string &p) {
-    if (rest.compare(0, p.size(), p) != 0)
+  const char *p = text.c_str();
+  auto lit = [&](const char *s) {
+    size_t n = std::strlen(s);
+    if (std::strncmp(p, s, n) != 0)
       return false;
-    rest = rest.substr(p.size());
+    p += n;
     return true;
   };
-  c.dot = take(", dot = true");
-  c.amx = take(", amx = true");
-  if (take(", prefetch = ")) {
+  // strtoll, not sscanf: an integer too large for int64_t is refused, not
+  // undefined. Leading spaces or a '+' fail the round trip below.
+  auto num = [&](int64_t &v) {
+    if (*p != '-' && !std::isdigit(static_cast<unsigned char>(*p)))
+      return false;
+    errno = 0;
     char *end = nullptr;
-    c.prefetch = std::strtoll(rest.c_str(), &end, 10);
-    rest = end;
-  }
-  c.prefetchL2 = take(", prefetch_to = l2");
-  if (rest != ">")
+    long long x = std::strtoll(p, &end, 10);
+    if (errno == ERANGE || end == p)
+      return false;
+    v = x, p = end;
+    return true;
+  };
+  if (!lit("#xfmr.schedule<vector_width = ") || !num(c.vectorWidth) ||
+      !lit(", tile_m = ") || !num(c.tileM) || !lit(", tile_n = ") || !num(c.tileN) ||
+      !lit(", unroll = ") || !num(c.unroll))
+    return false;
+  c.dot = lit(", dot = true");
+  c.amx = lit(", amx = true");
+  if (lit(", prefetch = ") && !num(c.prefetch))
+    return false;
+  c.prefetchL2 = lit(", prefetch_to = l2");
+  // Only the text schedule() prints: "007", "-0", "prefetch = -1" or a NUL
+  // inside the string would read back as another text.
+  if (!lit(">") || c.schedule() != text)
     return false;
   *out = c;
+  return true;
+}
+
+bool Candidate::valid(std::string *why) const {
+  auto bad = [&](const std::string &w) {
+    *why = w;
+    return false;
+  };
+  // Checked in ScheduleAttr::verify's order, with its bounds.
+  if (amx && !dot)
+    return bad("amx needs dot");
+  if (dot && vectorWidth != 16)
+    return bad("dot needs vector_width = 16, got " + std::to_string(vectorWidth));
+  if (vectorWidth <= 0 || vectorWidth > 64 || (vectorWidth & (vectorWidth - 1)) != 0)
+    return bad("vector_width must be a power of two in [1, 64], got " +
+               std::to_string(vectorWidth));
+  if (tileM <= 0 || tileM > 16)
+    return bad("tile_m must be in [1, 16], got " + std::to_string(tileM));
+  if (tileN <= 0 || tileN % vectorWidth != 0)
+    return bad("tile_n (" + std::to_string(tileN) +
+               ") must be a positive multiple of vector_width (" +
+               std::to_string(vectorWidth) + ")");
+  if (unroll <= 0 || unroll > 16)
+    return bad("unroll must be in [1, 16], got " + std::to_string(unroll));
+  if (prefetch < -1 || prefetch > (1 << 20))
+    return bad("prefetch must be -1 (default), 0 (off) or a distance up to 1048576, got " +
+               std::to_string(prefetch));
   return true;
 }
 

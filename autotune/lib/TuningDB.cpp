@@ -2,15 +2,16 @@
 #include "xfmr/Autotune/TuningDB.h"
 #include "xfmr/Autotune/SearchSpace.h"
 #include "xfmr/Lowering/CPUTarget.h"
+#include "xfmr/io/files.h"
 
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
-#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <sqlite3.h>
 
 #include <array>
+#include <cmath>
 #include <cstdio>
 
 using namespace mlir::xfmr::tune;
@@ -27,22 +28,86 @@ std::string mlir::xfmr::tune::hostTarget(int threads) {
 }
 
 namespace {
-/// One prepared statement, finalized on scope exit.
-struct Stmt {
-  sqlite3_stmt *s = nullptr;
-  Stmt(sqlite3 *db, const char *sql) { sqlite3_prepare_v2(db, sql, -1, &s, nullptr); }
-  ~Stmt() { sqlite3_finalize(s); }
-  explicit operator bool() const { return s != nullptr; }
-  void text(int i, const std::string &v) {
-    sqlite3_bind_text(s, i, v.c_str(), int(v.size()), SQLITE_TRANSIENT);
+/// One prepared statement, finalized on scope exit. The first failure of
+/// its prepare, binds, steps or column reads is kept with SQLite's message
+/// and stops every call after it, so a caller binds and steps freely and
+/// checks ok() once: no error can pass for "no rows".
+class Stmt {
+public:
+  Stmt(sqlite3 *db, const char *sql) : db_(db) {
+    note(sqlite3_prepare_v2(db, sql, -1, &s_, nullptr));
   }
-  void real(int i, double v) { sqlite3_bind_double(s, i, v); }
-  void integer(int i, int64_t v) { sqlite3_bind_int64(s, i, v); }
+  ~Stmt() { sqlite3_finalize(s_); } // its result repeats the last step's
+  Stmt(const Stmt &) = delete;
+  Stmt &operator=(const Stmt &) = delete;
+
+  bool ok() const { return rc_ == SQLITE_OK; }
+  const std::string &message() const { return msg_; }
+
+  Stmt &text(int i, const std::string &v) {
+    if (ok())
+      note(sqlite3_bind_text64(s_, i, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
+    return *this;
+  }
+  Stmt &real(int i, double v) {
+    if (ok())
+      note(sqlite3_bind_double(s_, i, v));
+    return *this;
+  }
+  Stmt &integer(int i, int64_t v) {
+    if (ok())
+      note(sqlite3_bind_int64(s_, i, v));
+    return *this;
+  }
+  /// One step: true on a row; false when done or failed (ok() says which).
+  bool row() {
+    if (!ok())
+      return false;
+    int rc = sqlite3_step(s_);
+    if (rc == SQLITE_ROW)
+      return true;
+    if (rc != SQLITE_DONE)
+      note(rc);
+    return false;
+  }
+  /// Makes the statement ready to run again (the bindings stay).
+  bool reset() {
+    if (ok())
+      note(sqlite3_reset(s_));
+    return ok();
+  }
+  /// Runs a statement to its end: true unless it failed.
+  bool run() {
+    while (row()) {
+    }
+    return ok();
+  }
+
   std::string col(int i) {
-    const unsigned char *t = sqlite3_column_text(s, i);
-    return t ? reinterpret_cast<const char *>(t) : "";
+    const unsigned char *t = sqlite3_column_text(s_, i);
+    if (!t) { // NULL (the schema forbids it) or no memory to convert
+      if (sqlite3_errcode(db_) == SQLITE_NOMEM)
+        note(SQLITE_NOMEM);
+      return "";
+    }
+    return std::string(reinterpret_cast<const char *>(t), size_t(sqlite3_column_bytes(s_, i)));
   }
-  double colReal(int i) { return sqlite3_column_double(s, i); }
+  double colReal(int i) { return sqlite3_column_double(s_, i); }
+  int64_t colInt(int i) { return sqlite3_column_int64(s_, i); }
+
+private:
+  void note(int rc) {
+    if (rc == SQLITE_OK || !ok())
+      return;
+    rc_ = rc;
+    msg_ = sqlite3_errmsg(db_);
+    if (msg_.empty() || msg_ == "not an error")
+      msg_ = sqlite3_errstr(rc);
+  }
+  sqlite3 *db_;
+  sqlite3_stmt *s_ = nullptr;
+  int rc_ = SQLITE_OK;
+  std::string msg_;
 };
 
 const char *kSchema =
@@ -59,11 +124,86 @@ const char *kSchema =
     " kernel TEXT NOT NULL, target TEXT NOT NULL, version TEXT NOT NULL,"
     " trial INTEGER NOT NULL, schedule TEXT NOT NULL, ok INTEGER NOT NULL,"
     " objective_us REAL NOT NULL, PRIMARY KEY(kernel, target, version, trial));";
+
+/// Text from a file or a database, fit for a one-line message: control
+/// and non-ASCII bytes escaped, cut after 80 characters.
+std::string oneLine(const std::string &s) {
+  std::string out;
+  for (size_t i = 0; i < s.size() && i < 80; ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += char(c);
+    } else {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    }
+  }
+  return s.size() > 80 ? out + "..." : out;
+}
+std::string printable(const std::string &s) { return "'" + oneLine(s) + "'"; }
+
+std::string number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+/// The error of a failed statement: the file, what was being done, SQLite's
+/// reason.
+bool failed(const std::string &path, const char *doing, const Stmt &q, std::string *error) {
+  *error = path + ": " + doing + ": " + q.message();
+  return false;
+}
 } // namespace
+
+bool mlir::xfmr::tune::validRecord(const TuningRecord &r, std::string *why) {
+  auto bad = [&](const std::string &field, const std::string &what) {
+    *why = field + ": " + what;
+    return false;
+  };
+  if (r.kernel.empty() || r.target.empty() || r.version.empty())
+    return bad(r.kernel.empty() ? "kernel" : r.target.empty() ? "target" : "version", "empty");
+  auto schedule = [&](const std::string &field, const std::string &text) {
+    Candidate c;
+    if (!Candidate::parse(text, &c))
+      return bad(field, "not a schedule xfmr reads: " + printable(text));
+    std::string w;
+    return c.valid(&w) || bad(field, w);
+  };
+  // NaN fails every comparison: the test is written so it fails here.
+  auto time = [&](const std::string &field, double us, bool zeroOk) {
+    if (std::isfinite(us) && (us > 0 || (zeroOk && us == 0)))
+      return true;
+    return bad(field, number(us) + " is not a " + (zeroOk ? "non-negative" : "positive") +
+                          " finite time");
+  };
+  // The harness does not time an LM head's prefill (in prefill it runs on
+  // the last row only): its prefill figures are 0.
+  bool lmHead = r.family == "lm_head";
+  if (!schedule("schedule", r.schedule) || !schedule("default_schedule", r.defaultSchedule) ||
+      !time("objective_us", r.objectiveUs, false) || !time("decode_us", r.decodeUs, false) ||
+      !time("prefill_us", r.prefillUs, lmHead) ||
+      !time("default_objective_us", r.defaultObjectiveUs, false) ||
+      !time("default_decode_us", r.defaultDecodeUs, false) ||
+      !time("default_prefill_us", r.defaultPrefillUs, lmHead))
+    return false;
+  // Trials only draw the tuning curve (never compiled): a failed one keeps
+  // its schedule with a time of 0.
+  for (size_t i = 0; i < r.trials.size(); ++i) {
+    std::string t = "trials[" + std::to_string(i) + "].";
+    Candidate c;
+    if (!Candidate::parse(r.trials[i].schedule, &c))
+      return bad(t + "schedule", "not a schedule xfmr reads: " + printable(r.trials[i].schedule));
+    if (!time(t + "objective_us", r.trials[i].objectiveUs, true))
+      return false;
+  }
+  return true;
+}
 
 TuningDB::~TuningDB() {
   if (db_)
-    sqlite3_close(db_);
+    sqlite3_close(db_); // every statement is finalized by then
 }
 
 bool TuningDB::exec(const char *sql, std::string *error) {
@@ -72,6 +212,19 @@ bool TuningDB::exec(const char *sql, std::string *error) {
     return true;
   *error = path_ + ": " + (msg ? msg : sqlite3_errmsg(db_));
   sqlite3_free(msg);
+  return false;
+}
+
+bool TuningDB::transaction(llvm::function_ref<bool()> body, std::string *error) {
+  if (!exec("BEGIN IMMEDIATE", error))
+    return false;
+  if (body() && exec("COMMIT", error))
+    return true;
+  // A failed COMMIT (busy) leaves the transaction open: end it, or the next
+  // BEGIN fails. The first error is the one to report, and SQLite may have
+  // rolled back already (on a full disk, say), so this one's is not.
+  std::string ignored;
+  exec("ROLLBACK", &ignored);
   return false;
 }
 
@@ -85,67 +238,75 @@ std::unique_ptr<TuningDB> TuningDB::open(const std::string &path, bool create,
              (d->db_ ? sqlite3_errmsg(d->db_) : "out of memory") + ")";
     return nullptr;
   }
-  sqlite3_busy_timeout(d->db_, 30000);
+  if (sqlite3_busy_timeout(d->db_, 30000) != SQLITE_OK) {
+    *error = path + ": " + sqlite3_errmsg(d->db_);
+    return nullptr;
+  }
   // Reading the schema is the first access: a file that is not SQLite
   // fails here ("file is not a database").
-  std::string err;
   bool empty = false;
   {
     Stmt q(d->db_, "SELECT count(*) FROM sqlite_master");
-    if (!q || sqlite3_step(q.s) != SQLITE_ROW) {
-      *error = path + ": not an xfmr tuning database (" + sqlite3_errmsg(d->db_) + ")";
+    if (!q.row()) {
+      *error = path + ": not an xfmr tuning database (" +
+               (q.ok() ? std::string("no schema") : q.message()) + ")";
       return nullptr;
     }
-    empty = sqlite3_column_int(q.s, 0) == 0;
+    empty = q.colInt(0) == 0;
   }
   if (empty) {
-    if (!d->exec("PRAGMA journal_mode=WAL", error) ||
-        !d->exec("BEGIN IMMEDIATE", error) || !d->exec(kSchema, error))
+    // (On ":memory:" the journal mode stays "memory": the pragma still
+    // succeeds.)
+    if (!d->exec("PRAGMA journal_mode=WAL", error))
       return nullptr;
-    Stmt m(d->db_, "INSERT OR IGNORE INTO meta VALUES('format','xfmr-tuning-db'),"
-                   "('schema', ?1)");
-    m.text(1, std::to_string(kTuningDBSchema));
-    if (sqlite3_step(m.s) != SQLITE_DONE || !d->exec("COMMIT", error)) {
-      if (error->empty())
-        *error = path + ": " + sqlite3_errmsg(d->db_);
+    bool made = d->transaction(
+        [&] {
+          if (!d->exec(kSchema, error))
+            return false;
+          Stmt m(d->db_, "INSERT OR IGNORE INTO meta VALUES('format','xfmr-tuning-db'),"
+                         "('schema', ?1)");
+          m.text(1, std::to_string(kTuningDBSchema));
+          return m.run() || failed(path, "writing the schema", m, error);
+        },
+        error);
+    if (!made)
       return nullptr;
-    }
   }
   Stmt f(d->db_, "SELECT (SELECT value FROM meta WHERE key='format'),"
                  "(SELECT value FROM meta WHERE key='schema')");
-  if (!f || sqlite3_step(f.s) != SQLITE_ROW || f.col(0) != "xfmr-tuning-db") {
+  bool row = f.row();
+  std::string format = row ? f.col(0) : "", schema = row ? f.col(1) : "";
+  if (!f.ok()) {
+    // No meta table fails the prepare: another SQLite file, not a damaged one.
+    bool noMeta = f.message().find("no such table") != std::string::npos;
+    *error = path + ": not an xfmr tuning database (" +
+             (noMeta ? std::string("no xfmr meta table") : f.message()) + ")";
+    return nullptr;
+  }
+  if (!row || format != "xfmr-tuning-db") {
     *error = path + ": not an xfmr tuning database (no xfmr meta table)";
     return nullptr;
   }
-  if (f.col(1) != std::to_string(kTuningDBSchema)) {
-    *error = path + ": tuning database schema " + f.col(1) + "; this xfmr (" +
-             xfmrVersion() + ") reads schema " + std::to_string(kTuningDBSchema);
+  if (schema != std::to_string(kTuningDBSchema)) {
+    *error = path + ": tuning database schema " + oneLine(schema) +
+             "; this xfmr (" + xfmrVersion() + ") reads schema " +
+             std::to_string(kTuningDBSchema);
     return nullptr;
   }
   return d;
 }
 
-bool TuningDB::lookup(const std::string &kernel, const std::string &target,
-                      const std::string &version, std::optional<TuningRecord> *out,
-                      std::string *error) {
+bool TuningDB::readRecord(const std::string &kernel, const std::string &target,
+                          const std::string &version, std::optional<TuningRecord> *out,
+                          std::string *error) {
   Stmt q(db_, "SELECT family, shape, precision, schedule, objective_us, decode_us,"
               " prefill_us, default_schedule, default_objective_us,"
               " default_decode_us, default_prefill_us FROM records"
               " WHERE kernel=?1 AND target=?2 AND version=?3");
-  if (!q) {
-    *error = path_ + ": " + sqlite3_errmsg(db_);
-    return false;
-  }
-  q.text(1, kernel), q.text(2, target), q.text(3, version);
-  int rc = sqlite3_step(q.s);
-  if (rc == SQLITE_DONE) {
-    out->reset();
-    return true;
-  }
-  if (rc != SQLITE_ROW) {
-    *error = path_ + ": " + sqlite3_errmsg(db_);
-    return false;
-  }
+  q.text(1, kernel).text(2, target).text(3, version);
+  out->reset();
+  if (!q.row())
+    return q.ok() || failed(path_, "reading a record", q, error);
   TuningRecord r;
   r.kernel = kernel, r.target = target, r.version = version;
   r.family = q.col(0), r.shape = q.col(1), r.precision = q.col(2);
@@ -153,86 +314,121 @@ bool TuningDB::lookup(const std::string &kernel, const std::string &target,
   r.prefillUs = q.colReal(6), r.defaultSchedule = q.col(7);
   r.defaultObjectiveUs = q.colReal(8), r.defaultDecodeUs = q.colReal(9);
   r.defaultPrefillUs = q.colReal(10);
-  *out = r;
+  if (!q.ok())
+    return failed(path_, "reading a record", q, error);
+  *out = std::move(r);
+  return true;
+}
+
+void TuningDB::ignoreRecord(const TuningRecord &r, const std::string &why) {
+  // Once per key: the tuner looks a kernel up more than once.
+  if (!warned_.insert(r.kernel + '\0' + r.target + '\0' + r.version).second)
+    return;
+  std::fprintf(stderr, "xfmr: warning: %s: ignoring an invalid record (%s): %s\n",
+               path_.c_str(), oneLine(r.family + " " + r.shape + " " + r.precision).c_str(),
+               why.c_str());
+}
+
+bool TuningDB::lookup(const std::string &kernel, const std::string &target,
+                      const std::string &version, std::optional<TuningRecord> *out,
+                      std::string *error) {
+  if (!readRecord(kernel, target, version, out, error))
+    return false;
+  std::string why;
+  if (*out && !validRecord(**out, &why)) {
+    ignoreRecord(**out, why);
+    out->reset();
+  }
+  return true;
+}
+
+bool TuningDB::storeRecord(const TuningRecord &r, bool replace, std::string *error) {
+  if (!replace) {
+    std::optional<TuningRecord> there;
+    if (!readRecord(r.kernel, r.target, r.version, &there, error))
+      return false;
+    // A faster record stays, if a compile may use it: an invalid one (a
+    // negative time would win every comparison) is always replaced.
+    std::string why;
+    if (there && validRecord(*there, &why) && there->objectiveUs <= r.objectiveUs)
+      return true;
+  }
+  Stmt del(db_, "DELETE FROM trials WHERE kernel=?1 AND target=?2 AND version=?3");
+  del.text(1, r.kernel).text(2, r.target).text(3, r.version);
+  if (!del.run())
+    return failed(path_, "deleting old trials", del, error);
+  Stmt ins(db_, "INSERT OR REPLACE INTO records VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)");
+  ins.text(1, r.kernel).text(2, r.target).text(3, r.version);
+  ins.text(4, r.family).text(5, r.shape).text(6, r.precision);
+  ins.text(7, r.schedule).real(8, r.objectiveUs).real(9, r.decodeUs);
+  ins.real(10, r.prefillUs).text(11, r.defaultSchedule);
+  ins.real(12, r.defaultObjectiveUs).real(13, r.defaultDecodeUs);
+  ins.real(14, r.defaultPrefillUs);
+  if (!ins.run())
+    return failed(path_, "writing a record", ins, error);
+  Stmt t(db_, "INSERT INTO trials VALUES(?1,?2,?3,?4,?5,?6,?7)");
+  for (size_t i = 0; i < r.trials.size(); ++i) {
+    if (i > 0 && !t.reset())
+      return failed(path_, "writing a trial", t, error);
+    t.text(1, r.kernel).text(2, r.target).text(3, r.version);
+    t.integer(4, int64_t(i)).text(5, r.trials[i].schedule);
+    t.integer(6, r.trials[i].ok).real(7, r.trials[i].objectiveUs);
+    if (!t.run())
+      return failed(path_, "writing a trial", t, error);
+  }
   return true;
 }
 
 bool TuningDB::store(const TuningRecord &r, std::string *error, bool replace) {
-  if (!exec("BEGIN IMMEDIATE", error))
+  std::string why;
+  if (!validRecord(r, &why)) {
+    *error = path_ + ": refusing to store an invalid record: " + why;
     return false;
-  auto fail = [&] {
-    if (error->empty())
-      *error = path_ + ": " + sqlite3_errmsg(db_);
-    std::string ignored;
-    exec("ROLLBACK", &ignored);
-    return false;
-  };
-  {
-    Stmt q(db_, "SELECT objective_us FROM records WHERE kernel=?1 AND target=?2 AND version=?3");
-    q.text(1, r.kernel), q.text(2, r.target), q.text(3, r.version);
-    int rc = sqlite3_step(q.s);
-    if (rc == SQLITE_ROW && !replace && q.colReal(0) <= r.objectiveUs)
-      return exec("COMMIT", error); // a faster record is there: keep it
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-      return fail();
   }
-  Stmt del(db_, "DELETE FROM trials WHERE kernel=?1 AND target=?2 AND version=?3");
-  del.text(1, r.kernel), del.text(2, r.target), del.text(3, r.version);
-  if (sqlite3_step(del.s) != SQLITE_DONE)
-    return fail();
-  Stmt ins(db_, "INSERT OR REPLACE INTO records VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)");
-  ins.text(1, r.kernel), ins.text(2, r.target), ins.text(3, r.version);
-  ins.text(4, r.family), ins.text(5, r.shape), ins.text(6, r.precision);
-  ins.text(7, r.schedule), ins.real(8, r.objectiveUs), ins.real(9, r.decodeUs);
-  ins.real(10, r.prefillUs), ins.text(11, r.defaultSchedule);
-  ins.real(12, r.defaultObjectiveUs), ins.real(13, r.defaultDecodeUs);
-  ins.real(14, r.defaultPrefillUs);
-  if (sqlite3_step(ins.s) != SQLITE_DONE)
-    return fail();
-  for (size_t i = 0; i < r.trials.size(); ++i) {
-    Stmt t(db_, "INSERT INTO trials VALUES(?1,?2,?3,?4,?5,?6,?7)");
-    t.text(1, r.kernel), t.text(2, r.target), t.text(3, r.version);
-    t.integer(4, int64_t(i)), t.text(5, r.trials[i].schedule);
-    t.integer(6, r.trials[i].ok), t.real(7, r.trials[i].objectiveUs);
-    if (sqlite3_step(t.s) != SQLITE_DONE)
-      return fail();
-  }
-  return exec("COMMIT", error);
+  return transaction([&] { return storeRecord(r, replace, error); }, error);
+}
+
+bool TuningDB::readTrials(TuningRecord &r, std::string *error) {
+  Stmt t(db_, "SELECT schedule, ok, objective_us FROM trials WHERE kernel=?1"
+              " AND target=?2 AND version=?3 ORDER BY trial");
+  t.text(1, r.kernel).text(2, r.target).text(3, r.version);
+  while (t.row())
+    r.trials.push_back({t.col(0), t.colInt(1) != 0, t.colReal(2)});
+  return t.ok() || failed(path_, "reading trials", t, error);
 }
 
 bool TuningDB::all(std::vector<TuningRecord> *out, std::string *error) {
   Stmt q(db_, "SELECT kernel, target, version FROM records ORDER BY rowid");
-  if (!q) {
-    *error = path_ + ": " + sqlite3_errmsg(db_);
-    return false;
-  }
   std::vector<std::array<std::string, 3>> keys;
-  while (sqlite3_step(q.s) == SQLITE_ROW)
+  while (q.row())
     keys.push_back({q.col(0), q.col(1), q.col(2)});
+  if (!q.ok())
+    return failed(path_, "reading the records", q, error);
   for (auto &k : keys) {
     std::optional<TuningRecord> r;
-    if (!lookup(k[0], k[1], k[2], &r, error))
+    if (!readRecord(k[0], k[1], k[2], &r, error) || (r && !readTrials(*r, error)))
       return false;
+    std::string why;
     if (!r)
       continue;
-    Stmt t(db_, "SELECT schedule, ok, objective_us FROM trials WHERE kernel=?1"
-                " AND target=?2 AND version=?3 ORDER BY trial");
-    t.text(1, k[0]), t.text(2, k[1]), t.text(3, k[2]);
-    while (sqlite3_step(t.s) == SQLITE_ROW)
-      r->trials.push_back({t.col(0), sqlite3_column_int(t.s, 1) != 0, t.colReal(2)});
-    out->push_back(*r);
+    if (!validRecord(*r, &why)) {
+      ignoreRecord(*r, why);
+      continue;
+    }
+    out->push_back(std::move(*r));
   }
   return true;
 }
 
 bool TuningDB::integrityCheck(std::string *error) {
   Stmt q(db_, "PRAGMA integrity_check");
-  if (!q || sqlite3_step(q.s) != SQLITE_ROW) {
-    *error = path_ + ": " + sqlite3_errmsg(db_);
+  if (!q.row()) {
+    *error = path_ + ": integrity check: " + (q.ok() ? std::string("no result") : q.message());
     return false;
   }
-  if (q.col(0) != "ok") {
-    *error = path_ + ": integrity check: " + q.col(0);
+  std::string verdict = q.col(0);
+  if (verdict != "ok") {
+    *error = path_ + ": integrity check: " + printable(verdict);
     return false;
   }
   return true;
@@ -241,7 +437,7 @@ bool TuningDB::integrityCheck(std::string *error) {
 bool TuningDB::exportJSON(const std::string &path, std::string *error) {
   std::vector<TuningRecord> records;
   if (!all(&records, error))
-    return false;
+    return false; // before anything is written: no file
   llvm::json::Array arr;
   for (const TuningRecord &r : records) {
     llvm::json::Array trials;
@@ -261,91 +457,136 @@ bool TuningDB::exportJSON(const std::string &path, std::string *error) {
   llvm::json::Object doc{{"format", "xfmr-tuning-db"},
                          {"schema", kTuningDBSchema},
                          {"records", std::move(arr)}};
-  std::error_code ec;
-  llvm::raw_fd_ostream os(path, ec);
-  if (ec) {
-    *error = path + ": " + ec.message();
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << llvm::formatv("{0:2}", llvm::json::Value(std::move(doc))) << "\n";
+  os.flush();
+  return ::xfmr::io::writeFileAtomic(path, text, error);
+}
+
+namespace {
+/// One record of an export, its fields checked for presence and type (the
+/// values are validRecord's job); else false and *why names the field.
+bool parseRecord(const llvm::json::Value &v, TuningRecord *r, std::string *why) {
+  const llvm::json::Object *o = v.getAsObject();
+  if (!o) {
+    *why = "not an object";
     return false;
   }
-  os << llvm::formatv("{0:2}", llvm::json::Value(std::move(doc))) << "\n";
+  auto str = [&](const char *k, std::string &dst) {
+    auto s = o->getString(k);
+    if (s)
+      dst = s->str();
+    else
+      *why = std::string(k) + ": lacks a field or has a wrong type (a string expected)";
+    return bool(s);
+  };
+  auto num = [&](const char *k, double &dst) {
+    auto n = o->getNumber(k);
+    if (n)
+      dst = *n;
+    else
+      *why = std::string(k) + ": lacks a field or has a wrong type (a number expected)";
+    return bool(n);
+  };
+  if (!str("kernel", r->kernel) || !str("target", r->target) || !str("version", r->version) ||
+      !str("family", r->family) || !str("shape", r->shape) ||
+      !str("precision", r->precision) || !str("schedule", r->schedule) ||
+      !num("objective_us", r->objectiveUs) || !num("decode_us", r->decodeUs) ||
+      !num("prefill_us", r->prefillUs) || !str("default_schedule", r->defaultSchedule) ||
+      !num("default_objective_us", r->defaultObjectiveUs) ||
+      !num("default_decode_us", r->defaultDecodeUs) ||
+      !num("default_prefill_us", r->defaultPrefillUs))
+    return false;
+  const llvm::json::Value *tv = o->get("trials");
+  if (!tv)
+    return true;
+  const llvm::json::Array *ts = tv->getAsArray();
+  if (!ts) {
+    *why = "trials: not an array";
+    return false;
+  }
+  for (size_t i = 0; i < ts->size(); ++i) {
+    const llvm::json::Object *t = (*ts)[i].getAsObject();
+    const llvm::json::Value *ok = t ? t->get("ok") : nullptr;
+    if (!t || !t->getString("schedule") || !t->getNumber("objective_us") ||
+        (ok && !ok->getAsBoolean())) {
+      *why = "trials[" + std::to_string(i) +
+             "]: not an object of a schedule, an objective_us and ok (true or false)";
+      return false;
+    }
+    r->trials.push_back({t->getString("schedule")->str(), ok && *ok->getAsBoolean(),
+                         *t->getNumber("objective_us")});
+  }
   return true;
 }
 
-int TuningDB::importJSON(const std::string &path, std::string *error) {
-  auto buf = llvm::MemoryBuffer::getFile(path);
-  if (!buf) {
-    *error = path + ": " + buf.getError().message();
-    return -1;
+/// Every record of an export, checked: false and a one-line *error naming
+/// the file (and the record and field) on the first thing wrong.
+bool parseExport(const std::string &text, const std::string &name,
+                 std::vector<TuningRecord> *out, std::string *error) {
+  // llvm::json::parse recurses per level: bound the nesting first, so a
+  // file of '[' cannot exhaust the stack. An export nests 5 deep.
+  if (!::xfmr::io::jsonDepthWithin(text.data(), text.data() + text.size(),
+                                   ::xfmr::io::kMaxJsonDepth)) {
+    *error = name + ": not a tuning export (JSON nested deeper than " +
+             std::to_string(::xfmr::io::kMaxJsonDepth) + " levels)";
+    return false;
   }
-  llvm::Expected<llvm::json::Value> v = llvm::json::parse((*buf)->getBuffer());
+  llvm::Expected<llvm::json::Value> v = llvm::json::parse(text);
   if (!v) {
-    *error = path + ": not JSON (" + llvm::toString(v.takeError()) + ")";
-    return -1;
+    *error = name + ": not JSON (" + llvm::toString(v.takeError()) + ")";
+    return false;
   }
   const llvm::json::Object *doc = v->getAsObject();
   if (!doc || doc->getString("format") != std::optional<llvm::StringRef>("xfmr-tuning-db")) {
-    *error = path + ": not an xfmr tuning export (no \"format\": \"xfmr-tuning-db\")";
-    return -1;
+    *error = name + ": not an xfmr tuning export (no \"format\": \"xfmr-tuning-db\")";
+    return false;
   }
   if (doc->getInteger("schema") != std::optional<int64_t>(kTuningDBSchema)) {
-    *error = path + ": tuning export of another schema; this xfmr reads schema " +
+    *error = name + ": tuning export of another schema; this xfmr reads schema " +
              std::to_string(kTuningDBSchema);
-    return -1;
+    return false;
   }
   const llvm::json::Array *recs = doc->getArray("records");
   if (!recs) {
-    *error = path + ": no \"records\" array";
-    return -1;
+    *error = name + ": no \"records\" array";
+    return false;
   }
-  int n = 0;
-  for (const llvm::json::Value &rv : *recs) {
-    const llvm::json::Object *o = rv.getAsObject();
+  for (size_t i = 0; i < recs->size(); ++i) {
     TuningRecord r;
-    auto str = [&](const char *k, std::string &dst) {
-      auto s = o ? o->getString(k) : std::nullopt;
-      if (s)
-        dst = s->str();
-      return bool(s);
-    };
-    auto num = [&](const char *k, double &dst) {
-      auto s = o ? o->getNumber(k) : std::nullopt;
-      if (s)
-        dst = *s;
-      return bool(s);
-    };
-    bool ok = str("kernel", r.kernel) && str("target", r.target) &&
-              str("version", r.version) && str("family", r.family) &&
-              str("shape", r.shape) && str("precision", r.precision) &&
-              str("schedule", r.schedule) && num("objective_us", r.objectiveUs) &&
-              num("decode_us", r.decodeUs) && num("prefill_us", r.prefillUs) &&
-              str("default_schedule", r.defaultSchedule) &&
-              num("default_objective_us", r.defaultObjectiveUs) &&
-              num("default_decode_us", r.defaultDecodeUs) &&
-              num("default_prefill_us", r.defaultPrefillUs);
-    if (!ok) {
-      *error = path + ": record " + std::to_string(n) + " lacks a field or has a wrong type";
-      return -1;
+    std::string why;
+    if (!parseRecord((*recs)[i], &r, &why) || !validRecord(r, &why)) {
+      *error = name + ": record " + std::to_string(i) + ": " + why;
+      return false;
     }
-    Candidate c;
-    if (!Candidate::parse(r.schedule, &c) || !Candidate::parse(r.defaultSchedule, &c)) {
-      *error = path + ": record " + std::to_string(n) + " has a malformed schedule '" +
-               r.schedule + "'";
-      return -1;
-    }
-    if (const llvm::json::Array *ts = o->getArray("trials"))
-      for (const llvm::json::Value &tv : *ts) {
-        const llvm::json::Object *t = tv.getAsObject();
-        if (!t || !t->getString("schedule") || !t->getNumber("objective_us")) {
-          *error = path + ": record " + std::to_string(n) + " has a malformed trial";
-          return -1;
-        }
-        r.trials.push_back({t->getString("schedule")->str(),
-                            t->getBoolean("ok").value_or(false),
-                            *t->getNumber("objective_us")});
-      }
-    if (!store(r, error))
-      return -1;
-    ++n;
+    out->push_back(std::move(r));
   }
-  return n;
+  return true;
+}
+} // namespace
+
+int TuningDB::importJSON(const std::string &path, std::string *error) {
+  std::string text;
+  if (!::xfmr::io::readRegularFile(path, kMaxTuningExportBytes, &text, error))
+    return -1;
+  return importJSONText(text, path, error);
+}
+
+int TuningDB::importJSONText(const std::string &text, const std::string &nameForErrors,
+                             std::string *error) {
+  // Every record is checked before the first is stored, and all are stored
+  // in one transaction: a bad file, or a write failing halfway, stores none.
+  std::vector<TuningRecord> records;
+  if (!parseExport(text, nameForErrors, &records, error))
+    return -1;
+  bool stored = transaction(
+      [&] {
+        for (const TuningRecord &r : records)
+          if (!storeRecord(r, /*replace=*/false, error))
+            return false;
+        return true;
+      },
+      error);
+  return stored ? int(records.size()) : -1;
 }

@@ -30,8 +30,15 @@ struct Candidate {
   bool prefetchL2 = false;
   /// The #xfmr.schedule text lowering reads.
   std::string schedule() const;
-  /// Parses schedule() text back; false on anything else.
+  /// Parses schedule() text back; false on anything else (other spacing,
+  /// signs, leading zeros, an explicit default, out-of-range integers), so
+  /// what parses prints back to the same text.
   static bool parse(const std::string &text, Candidate *out);
+  /// The ranges #xfmr.schedule's verifier accepts (ScheduleAttr::verify in
+  /// dialects/lib/IR/XfmrDialect.cpp); else false and *why names the knob.
+  /// Schedules read from outside (a tuning database, an import) must pass
+  /// it before a compile is given them.
+  bool valid(std::string *why) const;
   bool operator==(const Candidate &o) const { return schedule() == o.schedule(); }
 };
 
