@@ -20,8 +20,6 @@
 
 using namespace xfmr::rt;
 
-struct xfmr_model : Model {};
-
 Model::~Model() {
   pool.reset();
   if (weightData && weightMapBytes)

@@ -105,4 +105,7 @@ std::vector<int64_t> dispatchBufferBytes(const Model &model, const Dispatch &d);
 
 } // namespace xfmr::rt
 
+/// The C API's model handle is a Model (tests and the fuzz targets build one).
+struct xfmr_model : xfmr::rt::Model {};
+
 #endif

@@ -194,14 +194,15 @@ int xfmr::cli::cmdEval(int argc, char **argv) {
     auto num = [](double v) { return std::isnan(v) ? std::string("null") : std::to_string(v); };
     char buf[4096];
     std::snprintf(buf, sizeof buf,
-                  "{\"rel_l2_mean\":%.6g,\"rel_l2_max\":%.6g,\"kl_mean\":%.6g,"
+                  ",\"positions\":%d,\"seed\":%llu,"
+                  "\"rel_l2_mean\":%.6g,\"rel_l2_max\":%.6g,\"kl_mean\":%.6g,"
                   "\"top1_agreement\":%.6g,\"a_bytes\":%lld,\"b_bytes\":%lld,"
-                  "\"a_decode_ms\":%s,\"b_decode_ms\":%s,\"positions\":%d,\"seed\":%llu,",
-                  relMean, relMax, klMean, top1, (long long)a.bytes, (long long)b.bytes,
-                  num(a.decodeMs).c_str(), num(b.decodeMs).c_str(), n,
-                  (unsigned long long)seed);
-    std::string json = buf + ("\"a\":" + jsonString(a.name) + ",\"b\":" +
-                              jsonString(b.name) + "}\n");
+                  "\"a_decode_ms\":%s,\"b_decode_ms\":%s}\n",
+                  n, (unsigned long long)seed, relMean, relMax, klMean, top1,
+                  (long long)a.bytes, (long long)b.bytes, num(a.decodeMs).c_str(),
+                  num(b.decodeMs).c_str());
+    std::string json =
+        "{\"a\":" + jsonString(a.name) + ",\"b\":" + jsonString(b.name) + buf;
     std::string error;
     if (!xfmr::io::writeFileAtomic(jsonPath, json, &error))
       die(kBadInput, "--json " + error);

@@ -9,7 +9,15 @@
 using namespace xfmr::io;
 
 namespace {
-constexpr uint64_t kPrime = 0x100000001B3ull * 0x9E3779B1ull + 1; // odd
+// xxHash64's primes and round: odd multipliers (bijective mod 2^64) with
+// a rotation between, so no difference in a word is ever lost.
+constexpr uint64_t kPrime = 0x9E3779B185EBCA87ull, kPrime2 = 0xC2B2AE3D27D4EB4Full;
+
+uint64_t round(uint64_t acc, uint64_t word) {
+  acc += word * kPrime2;
+  acc = (acc << 31) | (acc >> 33);
+  return acc * kPrime;
+}
 
 uint64_t load64(const uint8_t *p) {
   uint64_t v;
@@ -43,7 +51,7 @@ bool preadAll(int fd, uint8_t *dst, size_t bytes, int64_t at, std::string *error
 
 void Hash64::block(const uint8_t *p) {
   for (int i = 0; i < 4; ++i)
-    lanes_[i] = (lanes_[i] ^ load64(p + 8 * i)) * kPrime;
+    lanes_[i] = round(lanes_[i], load64(p + 8 * i));
 }
 
 void Hash64::update(const void *data, size_t size) {
@@ -70,7 +78,7 @@ uint64_t Hash64::digest() const {
   std::memcpy(tail, pending_, pendingBytes_);
   tail[31] ^= uint8_t(0x80 | pendingBytes_); // a short tail differs from zeros
   for (int i = 0; i < 4; ++i)
-    l[i] = (l[i] ^ load64(tail + 8 * i)) * kPrime;
+    l[i] = round(l[i], load64(tail + 8 * i));
   uint64_t h = total_ * kPrime;
   for (int i = 0; i < 4; ++i)
     h = mix(h ^ mix(l[i] + uint64_t(i)));

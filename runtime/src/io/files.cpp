@@ -136,7 +136,7 @@ bool xfmr::io::jsonDepthWithin(const char *begin, const char *end, int maxDepth)
   bool inString = false;
   for (const char *c = begin; c < end; ++c) {
     if (inString) {
-      if (*c == '\\')
+      if (*c == '\\' && c + 1 < end)
         ++c; // the escaped character cannot end the string
       else if (*c == '"')
         inString = false;

@@ -39,6 +39,12 @@ bool readConfig(const std::string &path, GPT2Config &c, std::string *error) {
   std::string text;
   if (!readRegularFile(path, kMaxConfigBytes, &text, error))
     return false;
+  return parseGPT2Config(text, path, c, error);
+}
+} // namespace
+
+bool xfmr::io::parseGPT2Config(const std::string &text, const std::string &path,
+                               GPT2Config &c, std::string *error) {
   if (!jsonDepthWithin(text.data(), text.data() + text.size(), kMaxJsonDepth)) {
     *error = path + ": JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels";
     return false;
@@ -92,11 +98,6 @@ bool readConfig(const std::string &path, GPT2Config &c, std::string *error) {
   }
   if (j.contains("eos_token_id") && j["eos_token_id"].is_number_integer()) {
     c.eosToken = j["eos_token_id"].get<int64_t>();
-    if (c.eosToken < 0 || c.eosToken >= c.vocab) {
-      *error = path + ": 'eos_token_id' " + std::to_string(c.eosToken) +
-               " is outside the vocabulary of " + std::to_string(c.vocab);
-      return false;
-    }
   }
   if (c.nEmbd % c.nHead != 0) {
     *error = path + ": n_embd " + std::to_string(c.nEmbd) +
@@ -105,7 +106,6 @@ bool readConfig(const std::string &path, GPT2Config &c, std::string *error) {
   }
   return true;
 }
-} // namespace
 
 std::vector<std::pair<std::string, std::vector<int64_t>>>
 GPT2Files::expectedTensors(const GPT2Config &c) {
@@ -146,10 +146,29 @@ std::unique_ptr<GPT2Files> GPT2Files::open(const std::string &dir,
   f->st_ = SafeTensors::open(path, error);
   if (!f->st_)
     return nullptr;
-  // The size config.json declares must fit in the file (2 bytes per value
-  // at least) before a table of its tensors is built: a config of 2^20
-  // layers must not allocate for them.
+  f->prefix_ = f->st_->find("wte.weight") ? ""
+               : f->st_->find("transformer.wte.weight") ? "transformer."
+                                                        : "";
+  auto check = [&](const std::string &name, const std::vector<int64_t> &shape) {
+    const TensorInfo *t = f->st_->find(f->prefix_ + name);
+    if (!t) {
+      *error = path + ": tensor '" + f->prefix_ + name + "' is missing";
+      return false;
+    }
+    if (t->shape != shape) {
+      *error = path + ": tensor '" + t->name + "' has shape " + shapeString(t->shape) +
+               " but config.json implies " + shapeString(shape);
+      return false;
+    }
+    return true;
+  };
+  // The embedding tables first: they name the widths the config gives.
   const GPT2Config &c = f->config_;
+  if (!check("wte.weight", {c.vocab, c.nEmbd}) || !check("wpe.weight", {c.nCtx, c.nEmbd}))
+    return nullptr;
+  // The size config.json declares must fit in the file (2 bytes per value
+  // at least) before a table of its tensors is built: a config of 1000
+  // layers over a one-layer file must not build one for them.
   __int128 E = c.nEmbd, values = E * (c.vocab + c.nCtx + 2) +
                                  __int128(c.nLayer) * (12 * E * E + 13 * E);
   if (values * 2 > __int128(f->st_->dataBytes())) {
@@ -158,22 +177,9 @@ std::unique_ptr<GPT2Files> GPT2Files::open(const std::string &dir,
              " data bytes hold";
     return nullptr;
   }
-  f->prefix_ = f->st_->find("wte.weight") ? ""
-               : f->st_->find("transformer.wte.weight") ? "transformer."
-                                                        : "";
-  for (auto &[name, shape] : expectedTensors(f->config_)) {
-    const TensorInfo *t = f->st_->find(f->prefix_ + name);
-    if (!t) {
-      *error = path + ": tensor '" + f->prefix_ + name + "' is missing";
+  for (auto &[name, shape] : expectedTensors(f->config_))
+    if (!check(name, shape))
       return nullptr;
-    }
-    if (t->shape != shape) {
-      *error = path + ": tensor '" + t->name + "' has shape " +
-               shapeString(t->shape) + " but config.json implies " +
-               shapeString(shape);
-      return nullptr;
-    }
-  }
   return f;
 }
 

@@ -13,7 +13,7 @@
 
 namespace xfmr::io {
 
-/// Streaming hash: four independent multiply-xor lanes over 64-bit words
+/// Streaming hash: four independent xxHash64-style lanes over 64-bit words
 /// (several GB/s, so `xfmr verify` of a 500 MB model takes a fraction of a
 /// second), mixed with the length at the end. The same bytes in any split
 /// of update() calls give the same digest.

@@ -18,6 +18,13 @@ struct GPT2Config {
   int64_t eosToken = 50256;
 };
 
+/// Parses the text of a config.json (at most 1 MiB when read from a file;
+/// nesting bounded before parsing) into `c`: the sizes, each bounded, and
+/// the optional fields GPT-2 checkpoints carry. False and a one-line *error
+/// naming `pathForErrors` on anything else. Never throws.
+bool parseGPT2Config(const std::string &text, const std::string &pathForErrors,
+                     GPT2Config &c, std::string *error);
+
 class GPT2Files {
 public:
   /// Opens and validates DIR; nullptr and a one-line *error on failure.
