@@ -2,6 +2,7 @@
 // A small writer of its own: one chart, best objective relative to the
 // default schedule (1.0 = default) against the trial number, a polyline
 // and a legend entry per tuned kernel.
+#include "xfmr/io/files.h"
 #include "xfmr/Autotune/Tuner.h"
 
 #include <algorithm>
@@ -88,11 +89,6 @@ bool mlir::xfmr::tune::writeTuningPlot(const std::vector<KernelOutcome> &outcome
       << " trials</text>\n";
   }
   s << "</svg>\n";
-  std::ofstream f(path);
-  f << s.str();
-  if (!f) {
-    *error = path + ": cannot write the plot";
-    return false;
-  }
-  return true;
+  // Atomically, and never onto a device node, a FIFO or a symlink.
+  return ::xfmr::io::writeFileAtomic(path, s.str(), error);
 }

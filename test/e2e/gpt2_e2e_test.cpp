@@ -167,6 +167,14 @@ TEST_P(GPT2EndToEnd, MatchesReferenceAndRecompute) {
       << "mapped weights give other logits";
   xfmr_session_free(ms);
   xfmr_model_close(mapped);
+  // A session may not ask for more positions than the model was compiled
+  // for (its positional table and KV cache end there).
+  int ctx = xfmr_model_context_length(model);
+  EXPECT_EQ(xfmr_session_create(model, ctx + 1), nullptr);
+  EXPECT_NE(std::string(xfmr_last_error()).find("exceeds the model's"), std::string::npos)
+      << xfmr_last_error();
+  // The compiled model checks out whole.
+  EXPECT_EQ(xfmr_model_verify(outDir.c_str()), 0) << xfmr_last_error();
   xfmr_session_free(s);
   xfmr_model_close(model);
 }
