@@ -157,6 +157,10 @@ bool ModelOutput::prepare(const std::string &sourceDir, const std::string &outDi
     return false;
   }
   tmp_ = tmpl;
+  // mkdtemp makes the directory 0700; the model gets what mkdir would give.
+  mode_t mask = umask(0);
+  umask(mask);
+  chmod(tmp_.c_str(), 0777 & ~mask);
   return true;
 }
 

@@ -118,10 +118,19 @@ int32_t xfmr_sample(xfmr_sampler *sampler, const float *logits, int vocab);
 
 /* ---- Tokenizer (GPT-2 byte-level BPE: vocab.json + merges.txt) ------------ */
 
+/* Loads dir/vocab.json + dir/merges.txt: regular files of at most 64 MiB
+ * each, validated (ids 0..N-1 once each; every merge's parts and result are
+ * tokens); NULL and one line in xfmr_last_error() naming the file (and line)
+ * otherwise. */
 xfmr_tokenizer *xfmr_tokenizer_load(const char *dir);
 void xfmr_tokenizer_free(xfmr_tokenizer *tokenizer);
 /* Encodes UTF-8 text; writes up to cap ids and returns how many the text
- * has (call again with a larger buffer when the result exceeds cap). */
+ * has (call again with a larger buffer when the result exceeds cap).
+ * Invalid UTF-8 is encoded byte by byte. A NULL tokenizer, a text over
+ * INT_MAX bytes or running out of memory returns 0 with
+ * xfmr_last_error() set; NULL text is "". Cost: O(n log n) in the length
+ * of the longest word. Not safe to call on one tokenizer from two threads
+ * at once (it caches short words). */
 int xfmr_tokenize(xfmr_tokenizer *tokenizer, const char *text, int32_t *ids,
                   int cap);
 /* The bytes of one token (not NUL-terminated), or NULL for an unknown id. */
