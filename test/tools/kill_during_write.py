@@ -79,6 +79,19 @@ def main():
                 failures += 1
                 print(f"FAIL seed {seed}: temporary directories left: {stale}")
 
+    # Two compiles to one OUT at once: both finish, neither deletes the
+    # other's files mid-write, and OUT is one of the two models, whole.
+    for seed in range(seeds):
+        shutil.rmtree("out", ignore_errors=True)
+        first, second = ("a", "b") if seed % 2 else ("b", "a")
+        procs = [subprocess.Popen([xfmr, "compile", m, "-o", "out"], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True) for m in (first, second)]
+        errors = [p.communicate()[1] for p in procs]
+        if any(p.returncode != 0 for p in procs):
+            failures += 1
+            print(f"FAIL concurrent compiles seed {seed}: {errors}")
+        check("two compiles at once", ("a", "b"), seed, 0.0)
+
     # tune: the database stays consistent whenever the tuner dies.
     for seed in range(seeds):
         rnd = random.Random(1000 + seed)
@@ -94,7 +107,7 @@ def main():
                 failures += 1
                 print(f"FAIL tune seed {seed} after {delay:.3f} s: integrity {integrity}, "
                       f"list: {listing.stdout.strip()}")
-    total = 4 * seeds + seeds
+    total = 4 * seeds + seeds + seeds
     print(f"{total - failures} of {total} checks after kills: ok" if not failures else
           f"{failures} of {total} checks failed")
     sys.exit(1 if failures else 0)
