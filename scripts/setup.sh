@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(cmake ninja-build clang-19 llvm-19-dev llvm-19-tools libmlir-19-dev
           mlir-19-tools libgtest-dev libbenchmark-dev nlohmann-json3-dev libsqlite3-dev
-          python3)
+          python3 libclang-rt-19-dev)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
