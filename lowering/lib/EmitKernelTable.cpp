@@ -4,8 +4,8 @@
 // layout is runtime/include/xfmr/kernel_table.h:
 //
 //   struct info  { ptr symbol; ptr entry; i64 n_buffers; ptr buffer_bytes; i64 units; }
-//   struct table { i64 abi; i64 manifest_hash; i64 max_tokens; i64 kv_context;
-//                  i64 n_kernels; ptr kernels; }
+//   struct table { i64 abi; i64 manifest_hash; i64 max_tokens; i64 vocab;
+//                  i64 kv_context; i64 n_kernels; ptr kernels; }
 //
 //===----------------------------------------------------------------------===//
 #include "xfmr/Lowering/Passes.h"
@@ -20,7 +20,7 @@ using namespace mlir::xfmr;
 
 namespace {
 /// Keep in step with XFMR_KERNEL_TABLE_ABI in kernel_table.h.
-constexpr int64_t kTableABI = 1;
+constexpr int64_t kTableABI = 2;
 
 struct EmitKernelTable
     : mlir::xfmr::impl::XfmrEmitKernelTablePassBase<EmitKernelTable> {
@@ -34,7 +34,8 @@ struct EmitKernelTable
     auto i64 = IntegerType::get(ctx, 64);
     auto i8 = IntegerType::get(ctx, 8);
     auto infoType = LLVM::LLVMStructType::getLiteral(ctx, {ptr, ptr, i64, ptr, i64});
-    auto tableType = LLVM::LLVMStructType::getLiteral(ctx, {i64, i64, i64, i64, i64, ptr});
+    auto tableType =
+        LLVM::LLVMStructType::getLiteral(ctx, {i64, i64, i64, i64, i64, i64, ptr});
     OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
 
     struct Row {
@@ -114,6 +115,7 @@ struct EmitKernelTable
           constant(kTableABI),
           constant(int64_t(uint64_t(manifestHash))),
           constant(maxTokens),
+          constant(vocab),
           constant(kvContext),
           constant(int64_t(rows.size())),
           b.create<LLVM::AddressOfOp>(loc, ptr, "__xfmr_kernel_infos"),

@@ -194,6 +194,7 @@ FailureOr<Manifest> mlir::xfmr::exportManifest(ModuleOp module, int64_t maxToken
       << (kvElem.isF32() ? "f32" : kvElem.isF16() ? "f16" : "i8") << "\n";
   out << "weights_bytes " << m.weightBytes << "\n";
   m.kvContext = kvType.getContextLength();
+  m.vocab = cast<ShapedType>(logits.getType()).getDimSize(1);
   int64_t decodeBytes = 0;
   for (auto [i, w] : llvm::enumerate(m.weights))
     decodeBytes += idReadWhole[i] ? w.bytes : w.bytes / std::max<int64_t>(1, w.shape[0]);

@@ -49,7 +49,7 @@ void xfmr::buildCPUCodegenPipeline(OpPassManager &pm,
   pm.addPass(createReconcileUnrealizedCastsPass());
   pm.addPass(createXfmrEmitKernelEntriesPass());
   pm.addPass(createXfmrEmitKernelTablePass(
-      XfmrEmitKernelTablePassOptions{o.manifestHash, o.maxTokens, o.kvContext}));
+      XfmrEmitKernelTablePassOptions{o.manifestHash, o.maxTokens, o.vocab, o.kvContext}));
   pm.addPass(createCanonicalizerPass());
 }
 

@@ -156,7 +156,8 @@ bool xfmr::rt::parseManifest(const std::string &text, Model &m, std::string *err
       int64_t v;
       if (f.size() != 3 || !isSymbol(f[1]) || !parseInt(f[2], 0, INT64_MAX, v))
         return fail("expected 'model NAME VALUE'");
-      m.info[f[1]] = v;
+      if (!m.info.emplace(f[1], v).second)
+        return fail("'model " + f[1] + "' is given twice");
     } else if (key == "max_tokens") {
       if (f.size() != 2 || !parseInt(f[1], 1, L::kMaxTokens, m.maxTokens))
         return fail("bad max_tokens (1 to " + std::to_string(L::kMaxTokens) + ")");
@@ -327,10 +328,14 @@ bool xfmr::rt::bindKernels(Model &m, const xfmr_kernel_table &t, bool checkHash,
                                                        m.manifestText.size()))
     return fail("compiled with another manifest.txt (copied from another model, or the "
                 "manifest was edited): compile the model again");
-  if (t.max_tokens != m.maxTokens || t.kv_context != m.kvContext)
+  // Token ids index the embedding table and positions the positional table
+  // and the cache: their bounds must be the ones the kernels were built for.
+  if (t.max_tokens != m.maxTokens || t.vocab != m.vocab || t.kv_context != m.kvContext)
     return fail("kernels compiled for max_tokens " + std::to_string(t.max_tokens) +
-                " and context " + std::to_string(t.kv_context) + ", the manifest says " +
-                std::to_string(m.maxTokens) + " and " + std::to_string(m.kvContext));
+                ", vocab " + std::to_string(t.vocab) + " and context " +
+                std::to_string(t.kv_context) + ", the manifest says " +
+                std::to_string(m.maxTokens) + ", " + std::to_string(m.vocab) + " and " +
+                std::to_string(m.kvContext));
   if (t.n_kernels < 0 || t.n_kernels > L::kMaxEntries || (t.n_kernels && !t.kernels))
     return fail("malformed kernel table");
   std::vector<const xfmr_kernel_info *> infos;
@@ -363,8 +368,10 @@ bool xfmr::rt::bindKernels(Model &m, const xfmr_kernel_table &t, bool checkHash,
         return fail(where + ": buffer " + std::to_string(i) + " has " +
                     std::to_string(have[i]) + " bytes, the kernel may touch " +
                     std::to_string(info.buffer_bytes[i]));
-    // The LM head reads its input from a row offset: rows of the width the
-    // kernel reads, within the slot.
+    // The LM head reads its input from a row offset: (n - rows) rows in,
+    // `rows` rows of the width the kernel reads (its loop stops at the n
+    // it is given), so it ends at n rows <= max_tokens rows of that width,
+    // within buffer_bytes[0] and so within the slot.
     if (d.logits && d.inputRowBytes * m.maxTokens != info.buffer_bytes[0])
       return fail(where + ": logits input rows of " + std::to_string(d.inputRowBytes) +
                   " bytes, the kernel reads rows of " +

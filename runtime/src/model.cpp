@@ -98,8 +98,13 @@ bool loadKernels(Model &m) {
     setError(error);
     return false;
   }
+  // The file checked is the file loaded: dlopen the descriptor, not the
+  // path (which could become a FIFO or another library in between).
+  std::string byFd = "/proc/self/fd/" + std::to_string(fd);
+  m.library = dlopen(byFd.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!m.library && errno == ENOENT) // no /proc: the path, checked just now
+    m.library = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
   close(fd);
-  m.library = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!m.library) {
     setError(so + ": " + dlerror());
     return false;

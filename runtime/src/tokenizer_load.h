@@ -5,14 +5,15 @@
 #ifndef XFMR_RUNTIME_TOKENIZER_LOAD_H
 #define XFMR_RUNTIME_TOKENIZER_LOAD_H
 
+#include "xfmr/io/files.h"
 #include "xfmr/runtime.h"
 
 #include <cstdint>
 #include <string>
 
-/// The most bytes vocab.json or merges.txt may have (GPT-2's are 1.0 MiB and
-/// 456 KiB): a bound on what loading may read and allocate.
-constexpr int64_t kMaxTokenizerFileBytes = int64_t(64) << 20;
+// The most bytes vocab.json or merges.txt may have: kMaxTokenizerFileBytes
+// (xfmr/io/files.h), shared with the compiler's copy of them.
+using xfmr::io::kMaxTokenizerFileBytes;
 
 /// Builds a tokenizer from the text of vocab.json and merges.txt. What the
 /// files must satisfy, beyond being well formed:

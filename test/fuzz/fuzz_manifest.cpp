@@ -212,7 +212,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   for (size_t k = 0; k < m.kernels.size(); ++k)
     infos[k] = {m.kernels[k].symbol.c_str(), kStubs[k], int64_t(sizes[k].size()),
                 sizes[k].empty() ? nullptr : sizes[k].data(), m.kernels[k].units};
-  xfmr_kernel_table table{XFMR_KERNEL_TABLE_ABI, 0, m.maxTokens, m.kvContext,
+  xfmr_kernel_table table{XFMR_KERNEL_TABLE_ABI, 0, m.maxTokens, m.vocab, m.kvContext,
                           int64_t(infos.size()), infos.data()};
   m.manifestText = text;
   if (!bindKernels(m, table, /*checkHash=*/false, &error)) {

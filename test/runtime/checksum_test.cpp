@@ -11,7 +11,9 @@
 using namespace xfmr::io;
 
 TEST(Hash64, EveryBitFlipChangesTheDigest) {
-  std::mt19937 rng(std::random_device{}());
+  unsigned seed = std::random_device{}();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
   for (size_t size : {1, 7, 31, 32, 33, 100, 257}) {
     std::vector<uint8_t> data(size);
     for (auto &b : data)
@@ -33,7 +35,9 @@ TEST(Hash64, EveryBitFlipChangesTheDigest) {
 }
 
 TEST(Hash64, SplitsDoNotMatter) {
-  std::mt19937 rng(std::random_device{}());
+  unsigned seed = std::random_device{}();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
   std::vector<uint8_t> data(1000);
   for (auto &b : data)
     b = uint8_t(rng());

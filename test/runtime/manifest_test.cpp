@@ -38,7 +38,7 @@ struct StubTable {
   int64_t headBytes[3] = {4 * 64, 512, 4 * 8 * 4};
   xfmr_kernel_info infos[2] = {{"xk_emb_entry", stubKernel, 3, embBytes, 0},
                                {"xk_head_entry", stubKernel, 3, headBytes, 2}};
-  xfmr_kernel_table table{XFMR_KERNEL_TABLE_ABI, 0, 4, 8, 2, infos};
+  xfmr_kernel_table table{XFMR_KERNEL_TABLE_ABI, 0, 4, 8, 8, 2, infos};
 };
 
 std::string parseError(const std::string &text) {
@@ -131,6 +131,9 @@ TEST(Manifest, RefusesRedefinitionsAndMisplacedLines) {
                 .find("older xfmr"),
             std::string::npos);
   EXPECT_NE(parseError(replaced(kManifest, "end\n", "")).find("truncated"), std::string::npos);
+  EXPECT_NE(parseError(replaced(kManifest, "model n_ctx 8", "model n_ctx 8\nmodel n_ctx 99"))
+                .find("'model n_ctx' is given twice"),
+            std::string::npos);
 }
 
 TEST(Manifest, BindsOnlyKernelsOfTheTableWithTheirArityAndSizes) {
@@ -159,7 +162,10 @@ TEST(Manifest, BindsOnlyKernelsOfTheTableWithTheirArityAndSizes) {
                       stub)
                 .find("logits input rows of 128 bytes"),
             std::string::npos);
-  // A table compiled for another context or row count.
+  // A table compiled for another context or vocabulary.
   stub.table.kv_context = 16;
   EXPECT_NE(bindError(kManifest, stub).find("context 16"), std::string::npos);
+  stub.table.kv_context = 8;
+  stub.table.vocab = 4;
+  EXPECT_NE(bindError(kManifest, stub).find("vocab 4"), std::string::npos);
 }

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include <cmath>
 #include <cstdlib>
 #include <unistd.h>
@@ -70,6 +72,32 @@ TEST(SafeTensors, ReadsF16AndBF16Tensors) {
   EXPECT_EQ(st->toF32(*st->find("h")), (std::vector<float>{1.0f, 2.0f}));
   EXPECT_EQ(st->toF32(*st->find("b")), (std::vector<float>{3.0f}));
   std::remove(path.c_str());
+}
+
+// Found by fuzz_safetensors (test/fuzz/crashes/README.md).
+TEST(SafeTensors, EmptyAndHugeShapes) {
+  auto file = [](const std::string &header, size_t dataBytes) {
+    std::string h = header;
+    while (h.size() % 8)
+      h += ' ';
+    std::string bytes(8, '\0');
+    uint64_t n = h.size();
+    std::memcpy(bytes.data(), &n, 8);
+    return bytes + h + std::string(dataBytes, '\0');
+  };
+  std::string err;
+  // An F32 tensor with no elements: converts to an empty vector.
+  std::string empty = file(R"({"e":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}})", 0);
+  auto st = SafeTensors::parse(reinterpret_cast<const uint8_t *>(empty.data()), empty.size(),
+                               "empty", &err);
+  ASSERT_TRUE(st) << err;
+  EXPECT_TRUE(st->toF32(*st->find("e")).empty());
+  // Dimensions whose product wraps around 2^64 to 2 (8 bytes of F32).
+  std::string wrap = file(
+      R"({"w":{"dtype":"F32","shape":[154317347858,119537721],"data_offsets":[0,8]}})", 8);
+  EXPECT_FALSE(SafeTensors::parse(reinterpret_cast<const uint8_t *>(wrap.data()), wrap.size(),
+                                  "wrap", &err));
+  EXPECT_NE(err.find("too many elements"), std::string::npos) << err;
 }
 
 TEST(GPT2Files, RandomModelRoundTripsAndIsSeeded) {

@@ -79,6 +79,22 @@ def main():
                 failures += 1
                 print(f"FAIL seed {seed}: temporary directories left: {stale}")
 
+    # Kills at the commit's own steps (XFMR_TEST_KILL_AT): before the move,
+    # before and after the exchange with the previous model.
+    for point, allowed in (("commit", ("a",)), ("before-exchange", ("a",)),
+                           ("after-exchange", ("b",))):
+        shutil.rmtree("out", ignore_errors=True)
+        run(xfmr, "compile", "a", "-o", "out", check=True)
+        env = dict(os.environ, XFMR_TEST_KILL_AT=point)
+        subprocess.run([xfmr, "compile", "b", "-o", "out"], env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        check("kill at " + point, allowed, 0, 0.0)
+        run(xfmr, "compile", "b", "-o", "out", check=True)
+        stale = [f for f in os.listdir(".") if "xfmr-tmp" in f]
+        if stale:
+            failures += 1
+            print(f"FAIL kill at {point}: temporary directories left: {stale}")
+
     # Two compiles to one OUT at once: both finish, neither deletes the
     # other's files mid-write, and OUT is one of the two models, whole.
     for seed in range(seeds):
@@ -107,7 +123,7 @@ def main():
                 failures += 1
                 print(f"FAIL tune seed {seed} after {delay:.3f} s: integrity {integrity}, "
                       f"list: {listing.stdout.strip()}")
-    total = 4 * seeds + seeds + seeds
+    total = 4 * seeds + 3 + seeds + seeds
     print(f"{total - failures} of {total} checks after kills: ok" if not failures else
           f"{failures} of {total} checks failed")
     sys.exit(1 if failures else 0)

@@ -113,8 +113,6 @@ struct TokenizerFile {
 };
 constexpr TokenizerFile kTokenizerFiles[] = {{"vocab.json", "encoder.json"},
                                              {"merges.txt", "vocab.bpe"}};
-/// GPT-2's are 1.0 MB and 0.5 MB; the largest BPE vocabularies a few MB.
-constexpr int64_t kMaxTokenizerFileBytes = 64 << 20;
 
 /// Copies the tokenizer, when the source has one, with a size limit, and
 /// checks that the runtime loads it: a bad tokenizer is an error at compile
@@ -130,7 +128,7 @@ bool copyTokenizer(const std::string &from, const std::string &to, std::string *
       continue;
     ++found;
     std::string text;
-    if (!::xfmr::io::readRegularFile(src, kMaxTokenizerFileBytes, &text, error) ||
+    if (!::xfmr::io::readRegularFile(src, ::xfmr::io::kMaxTokenizerFileBytes, &text, error) ||
         !::xfmr::io::writeFileAtomic(to + "/" + t.name, text, error))
       return false;
   }
@@ -247,6 +245,7 @@ int ::xfmr::compileModel(const std::string &modelDir, const std::string &outDir,
   mlir::xfmr::CPUPipelineOptions codegenOpts = popts;
   codegenOpts.manifestHash = ::xfmr::io::hash64(manifestText.data(), manifestText.size());
   codegenOpts.kvContext = manifest->kvContext;
+  codegenOpts.vocab = manifest->vocab;
   PassManager codegen(&ctx);
   mlir::xfmr::buildCPUCodegenPipeline(codegen, codegenOpts);
   if (failed(codegen.run(*module))) {

@@ -1,4 +1,5 @@
 #include "model_output.h"
+#include "xfmr/io/files.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
@@ -6,10 +7,10 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
-#include <fstream>
 #include <set>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -72,6 +73,15 @@ void removeStale(const std::string &parent, const std::string &prefix) {
   closedir(d);
 }
 
+/// Test hook: XFMR_TEST_KILL_AT=<point> kills the process at that point of
+/// the commit, so the kill test can hit the windows between renames that a
+/// random delay almost never lands in.
+void killPoint(const char *point) {
+  const char *at = std::getenv("XFMR_TEST_KILL_AT");
+  if (at && std::strcmp(at, point) == 0)
+    raise(SIGKILL);
+}
+
 int swapPaths(const std::string &a, const std::string &b) {
   return renameat2(AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE);
 }
@@ -83,30 +93,38 @@ bool xfmr::driver::isReplaceableModelDir(const std::string &dir, std::string *wh
     *why = "cannot read it (" + std::string(std::strerror(errno)) + ")";
     return false;
   }
-  std::string stranger;
   bool any = false;
   while (dirent *e = readdir(d)) {
     std::string name = e->d_name;
     if (name == "." || name == "..")
       continue;
     any = true;
-    if (!modelFiles().count(name) && stranger.empty())
-      stranger = name;
+    struct stat st;
+    if (!modelFiles().count(name))
+      *why = "it holds '" + name + "', which no compiled model has";
+    else if (lstat((dir + "/" + name).c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+      *why = "its '" + name + "' is not a regular file";
+    else
+      continue;
+    closedir(d);
+    return false;
   }
   closedir(d);
   if (!any)
     return true;
-  if (!stranger.empty()) {
-    *why = "it holds '" + stranger + "', which no compiled model has";
-    return false;
-  }
-  std::ifstream m(dir + "/manifest.txt");
-  std::string magic;
-  if (!(m >> magic) || magic != "xfmr-manifest") {
+  // The first bytes of the manifest, read without waiting on a FIFO (the
+  // entries are regular files, but the directory may change meanwhile).
+  std::string error;
+  int64_t size = 0;
+  int fd = ::xfmr::io::openRegularFile(dir + "/manifest.txt", &size, &error);
+  char magic[14] = {};
+  bool ok = fd >= 0 && pread(fd, magic, sizeof magic, 0) == ssize_t(sizeof magic) &&
+            std::memcmp(magic, "xfmr-manifest ", sizeof magic) == 0;
+  if (fd >= 0)
+    close(fd);
+  if (!ok)
     *why = "it has no xfmr manifest.txt";
-    return false;
-  }
-  return true;
+  return ok;
 }
 
 bool ModelOutput::prepare(const std::string &sourceDir, const std::string &outDir,
@@ -158,49 +176,56 @@ bool ModelOutput::prepare(const std::string &sourceDir, const std::string &outDi
   }
   tmp_ = tmpl;
   // mkdtemp makes the directory 0700; the model gets what mkdir would give.
-  mode_t mask = umask(0);
-  umask(mask);
-  chmod(tmp_.c_str(), 0777 & ~mask);
+  chmod(tmp_.c_str(), 0777 & ~::xfmr::io::currentUmask());
   return true;
 }
 
 bool ModelOutput::commit(std::string *error) {
+  killPoint("commit");
   // Where nothing is: a rename that fails rather than replace what another
   // compile put there meanwhile.
   if (renameat2(AT_FDCWD, tmp_.c_str(), AT_FDCWD, out_.c_str(), RENAME_NOREPLACE) == 0) {
     committed_ = true;
     return true;
   }
-  if (errno != EEXIST && errno != ENOTEMPTY && errno != EINVAL && errno != ENOSYS) {
+  if (errno == EINVAL || errno == ENOSYS) {
+    // No atomic rename on this file system. Old aside and new in would leave
+    // a window where a kill loses OUT; refuse instead.
+    *error = out_ + ": this file system cannot replace a directory atomically; remove " +
+             out_ + " first or compile to a new directory";
+    return false;
+  }
+  if (errno != EEXIST && errno != ENOTEMPTY) {
     *error = out_ + ": cannot move the compiled model into place (" +
              std::strerror(errno) + ")";
     return false;
   }
   std::string why;
   if (!isReplaceableModelDir(out_, &why)) {
-    *error = out_ + ": appeared during the compile and is not an xfmr compiled model (" +
-             why + "); the new model is left in " + tmp_;
-    committed_ = true; // keep it: the user decides
+    *error = out_ + ": changed during the compile and is not an xfmr compiled model (" +
+             why + "); left as it is";
     return false;
   }
-  if (swapPaths(tmp_, out_) == 0) {
-    // tmp_ now holds the previous model.
-    llvm::sys::fs::remove_directories(tmp_);
-    committed_ = true;
-    return true;
-  }
-  // No atomic exchange on this file system: old aside, new in, old removed.
-  // A kill between the two renames leaves the old model whole, aside.
-  std::string aside = tmp_ + "-previous";
-  if (std::rename(out_.c_str(), aside.c_str()) != 0 ||
-      std::rename(tmp_.c_str(), out_.c_str()) != 0) {
+  killPoint("before-exchange");
+  if (swapPaths(tmp_, out_) != 0) {
     *error = out_ + ": cannot move the compiled model into place (" +
              std::strerror(errno) + ")";
-    std::rename(aside.c_str(), out_.c_str());
     return false;
   }
-  llvm::sys::fs::remove_directories(aside);
+  killPoint("after-exchange");
+  // tmp_ now holds what OUT was. Between the check and the swap it may
+  // have become something else (a user's directory, a symbolic link): then
+  // swap back and leave it alone.
+  struct stat st;
+  if (lstat(tmp_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) ||
+      !isReplaceableModelDir(tmp_, &why)) {
+    swapPaths(tmp_, out_);
+    *error = out_ + ": changed during the compile and is not an xfmr compiled model; left "
+                    "as it is";
+    return false;
+  }
   committed_ = true;
+  llvm::sys::fs::remove_directories(tmp_);
   return true;
 }
 

@@ -13,7 +13,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever the layout below changes. */
-#define XFMR_KERNEL_TABLE_ABI 1
+#define XFMR_KERNEL_TABLE_ABI 2
 
 typedef void (*xfmr_kernel_entry)(void *const *buffers, int64_t n, int64_t pos,
                                   int64_t begin, int64_t end);
@@ -30,6 +30,7 @@ typedef struct xfmr_kernel_table {
   int64_t abi;            /* XFMR_KERNEL_TABLE_ABI */
   uint64_t manifest_hash; /* xfmr::io::hash64 of the manifest.txt compiled with */
   int64_t max_tokens;     /* rows of every activation buffer */
+  int64_t vocab;          /* rows of the embedding table: token ids are below it */
   int64_t kv_context;     /* positions of the KV cache (0: no cache) */
   int64_t n_kernels;
   const xfmr_kernel_info *kernels;

@@ -45,7 +45,8 @@ xfmr_model *xfmr_model_open(const char *dir, int n_threads);
  * every process that maps the model, page size as the page cache has it. */
 xfmr_model *xfmr_model_open_mapped(const char *dir, int n_threads);
 void xfmr_model_close(xfmr_model *model);
-/* Checks a compiled model whole, without running it: the manifest, its
+/* Checks a compiled model whole without running a kernel (kernels.so is
+ * loaded, so its static constructors, if any, run): the manifest, its
  * kernels against kernels.so's table (compiled with this very manifest),
  * weights.bin's size, fingerprint and full checksum, the tokenizer when
  * there is one. Returns 0, or -1 with the first problem in

@@ -85,7 +85,8 @@ bool xfmr::io::readRegularFile(const std::string &path, int64_t maxBytes,
 bool xfmr::io::writeFileAtomic(const std::string &path, const void *data, size_t size,
                                std::string *error) {
   struct stat st;
-  if (lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+  bool exists = lstat(path.c_str(), &st) == 0;
+  if (exists && !S_ISREG(st.st_mode)) {
     *error = path + ": is " + kindOf(st.st_mode) + "; refusing to replace it with a file";
     return false;
   }
@@ -106,10 +107,9 @@ bool xfmr::io::writeFileAtomic(const std::string &path, const void *data, size_t
     *error = path + ": cannot create a temporary file beside it (" + std::strerror(errno) + ")";
     return false;
   }
-  // mkstemp makes the file 0600; give it the permissions a new file gets.
-  mode_t mask = umask(0);
-  umask(mask);
-  fchmod(fd, 0666 & ~mask);
+  // mkstemp makes the file 0600: give it the old file's permissions, or
+  // those a new file gets.
+  fchmod(fd, exists ? (st.st_mode & 07777) : (0666 & ~currentUmask()));
   const char *p = static_cast<const char *>(data);
   size_t done = 0;
   bool ok = true;
@@ -131,6 +131,21 @@ bool xfmr::io::writeFileAtomic(const std::string &path, const void *data, size_t
   return true;
 }
 
+unsigned xfmr::io::currentUmask() {
+  // /proc files report size 0: read until the end.
+  int fd = ::open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  std::string status;
+  char buf[4096];
+  for (ssize_t r; fd >= 0 && (r = ::read(fd, buf, sizeof buf)) > 0;)
+    status.append(buf, size_t(r));
+  if (fd >= 0)
+    ::close(fd);
+  size_t at = status.find("\nUmask:");
+  if (at != std::string::npos)
+    return unsigned(std::strtoul(status.c_str() + at + 7, nullptr, 8)) & 0777;
+  return 022; // no /proc: the usual default
+}
+
 bool xfmr::io::jsonDepthWithin(const char *begin, const char *end, int maxDepth) {
   int depth = 0;
   bool inString = false;
@@ -145,7 +160,7 @@ bool xfmr::io::jsonDepthWithin(const char *begin, const char *end, int maxDepth)
     } else if (*c == '[' || *c == '{') {
       if (++depth > maxDepth)
         return false;
-    } else if (*c == ']' || *c == '}') {
+    } else if ((*c == ']' || *c == '}') && depth > 0) {
       --depth;
     }
   }

@@ -82,8 +82,9 @@ bool xfmr::io::parseGPT2Config(const std::string &text, const std::string &path,
   }
   if (j.contains("layer_norm_epsilon")) {
     if (!j["layer_norm_epsilon"].is_number() ||
-        j["layer_norm_epsilon"].get<double>() <= 0) {
-      *error = path + ": 'layer_norm_epsilon' must be a positive number";
+        !(j["layer_norm_epsilon"].get<double>() > 0 &&
+          j["layer_norm_epsilon"].get<double>() < 1)) {
+      *error = path + ": 'layer_norm_epsilon' must be a number in (0, 1)";
       return false;
     }
     c.epsilon = j["layer_norm_epsilon"].get<double>();
@@ -98,6 +99,12 @@ bool xfmr::io::parseGPT2Config(const std::string &text, const std::string &path,
   }
   if (j.contains("eos_token_id") && j["eos_token_id"].is_number_integer()) {
     c.eosToken = j["eos_token_id"].get<int64_t>();
+    // Recorded in the manifest, whose numbers are non-negative.
+    if (c.eosToken < 0 || c.eosToken > (int64_t(1) << 31)) {
+      *error = path + ": 'eos_token_id' " + std::to_string(c.eosToken) +
+               " is not a token id";
+      return false;
+    }
   }
   if (c.nEmbd % c.nHead != 0) {
     *error = path + ": n_embd " + std::to_string(c.nEmbd) +

@@ -103,7 +103,8 @@ std::vector<float> SafeTensors::toF32(const TensorInfo &t) const {
   const uint8_t *p = data_ + t.begin;
   switch (t.dtype) {
   case DType::F32:
-    std::memcpy(out.data(), p, out.size() * 4);
+    if (!out.empty()) // memcpy of a null vector's data() is undefined
+      std::memcpy(out.data(), p, out.size() * 4);
     break;
   case DType::F16:
   case DType::BF16:
@@ -215,8 +216,9 @@ std::unique_ptr<SafeTensors> SafeTensors::parse(const uint8_t *bytes, size_t siz
       if (!dim.is_number_unsigned() || dim.get<uint64_t>() > (1ull << 40))
         return bad("shape has a negative or huge dimension");
       t.shape.push_back(int64_t(dim.get<uint64_t>()));
-      elements *= dim.get<uint64_t>();
-      if (elements > (1ull << 40))
+      // Checked before it can wrap: [2^40, 2^40] must not multiply to 0.
+      if (__builtin_mul_overflow(elements, dim.get<uint64_t>(), &elements) ||
+          elements > (1ull << 40))
         return bad("too many elements");
     }
     const auto &off = desc["data_offsets"];

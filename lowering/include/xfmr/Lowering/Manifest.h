@@ -33,6 +33,7 @@ struct Manifest {
   std::vector<WeightView> weights;
   int64_t weightBytes = 0;
   int64_t kvContext = 0; // the KV cache's positions (the kernel table says it too)
+  int64_t vocab = 0;     // the logits' width (the kernel table says it too)
 
   /// The manifest.txt to write, once weights.bin is written: `text` with
   /// the weights file's checksum and fingerprint.

@@ -36,6 +36,7 @@ struct CPUPipelineOptions {
   int64_t attentionSplits = 1; // > 1: flash-decoding over position ranges
   // The kernel table's model fields (xfmr-emit-kernel-table).
   uint64_t manifestHash = 0;
+  int64_t vocab = 0;
   int64_t kvContext = 0;
 };
 

@@ -228,7 +228,7 @@ def XfmrEmitKernelTablePass : Pass<"xfmr-emit-kernel-table", "ModuleOp"> {
     bytes each buffer may be touched over (from `xfmr.buffer_bytes`, set by
     `xfmr-lower-kernels-to-loops`) and its work units (`xfmr.work`); for
     the model, the hash of the manifest it was compiled with, the rows of
-    every activation buffer and the KV cache's positions. The runtime looks
+    every activation buffer, the vocabulary and the KV cache's positions. The runtime looks
     kernels up only in this table and checks every dispatch against it.
   }];
   let options = [
@@ -236,6 +236,8 @@ def XfmrEmitKernelTablePass : Pass<"xfmr-emit-kernel-table", "ModuleOp"> {
            "hash64 of the manifest.txt these kernels go with">,
     Option<"maxTokens", "max-tokens", "int64_t", "1024",
            "rows of every activation buffer">,
+    Option<"vocab", "vocab", "int64_t", "0",
+           "rows of the embedding table (token ids are below it)">,
     Option<"kvContext", "kv-context", "int64_t", "0",
            "positions of the KV cache (0: none)">,
   ];

@@ -24,7 +24,9 @@ bool readRegularFile(const std::string &path, int64_t maxBytes, std::string *out
 /// Writes `size` bytes to `path`: into a unique temporary sibling, flushed,
 /// then renamed over `path`. A `path` that exists and is not a regular file
 /// (a directory, a device node, a FIFO, a symbolic link) is refused and left
-/// alone. On failure nothing is left behind and *error says why.
+/// alone. A replaced file keeps its permissions; a new one gets what
+/// creat(2) would give. On failure nothing is left behind and *error says
+/// why.
 bool writeFileAtomic(const std::string &path, const void *data, size_t size,
                      std::string *error);
 inline bool writeFileAtomic(const std::string &path, const std::string &text,
@@ -37,6 +39,14 @@ inline bool writeFileAtomic(const std::string &path, const std::string &text,
 /// parsing, so a hostile file cannot exhaust the stack of a recursive
 /// parser, printer or destructor.
 bool jsonDepthWithin(const char *begin, const char *end, int maxDepth);
+
+/// The process's umask, read without changing it (umask(2) can only be
+/// read by setting it, which races with other threads creating files).
+unsigned currentUmask();
+
+/// The most bytes a tokenizer file (vocab.json, merges.txt) may have:
+/// GPT-2's are 1.0 MB and 0.5 MB, the largest BPE vocabularies a few MB.
+constexpr int64_t kMaxTokenizerFileBytes = int64_t(64) << 20;
 
 /// Nesting the project's JSON files need (config.json, tokenizer files,
 /// safetensors headers, tuning exports): a handful of levels.
