@@ -21,7 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   // The bounds parseGPT2Config documents (gpt2.cpp's kConfigFields).
   if (c.nLayer < 1 || c.nLayer > 1024 || c.nEmbd < 1 || c.nEmbd > (1 << 16) ||
       c.nHead < 1 || c.nHead > 1024 || c.nCtx < 1 || c.nCtx > (1 << 20) || c.vocab < 1 ||
-      c.vocab > (1 << 24) || c.nEmbd % c.nHead != 0 || !(c.epsilon > 0) ||
+      c.vocab > (1 << 24) || c.nEmbd % c.nHead != 0 || !(c.epsilon > 0 && c.epsilon < 1) ||
       c.eosToken < 0 || c.eosToken > (int64_t(1) << 31))
     std::abort(); // eos_token_id: any id up to 2^31 (only recorded, never an index)
   auto tensors = xfmr::io::GPT2Files::expectedTensors(c);
