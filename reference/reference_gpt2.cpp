@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "xfmr/io/safetensors.h"
+#include "xfmr/import/safetensors.h"
 
 using namespace xfmr;
 using namespace xfmr::reference;
@@ -13,7 +13,7 @@ std::vector<double> toDouble(const std::vector<float> &f) {
 }
 } // namespace
 
-ReferenceGPT2::ReferenceGPT2(const io::GPT2Files &files,
+ReferenceGPT2::ReferenceGPT2(const io::GPT2Model &files,
                              const ReferenceOptions &options)
     : c_(files.config()), dropped_(size_t(files.config().nLayer), false),
       kvPrecision_(options.kvPrecision), jitter_(options.activationJitter) {
@@ -31,7 +31,7 @@ ReferenceGPT2::ReferenceGPT2(const io::GPT2Files &files,
   auto M = [&](const std::string &name, const std::string &consumer,
                bool reductionIsRows) {
     std::vector<float> w = files.load(name);
-    const auto *t = files.tensors().find(files.fileName(name));
+    const auto *t = files.checkpoint().find(files.fileName(name))->info;
     int64_t reduction = reductionIsRows ? t->shape[0] : t->shape[1];
     // A group that does not divide the reduction is a compile error; the
     // reference keeps such a matrix f32 rather than fail.

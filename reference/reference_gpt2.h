@@ -4,7 +4,7 @@
 #ifndef XFMR_REFERENCE_GPT2_H
 #define XFMR_REFERENCE_GPT2_H
 
-#include "xfmr/io/gpt2.h"
+#include "xfmr/import/gpt2.h"
 #include "xfmr/io/quantize.h"
 
 #include <string>
@@ -35,7 +35,7 @@ struct ReferenceOptions {
 
 class ReferenceGPT2 {
 public:
-  explicit ReferenceGPT2(const io::GPT2Files &files,
+  explicit ReferenceGPT2(const io::GPT2Model &files,
                          const ReferenceOptions &options = {});
   /// Appends tokens to the cache; returns the logits of each ([n][vocab]).
   std::vector<std::vector<double>> forward(const std::vector<int32_t> &tokens);

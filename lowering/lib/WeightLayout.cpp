@@ -2,7 +2,7 @@
 #include "xfmr/Lowering/WeightLayout.h"
 
 #include "xfmr/IR/XfmrDialect.h"
-#include "xfmr/io/safetensors.h"
+#include "xfmr/io/half.h"
 #include "llvm/Support/MathExtras.h"
 
 #include <cstring>

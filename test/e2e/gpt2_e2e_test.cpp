@@ -4,7 +4,7 @@
 #include "compile_model.h"
 #include "xfmr/Lowering/CPUTarget.h"
 #include "reference_gpt2.h"
-#include "xfmr/io/gpt2.h"
+#include "xfmr/import/gpt2.h"
 #include "xfmr/runtime.h"
 
 #include <gtest/gtest.h>
@@ -75,7 +75,8 @@ TEST_P(GPT2EndToEnd, MatchesReferenceAndRecompute) {
   ASSERT_TRUE(model) << xfmr_last_error();
   xfmr_session *s = xfmr_session_create(model, 0);
   const int vocab = xfmr_model_vocab_size(model);
-  auto files = io::GPT2Files::open(modelDir, &err);
+  auto dir = io::ModelDir::open(modelDir, &err);
+  auto *files = llvm::cast_if_present<io::GPT2Model>(dir.get());
   ASSERT_TRUE(files) << err;
   // int8 weights use VNNI (quantized activations) where the CPU has it.
   auto host = mlir::xfmr::CPUTarget::host();

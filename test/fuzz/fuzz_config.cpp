@@ -1,9 +1,9 @@
 // libFuzzer target: the text of a GPT-2 config.json (parseGPT2Config, what
-// GPT2Files::open runs on the file it reads). An accepted config must obey
+// GPT2Model::open runs on the file it reads). An accepted config must obey
 // the bounds the parser promises, and its tensor table (expectedTensors)
 // is then built from it. Seeds: make_corpus.sh (init-model configs) and
 // seeds/fuzz_config/.
-#include "xfmr/io/gpt2.h"
+#include "xfmr/import/gpt2.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -24,7 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       c.vocab > (1 << 24) || c.nEmbd % c.nHead != 0 || !(c.epsilon > 0 && c.epsilon < 1) ||
       c.eosToken < 0 || c.eosToken > (int64_t(1) << 31))
     std::abort(); // eos_token_id: any id up to 2^31 (only recorded, never an index)
-  auto tensors = xfmr::io::GPT2Files::expectedTensors(c);
+  auto tensors = xfmr::io::GPT2Model::expectedTensors(c);
   if (tensors.size() != size_t(12 * c.nLayer + 4))
     std::abort();
   return 0;

@@ -4,7 +4,7 @@
 // looked up by name and converted to f32, reading exactly the bytes the
 // parser promised are inside the file. Seeds: make_corpus.sh (init-model
 // files, F32/F16, 1 and 2 layers) and seeds/fuzz_safetensors/.
-#include "xfmr/io/safetensors.h"
+#include "xfmr/import/safetensors.h"
 
 #include <cstddef>
 #include <cstdint>

@@ -5,7 +5,7 @@
 #include "xfmr/Lowering/CPUTarget.h"
 #include "xfmr/Lowering/KernelJit.h"
 #include "xfmr/io/quantize.h"
-#include "xfmr/io/safetensors.h"
+#include "xfmr/io/half.h"
 
 #include <gtest/gtest.h>
 

@@ -35,7 +35,7 @@ bool writeText(const std::string &path, const std::string &text) {
 /// writes (the manifest records the checksum and a fingerprint). Weights
 /// that are not finite are refused: a NaN would make every logit NaN and the
 /// model generate token 0 forever.
-bool writeWeights(const ::xfmr::io::GPT2Files &files,
+bool writeWeights(const ::xfmr::io::ModelDir &files,
                   const mlir::xfmr::Manifest &manifest, const std::string &path,
                   uint64_t *checksum, uint64_t *fingerprint, std::string *error) {
   std::ofstream f(path, std::ios::binary);
@@ -43,15 +43,16 @@ bool writeWeights(const ::xfmr::io::GPT2Files &files,
   ::xfmr::io::Hash64 hash;
   int64_t at = 0;
   for (const mlir::xfmr::WeightView &w : manifest.weights) {
-    const auto *info = files.tensors().find(w.name);
-    if (!info) {
-      *error = files.tensors().path() + ": tensor '" + w.name + "' is missing";
+    const ::xfmr::io::Checkpoint::Tensor *t = files.checkpoint().find(w.name);
+    if (!t) {
+      *error = files.checkpoint().describe() + ": tensor '" + w.name + "' is missing";
       return false;
     }
-    std::vector<float> src = files.tensors().toF32(*info);
+    const ::xfmr::io::TensorInfo *info = t->info;
+    std::vector<float> src = files.checkpoint().toF32(*t);
     for (size_t i = 0; i < src.size(); ++i)
       if (!std::isfinite(src[i])) {
-        *error = files.tensors().path() + ": tensor '" + w.name + "' holds " +
+        *error = t->file->path() + ": tensor '" + w.name + "' holds " +
                  (std::isnan(src[i]) ? "NaN" : "an infinity") + " at element " +
                  std::to_string(i) + "; refusing to compile a model that cannot compute";
         return false;
@@ -67,7 +68,7 @@ bool writeWeights(const ::xfmr::io::GPT2Files &files,
     } else {
       if (w.columnOffset + cols > srcCols ||
           rows * srcCols != int64_t(src.size())) {
-        *error = files.tensors().path() + ": tensor '" + w.name +
+        *error = t->file->path() + ": tensor '" + w.name +
                  "' is too small for the view the model reads";
         return false;
       }
@@ -152,13 +153,15 @@ bool copyTokenizer(const std::string &from, const std::string &to, std::string *
 } // namespace
 
 int ::xfmr::importModel(const std::string &modelDir, std::string *text,
-                      std::string *error) {
-  auto files = ::xfmr::io::GPT2Files::open(modelDir, error);
+                      std::string *error, int64_t context) {
+  auto files = ::xfmr::io::ModelDir::open(modelDir, error);
   if (!files)
     return 2;
   MLIRContext ctx;
   registerDialects(ctx);
-  OwningOpRef<ModuleOp> module = mlir::xfmr::importGPT2(&ctx, *files);
+  OwningOpRef<ModuleOp> module = mlir::xfmr::importModel(&ctx, *files, {context}, error);
+  if (!module)
+    return 2;
   if (failed(verify(*module))) {
     *error = "internal error: the imported module does not verify";
     return 1;

@@ -11,6 +11,7 @@ namespace xfmr {
 
 struct CompileOptions {
   int64_t maxTokens = 512; // rows per call; longer prompts run in chunks
+  int64_t context = 0;     // positions the KV cache holds (0: the model's)
   int64_t tileN = 0;       // default column tile of matrix products (0: by format)
   int64_t tileM = 0;       // default row tile (tokens) of matrix products (0: by format)
   bool noDot = false;      // widen quantized weights instead of dot products
@@ -97,7 +98,7 @@ int listTunableKernels(const std::string &modelDir, const CompileOptions &option
 
 /// Prints the xfmr module of MODEL_DIR. Same return codes.
 int importModel(const std::string &modelDir, std::string *text,
-                std::string *error);
+                std::string *error, int64_t context = 0);
 
 } // namespace xfmr
 

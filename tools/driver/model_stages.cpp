@@ -50,13 +50,15 @@ auto ::xfmr::driver::targetOf(const ::xfmr::CompileOptions &options) -> mlir::xf
 /// attention split: the module kernels are formed from, before any
 /// schedule. Compile and tune both start here, so their kernel signatures
 /// agree. Returns 0 or the compile return code.
-int ::xfmr::driver::prepareModule(MLIRContext &ctx, const ::xfmr::io::GPT2Files &files,
+int ::xfmr::driver::prepareModule(MLIRContext &ctx, const ::xfmr::io::ModelDir &files,
                   const ::xfmr::CompileOptions &options,
                   const mlir::xfmr::CPUPipelineOptions &popts,
                   DiagnosticCapture &diag, OwningOpRef<ModuleOp> &module,
                   const std::function<void(const std::string &)> &dump,
                   std::string *error) {
-  module = mlir::xfmr::importGPT2(&ctx, files);
+  module = mlir::xfmr::importModel(&ctx, files, {options.context}, error);
+  if (!module)
+    return 2;
   // The model-level passes the options ask for; a failure is bad input
   // (an option that does not fit the model) and names the option.
   auto runModelPass = [&](std::unique_ptr<Pass> pass, const char *option) {
@@ -110,10 +112,11 @@ int ::xfmr::driver::prepareModel(const std::string &modelDir,
                                  const ::xfmr::CompileOptions &options, PreparedModel &p,
                                  const std::function<void(const std::string &)> &dump,
                                  std::string *error) {
-  p.files = ::xfmr::io::GPT2Files::open(modelDir, error);
+  p.files = ::xfmr::io::ModelDir::open(modelDir, error);
   if (!p.files)
     return 2;
   p.target = targetOf(options);
-  p.popts = pipelineOptions(options, p.target, p.files->config().nCtx);
+  p.popts = pipelineOptions(options, p.target,
+                           options.context > 0 ? options.context : p.files->shape().context);
   return prepareModule(p.ctx, *p.files, options, p.popts, p.diag, p.module, dump, error);
 }

@@ -6,7 +6,7 @@
 
 #include "compile_model.h"
 
-#include "GPT2Importer.h"
+#include "xfmr/import/Importer.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "xfmr/Autotune/Tuner.h"
@@ -43,7 +43,7 @@ mlir::xfmr::CPUPipelineOptions pipelineOptions(const ::xfmr::CompileOptions &opt
 /// attention split: the module kernels are formed from, before any
 /// schedule. Compile and tune both start here, so their kernel signatures
 /// agree. Returns 0 or the compile return code (2: bad input).
-int prepareModule(mlir::MLIRContext &ctx, const ::xfmr::io::GPT2Files &files,
+int prepareModule(mlir::MLIRContext &ctx, const ::xfmr::io::ModelDir &files,
                   const ::xfmr::CompileOptions &options,
                   const mlir::xfmr::CPUPipelineOptions &popts,
                   DiagnosticCapture &diag, mlir::OwningOpRef<mlir::ModuleOp> &module,
@@ -54,7 +54,7 @@ int prepareModule(mlir::MLIRContext &ctx, const ::xfmr::io::GPT2Files &files,
 /// what later stages need: the files (weights, tokenizer), the context and
 /// its diagnostics, the target and pipeline options.
 struct PreparedModel {
-  std::unique_ptr<::xfmr::io::GPT2Files> files;
+  std::unique_ptr<::xfmr::io::ModelDir> files;
   mlir::MLIRContext ctx;
   DiagnosticCapture diag{ctx};
   mlir::xfmr::CPUTarget target;

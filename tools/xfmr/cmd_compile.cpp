@@ -9,6 +9,7 @@ using namespace xfmr::cli;
 xfmr::CompileOptions xfmr::cli::takeCompileOptions(Args &args) {
   CompileOptions opts;
   opts.maxTokens = args.takeInt("--max-tokens", 512, 1, 1 << 20);
+  opts.context = args.takeInt("--context", 0, 1, 1 << 24);
   // Unset (0): tiles by weight format, see xfmr-assign-schedules.
   opts.tileN = args.takeInt("--tile-n", 0, 1, 4096);
   opts.tileM = args.takeInt("--tile-m", 0, 1, 16);
@@ -74,7 +75,7 @@ double xfmr::cli::takeDuration(Args &args, const std::string &name, double def) 
 }
 
 int xfmr::cli::cmdCompile(int argc, char **argv) {
-  const char *usage = "xfmr compile MODEL_DIR -o OUT [--max-tokens N] "
+  const char *usage = "xfmr compile MODEL_DIR -o OUT [--max-tokens N] [--context N] "
                       "[--precision f32|bf16|int8|int4] [--group-size 32] "
                       "[--scale-type f16|f32] [--zero-point] [--keep lm_head,...] "
                       "[--kv-precision f32|f16|int8] [--no-dot] [--bf16-dot] [--no-fuse] [--amx] [--attention-splits 1] "
@@ -118,9 +119,10 @@ int xfmr::cli::cmdCompile(int argc, char **argv) {
 
 int xfmr::cli::cmdImport(int argc, char **argv) {
   Args args(argc, argv, 2);
-  auto pos = args.positional(1, "xfmr import MODEL_DIR");
+  int64_t context = args.takeInt("--context", 0, 1, 1 << 24);
+  auto pos = args.positional(1, "xfmr import MODEL_DIR [--context N]");
   std::string text, error;
-  int rc = importModel(pos[0], &text, &error);
+  int rc = importModel(pos[0], &text, &error, context);
   if (rc != 0)
     die(rc, error);
   std::fputs(text.c_str(), stdout);

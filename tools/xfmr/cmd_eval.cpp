@@ -3,7 +3,7 @@
 // "reference:MODEL_DIR" for the float64 reference executor.
 #include "cli.h"
 #include "reference_gpt2.h"
-#include "xfmr/io/gpt2.h"
+#include "xfmr/import/gpt2.h"
 #include "xfmr/io/files.h"
 #include "xfmr/runtime.h"
 
@@ -87,9 +87,12 @@ Evaluated runReference(const std::string &dir, const std::vector<int32_t> &token
   Evaluated e;
   e.name = "reference:" + dir;
   std::string error;
-  auto files = xfmr::io::GPT2Files::open(dir, &error);
-  if (!files)
+  auto model = xfmr::io::ModelDir::open(dir, &error);
+  if (!model)
     die(kBadInput, error);
+  auto *files = llvm::dyn_cast<xfmr::io::GPT2Model>(model.get());
+  if (!files)
+    die(kBadInput, dir + ": the reference runs GPT-2 models only");
   xfmr::reference::ReferenceGPT2 ref(*files);
   e.vocab = int(files->config().vocab);
   e.bytes = fileSize(dir + "/model.safetensors");

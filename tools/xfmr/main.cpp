@@ -13,7 +13,7 @@ static const char *kUsage =
     "  eval A B                         compare two models' logits (B: baseline)\n"
     "  tune MODEL_DIR --db PATH         tune the kernels' schedules into a database\n"
     "  tune-db export|import|list DB    share and read tuning databases\n"
-    "  init-model DIR                   write a random GPT-2 (Hugging Face layout)\n";
+    "  init-model DIR                   write a random GPT-2 or Llama (Hugging Face layout)\n";
 
 int main(int argc, char **argv) {
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {

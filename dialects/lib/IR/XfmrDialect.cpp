@@ -5,6 +5,8 @@
 #include "mlir/IR/DialectImplementation.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace mlir::xfmr;
 
@@ -157,4 +159,52 @@ LogicalResult QuantAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return success();
   }
   return emitError() << "quant bits must be 8 or 4, got " << bits;
+}
+
+LogicalResult RopeScalingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                      StringRef kind, llvm::APFloat factorF,
+                                      llvm::APFloat lowF, llvm::APFloat highF,
+                                      int64_t originalContext) {
+  double factor = factorF.convertToDouble(), lowFreqFactor = lowF.convertToDouble(),
+         highFreqFactor = highF.convertToDouble();
+  if (kind != "linear" && kind != "llama3")
+    return emitError() << "rope scaling kind must be \"linear\" or \"llama3\", got \""
+                       << kind << "\"";
+  if (!(factor > 0))
+    return emitError() << "rope scaling factor must be positive, got " << factor;
+  if (kind == "llama3" && !(lowFreqFactor > 0 && highFreqFactor > lowFreqFactor &&
+                            originalContext > 0))
+    return emitError() << "llama3 rope scaling needs 0 < low_freq_factor < "
+                          "high_freq_factor and a positive original_context";
+  return success();
+}
+
+SmallVector<double> mlir::xfmr::ropeInverseFrequencies(int64_t headDim, double theta,
+                                                       RopeScalingAttr scaling) {
+  SmallVector<double> f;
+  for (int64_t i = 0; i < headDim / 2; ++i)
+    f.push_back(std::pow(theta, -2.0 * double(i) / double(headDim)));
+  if (!scaling)
+    return f;
+  double factor = scaling.getFactor().convertToDouble();
+  if (scaling.getKind() == "linear") {
+    for (double &v : f)
+      v /= factor;
+    return f;
+  }
+  // llama3 (transformers' _compute_llama3_parameters).
+  double orig = double(scaling.getOriginalContext());
+  double low = scaling.getLowFreqFactor().convertToDouble(),
+         high = scaling.getHighFreqFactor().convertToDouble();
+  double lowWavelen = orig / low, highWavelen = orig / high;
+  for (double &v : f) {
+    double wavelen = 2 * M_PI / v;
+    if (wavelen > lowWavelen) {
+      v /= factor;
+    } else if (wavelen >= highWavelen) {
+      double smooth = (orig / wavelen - low) / (high - low);
+      v = (1 - smooth) * v / factor + smooth * v;
+    }
+  }
+  return f;
 }

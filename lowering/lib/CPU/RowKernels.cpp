@@ -217,30 +217,30 @@ LogicalResult cpu::buildElementwise(ImplicitLocOpBuilder &b, Operation *op,
 
 LogicalResult cpu::buildRotary(ImplicitLocOpBuilder &b, RotaryOp op,
                                KernelArgs &a) {
-  // Scalar: RoPE is a small share of a Llama step; correctness first.
+  // Scalar: RoPE is a small share of a Llama step (a few thousand values
+  // per row against millions of weights). The frequencies are constants
+  // (the config's scaling applied at compile time) and each angle is taken
+  // in f64, so the rotation follows the reference at any position.
   KB k(b);
   int64_t d = featureDim(op.getInput()), hd = op.getHeadDim(), half = hd / 2;
-  double lnTheta = std::log(op.getTheta().convertToDouble());
+  SmallVector<double> invFreq = op.getInverseFrequencies();
   Value x = a.inputs[0];
-  Type f32 = b.getF32Type();
+  Type f32 = b.getF32Type(), f64 = b.getF64Type();
   k.forLoop(a.begin, a.end, k.idx(1), [&](Value r) {
     Value p = b.create<arith::UIToFPOp>(
-        f32, b.create<arith::IndexCastOp>(b.getI64Type(), k.add(a.pos, r)));
-    k.forLoop(k.idx(0), k.idx(half), k.idx(1), [&](Value i) {
-      Value fi = b.create<arith::UIToFPOp>(
-          f32, b.create<arith::IndexCastOp>(b.getI64Type(), i));
-      // inv_freq = theta^(-2i/hd) = exp(-2 i ln(theta) / hd)
-      Value invFreq = b.create<math::ExpOp>(
-          k.mul(fi, k.f32(-2.0 * lnTheta / double(hd))));
-      Value ang = k.mul(p, invFreq);
-      Value cs = b.create<math::CosOp>(ang), sn = b.create<math::SinOp>(ang);
+        f64, b.create<arith::IndexCastOp>(b.getI64Type(), k.add(a.pos, r)));
+    for (int64_t i = 0; i < half; ++i) {
+      Value ang = b.create<arith::MulFOp>(
+          p, b.create<arith::ConstantOp>(b.getF64FloatAttr(invFreq[size_t(i)])));
+      Value cs = b.create<arith::TruncFOp>(f32, b.create<math::CosOp>(ang));
+      Value sn = b.create<arith::TruncFOp>(f32, b.create<math::SinOp>(ang));
       k.forLoop(k.idx(0), k.idx(d), k.idx(hd), [&](Value h0) {
-        Value i1 = k.add(h0, i), i2 = k.add(i1, k.idx(half));
+        Value i1 = k.add(h0, k.idx(i)), i2 = k.add(h0, k.idx(i + half));
         Value x1 = k.load(x, {r, i1}), x2 = k.load(x, {r, i2});
         k.store(k.sub(k.mul(x1, cs), k.mul(x2, sn)), a.out, {r, i1});
         k.store(k.add(k.mul(x2, cs), k.mul(x1, sn)), a.out, {r, i2});
       });
-    });
+    }
   });
   return success();
 }

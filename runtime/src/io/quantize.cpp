@@ -1,5 +1,5 @@
 #include "xfmr/io/quantize.h"
-#include "xfmr/io/safetensors.h"
+#include "xfmr/io/half.h"
 
 #include <algorithm>
 #include <cmath>

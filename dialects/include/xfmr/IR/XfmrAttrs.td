@@ -86,6 +86,40 @@ def Xfmr_QuantAttr : AttrDef<Xfmr_Dialect, "Quant"> {
   let genVerifyDecl = 1;
 }
 
+// An f64 parameter written as a plain number (`factor = 8.0`).
+class Xfmr_F64Parameter<string desc, string defaultTo = ""> : APFloatParameter<desc> {
+  let parser = [{ ::mlir::xfmr::parseF64Parameter($_parser) }];
+  let printer = [{ $_printer.printFloat($_self) }];
+  let defaultValue = defaultTo;
+}
+
+def Xfmr_RopeScalingAttr : AttrDef<Xfmr_Dialect, "RopeScaling"> {
+  let mnemonic = "rope_scaling";
+  let summary = "How rotary frequencies are stretched for longer contexts";
+  let description = [{
+    The `rope_scaling` of a Hugging Face config, applied to the inverse
+    frequencies `theta^(-2i/d)` of `xfmr.rotary`:
+
+    * `kind = "linear"`: every frequency divided by `factor` (positions
+      interpolated).
+    * `kind = "llama3"` (Llama 3.1): wavelengths longer than
+      `original_context / low_freq_factor` divided by `factor`, shorter than
+      `original_context / high_freq_factor` kept, those between blended.
+
+    ```mlir
+    #xfmr.rope_scaling<kind = "llama3", factor = 8.0, low_freq_factor = 1.0,
+                       high_freq_factor = 4.0, original_context = 8192>
+    ```
+  }];
+  let parameters = (ins StringRefParameter<"linear or llama3">:$kind,
+                        Xfmr_F64Parameter<"">:$factor,
+                        Xfmr_F64Parameter<"", "::llvm::APFloat(1.0)">:$lowFreqFactor,
+                        Xfmr_F64Parameter<"", "::llvm::APFloat(4.0)">:$highFreqFactor,
+                        DefaultValuedParameter<"int64_t", "8192">:$originalContext);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
 def Xfmr_GatedActivation : I32EnumAttr<"GatedActivation",
     "activation applied to the gate of a gated MLP", [
       I32EnumAttrCase<"silu", 0>,

@@ -241,15 +241,24 @@ def Xfmr_RotaryOp : Xfmr_Op<"rotary", [Pure, AllTypesMatch<["input", "result"]>]
   let summary = "Rotary position embedding (RoPE) of queries or keys";
   let description = [{
     Rotates each `head_dim`-wide head of row `t` by the angles of position
-    `pos + t`, with frequencies `theta^(-2i/head_dim)`, in the "rotate half"
-    pairing `(i, i + head_dim/2)` of Hugging Face's Llama.
+    `pos + t`, with frequencies `theta^(-2i/head_dim)` (stretched by
+    `scaling` when present), in the "rotate half" pairing
+    `(i, i + head_dim/2)` of Hugging Face's Llama.
   }];
   let arguments = (ins Xfmr_Activation:$input, Index:$pos,
                        I64Attr:$head_dim, F64Attr:$theta,
+                       OptionalAttr<Xfmr_RopeScalingAttr>:$scaling,
                        OptionalAttr<Xfmr_ScheduleAttr>:$schedule);
   let results = (outs Xfmr_Activation:$result);
   let assemblyFormat = "$input `at` $pos attr-dict `:` type($input)";
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The head_dim/2 inverse frequencies, scaling applied.
+    SmallVector<double> getInverseFrequencies() {
+      return ropeInverseFrequencies(getHeadDim(), getTheta().convertToDouble(),
+                                    getScalingAttr());
+    }
+  }];
 }
 
 def Xfmr_AttentionOp : Xfmr_Op<"attention"> {

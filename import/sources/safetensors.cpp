@@ -1,9 +1,13 @@
-#include "xfmr/io/safetensors.h"
+#include "xfmr/import/safetensors.h"
 #include "xfmr/io/files.h"
 
-#include <nlohmann/json.hpp>
+#include "xfmr/io/half.h"
+
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
+#include <optional>
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
@@ -20,73 +24,6 @@ int64_t TensorInfo::elements() const {
   return n;
 }
 
-float xfmr::io::halfToFloat(uint16_t h) {
-  uint32_t sign = uint32_t(h & 0x8000) << 16, exp = (h >> 10) & 0x1F,
-           mant = h & 0x3FF, bits;
-  if (exp == 0) {
-    if (mant == 0) {
-      bits = sign;
-    } else { // subnormal: renormalize
-      exp = 127 - 15 + 1;
-      while (!(mant & 0x400)) {
-        mant <<= 1;
-        --exp;
-      }
-      bits = sign | (exp << 23) | ((mant & 0x3FF) << 13);
-    }
-  } else if (exp == 31) {
-    bits = sign | 0x7F800000 | (mant << 13);
-  } else {
-    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-float xfmr::io::bf16ToFloat(uint16_t h) {
-  uint32_t bits = uint32_t(h) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-uint16_t xfmr::io::floatToBF16(float f) {
-  uint32_t bits;
-  std::memcpy(&bits, &f, 4);
-  if ((bits & 0x7FFFFFFF) > 0x7F800000) // NaN stays NaN
-    return uint16_t((bits >> 16) | 0x40);
-  bits += 0x7FFF + ((bits >> 16) & 1); // round to nearest even
-  return uint16_t(bits >> 16);
-}
-
-uint16_t xfmr::io::floatToHalf(float f) {
-  uint32_t bits;
-  std::memcpy(&bits, &f, 4);
-  uint32_t sign = (bits >> 16) & 0x8000;
-  int32_t exp = int32_t((bits >> 23) & 0xFF) - 127 + 15;
-  uint32_t mant = bits & 0x7FFFFF;
-  if (((bits >> 23) & 0xFF) == 0xFF) // inf or NaN
-    return uint16_t(sign | 0x7C00 | (mant ? 0x200 : 0));
-  if (exp >= 31)
-    return uint16_t(sign | 0x7C00);
-  if (exp <= 0) { // subnormal or zero
-    if (exp < -10)
-      return uint16_t(sign);
-    mant |= 0x800000;
-    uint32_t shift = uint32_t(14 - exp);
-    uint32_t half = mant >> shift, rest = mant & ((1u << shift) - 1),
-             mid = 1u << (shift - 1);
-    if (rest > mid || (rest == mid && (half & 1)))
-      ++half;
-    return uint16_t(sign | half);
-  }
-  uint32_t half = sign | (uint32_t(exp) << 10) | (mant >> 13);
-  uint32_t rest = mant & 0x1FFF;
-  if (rest > 0x1000 || (rest == 0x1000 && (half & 1)))
-    ++half; // may carry into the exponent, which is still correct
-  return uint16_t(half);
-}
 
 SafeTensors::~SafeTensors() {
   if (map_ && ownsMap_)
@@ -175,58 +112,71 @@ std::unique_ptr<SafeTensors> SafeTensors::parse(const uint8_t *bytes, size_t siz
   if (!jsonDepthWithin(h, h + headerLen, kMaxJsonDepth))
     return fail("header JSON nested deeper than " + std::to_string(kMaxJsonDepth) +
                 " levels");
-  nlohmann::json header = nlohmann::json::parse(
-      st_->map_ + 8, st_->map_ + 8 + headerLen, nullptr, false);
-  if (header.is_discarded() || !header.is_object())
+  llvm::Expected<llvm::json::Value> parsed =
+      llvm::json::parse(llvm::StringRef(h, size_t(headerLen)));
+  if (!parsed) {
+    llvm::consumeError(parsed.takeError());
+    return fail("header is not a JSON object");
+  }
+  const llvm::json::Object *header = parsed->getAsObject();
+  if (!header)
     return fail("header is not a JSON object");
 
-  for (auto &[name, desc] : header.items()) {
+  // A dimension or offset: a non-negative integer (uint64 range).
+  auto unsignedOf = [](const llvm::json::Value &v) -> std::optional<uint64_t> {
+    if (std::optional<int64_t> i = v.getAsInteger())
+      return *i >= 0 ? std::optional<uint64_t>(uint64_t(*i)) : std::nullopt;
+    return v.getAsUINT64();
+  };
+  for (const auto &[key, desc] : *header) {
+    std::string name = key.str();
     if (name == "__metadata__")
       continue;
     auto bad = [&](const std::string &why) {
       return fail("tensor '" + name + "': " + why);
     };
-    if (!desc.is_object() || !desc.contains("dtype") || !desc.contains("shape") ||
-        !desc.contains("data_offsets"))
+    const llvm::json::Object *d = desc.getAsObject();
+    if (!d || !d->get("dtype") || !d->get("shape") || !d->get("data_offsets"))
       return bad("needs dtype, shape and data_offsets");
     TensorInfo t;
     t.name = name;
-    const auto &dt = desc["dtype"];
-    if (!dt.is_string())
+    std::optional<llvm::StringRef> dt = d->getString("dtype");
+    if (!dt)
       return bad("dtype is not a string");
-    std::string d = dt.get<std::string>();
     size_t elemBytes;
-    if (d == "F32") {
+    if (*dt == "F32") {
       t.dtype = DType::F32;
       elemBytes = 4;
-    } else if (d == "F16") {
+    } else if (*dt == "F16") {
       t.dtype = DType::F16;
       elemBytes = 2;
-    } else if (d == "BF16") {
+    } else if (*dt == "BF16") {
       t.dtype = DType::BF16;
       elemBytes = 2;
     } else {
-      return bad("unsupported dtype '" + d + "' (F32, F16, BF16 are)");
+      return bad("unsupported dtype '" + dt->str() + "' (F32, F16, BF16 are)");
     }
-    const auto &shape = desc["shape"];
-    if (!shape.is_array() || shape.size() > 8)
+    const llvm::json::Array *shape = d->getArray("shape");
+    if (!shape || shape->size() > 8)
       return bad("shape is not an array of at most 8 dimensions");
     uint64_t elements = 1;
-    for (const auto &dim : shape) {
-      if (!dim.is_number_unsigned() || dim.get<uint64_t>() > (1ull << 40))
+    for (const llvm::json::Value &dim : *shape) {
+      std::optional<uint64_t> n = unsignedOf(dim);
+      if (!n || *n > (1ull << 40))
         return bad("shape has a negative or huge dimension");
-      t.shape.push_back(int64_t(dim.get<uint64_t>()));
+      t.shape.push_back(int64_t(*n));
       // Checked before it can wrap: [2^40, 2^40] must not multiply to 0.
-      if (__builtin_mul_overflow(elements, dim.get<uint64_t>(), &elements) ||
-          elements > (1ull << 40))
+      if (__builtin_mul_overflow(elements, *n, &elements) || elements > (1ull << 40))
         return bad("too many elements");
     }
-    const auto &off = desc["data_offsets"];
-    if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() ||
-        !off[1].is_number_unsigned())
+    const llvm::json::Array *off = d->getArray("data_offsets");
+    std::optional<uint64_t> b, e;
+    if (off && off->size() == 2)
+      b = unsignedOf((*off)[0]), e = unsignedOf((*off)[1]);
+    if (!b || !e)
       return bad("data_offsets must be two non-negative integers");
-    t.begin = off[0].get<uint64_t>();
-    t.end = off[1].get<uint64_t>();
+    t.begin = *b;
+    t.end = *e;
     if (t.begin > t.end || t.end > dataBytes)
       return bad("data_offsets [" + std::to_string(t.begin) + ", " +
                  std::to_string(t.end) + ") out of range of the " +
@@ -258,22 +208,37 @@ std::unique_ptr<SafeTensors> SafeTensors::parse(const uint8_t *bytes, size_t siz
 }
 
 bool xfmr::io::writeSafeTensors(const std::string &path,
-                                const std::vector<F32Tensor> &tensors,
-                                std::string *error, DType dtype) {
+                                const std::vector<TensorSpec> &tensors,
+                                const TensorFill &fill, std::string *error,
+                                DType dtype) {
   const size_t elemBytes = dtype == DType::F32 ? 4 : 2;
   const char *dtypeName = dtype == DType::F32   ? "F32"
                           : dtype == DType::F16 ? "F16"
                                                 : "BF16";
-  nlohmann::ordered_json header;
-  header["__metadata__"] = {{"format", "pt"}};
+  // Written in the order given (llvm::json::Object would sort the keys).
+  std::string h;
+  llvm::raw_string_ostream os(h);
+  llvm::json::OStream j(os);
   uint64_t off = 0;
-  for (const F32Tensor &t : tensors) {
-    uint64_t bytes = t.data.size() * elemBytes;
-    header[t.name] = {{"dtype", dtypeName}, {"shape", t.shape},
-                      {"data_offsets", {off, off + bytes}}};
-    off += bytes;
-  }
-  std::string h = header.dump();
+  j.object([&] {
+    j.attributeObject("__metadata__", [&] { j.attribute("format", "pt"); });
+    for (const TensorSpec &t : tensors) {
+      uint64_t bytes = uint64_t(t.elements()) * elemBytes;
+      j.attributeObject(t.name, [&] {
+        j.attribute("dtype", dtypeName);
+        j.attributeArray("shape", [&] {
+          for (int64_t d : t.shape)
+            j.value(d);
+        });
+        j.attributeArray("data_offsets", [&] {
+          j.value(int64_t(off));
+          j.value(int64_t(off + bytes));
+        });
+      });
+      off += bytes;
+    }
+  });
+  os.flush();
   while (h.size() % 8)
     h += ' ';
   std::string tmp = path + ".tmp";
@@ -281,20 +246,24 @@ bool xfmr::io::writeSafeTensors(const std::string &path,
   uint64_t n = h.size();
   f.write(reinterpret_cast<const char *>(&n), 8);
   f.write(h.data(), std::streamsize(h.size()));
-  for (const F32Tensor &t : tensors) {
+  std::vector<float> data;
+  std::vector<uint16_t> half;
+  for (size_t i = 0; i < tensors.size() && f; ++i) {
+    data.assign(size_t(tensors[i].elements()), 0.f);
+    fill(i, data);
     if (dtype == DType::F32) {
-      f.write(reinterpret_cast<const char *>(t.data.data()),
-              std::streamsize(t.data.size() * 4));
+      f.write(reinterpret_cast<const char *>(data.data()), std::streamsize(data.size() * 4));
       continue;
     }
-    std::vector<uint16_t> h(t.data.size());
-    for (size_t i = 0; i < h.size(); ++i)
-      h[i] = dtype == DType::F16 ? floatToHalf(t.data[i]) : floatToBF16(t.data[i]);
-    f.write(reinterpret_cast<const char *>(h.data()), std::streamsize(h.size() * 2));
+    half.resize(data.size());
+    for (size_t k = 0; k < half.size(); ++k)
+      half[k] = dtype == DType::F16 ? floatToHalf(data[k]) : floatToBF16(data[k]);
+    f.write(reinterpret_cast<const char *>(half.data()), std::streamsize(half.size() * 2));
   }
   f.close();
   if (!f) {
     *error = path + ": write failed";
+    std::remove(tmp.c_str());
     return false;
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
@@ -302,4 +271,15 @@ bool xfmr::io::writeSafeTensors(const std::string &path,
     return false;
   }
   return true;
+}
+
+bool xfmr::io::writeSafeTensors(const std::string &path,
+                                const std::vector<F32Tensor> &tensors,
+                                std::string *error, DType dtype) {
+  std::vector<TensorSpec> specs;
+  for (const F32Tensor &t : tensors)
+    specs.push_back({t.name, t.shape});
+  return writeSafeTensors(
+      path, specs, [&](size_t i, std::vector<float> &out) { out = tensors[i].data; },
+      error, dtype);
 }

@@ -1,5 +1,5 @@
-#include "xfmr/io/gpt2.h"
-#include "xfmr/io/safetensors.h"
+#include "xfmr/import/gpt2.h"
+#include "xfmr/import/safetensors.h"
 
 #include <gtest/gtest.h>
 
@@ -100,7 +100,7 @@ TEST(SafeTensors, EmptyAndHugeShapes) {
   EXPECT_NE(err.find("too many elements"), std::string::npos) << err;
 }
 
-TEST(GPT2Files, RandomModelRoundTripsAndIsSeeded) {
+TEST(GPT2Model, RandomModelRoundTripsAndIsSeeded) {
   std::string dir = tempPath("gpt2"), err;
   GPT2Config c;
   c.nLayer = 1;
@@ -109,13 +109,13 @@ TEST(GPT2Files, RandomModelRoundTripsAndIsSeeded) {
   c.nCtx = 4;
   c.vocab = 10;
   ASSERT_TRUE(writeRandomGPT2(dir, c, 5, &err)) << err;
-  auto files = GPT2Files::open(dir, &err);
+  auto files = ModelDir::open(dir, &err);
   ASSERT_TRUE(files) << err;
-  EXPECT_EQ(files->config().nEmbd, 8);
+  EXPECT_EQ(files->shape().hidden, 8);
   EXPECT_EQ(files->load("h.0.ln_1.weight"), std::vector<float>(8, 1.0f));
   std::vector<float> wte = files->load("wte.weight");
   ASSERT_TRUE(writeRandomGPT2(dir, c, 5, &err)) << err;
-  EXPECT_EQ(GPT2Files::open(dir, &err)->load("wte.weight"), wte);
+  EXPECT_EQ(ModelDir::open(dir, &err)->load("wte.weight"), wte);
   std::system(("rm -rf '" + dir + "'").c_str());
 }
 } // namespace

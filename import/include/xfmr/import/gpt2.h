@@ -1,9 +1,9 @@
-// A Hugging Face GPT-2 model directory: config.json + model.safetensors,
-// checked against each other before anything reads a weight.
-#ifndef XFMR_IO_GPT2_H
-#define XFMR_IO_GPT2_H
+// The GPT-2 family: its config.json schema, the tensors it implies, and a
+// writer of random GPT-2 models in the Hugging Face layout.
+#ifndef XFMR_IMPORT_GPT2_H
+#define XFMR_IMPORT_GPT2_H
 
-#include "xfmr/io/safetensors.h"
+#include "xfmr/import/model_dir.h"
 
 #include <cstdint>
 #include <memory>
@@ -18,34 +18,27 @@ struct GPT2Config {
   int64_t eosToken = 50256;
 };
 
-/// Parses the text of a config.json (at most 1 MiB when read from a file;
-/// nesting bounded before parsing) into `c`: the sizes, each bounded, and
-/// the optional fields GPT-2 checkpoints carry. False and a one-line *error
-/// naming `pathForErrors` on anything else. Never throws.
+/// Reads GPT-2's fields from a config.json: the sizes, each bounded, and the
+/// optional fields GPT-2 checkpoints carry. False with config.error() set
+/// (one line naming the file and field) on anything else.
+bool parseGPT2Config(ConfigJson &config, GPT2Config &c);
+/// The same on the text of a config.json (fuzzing). Never throws.
 bool parseGPT2Config(const std::string &text, const std::string &pathForErrors,
                      GPT2Config &c, std::string *error);
 
-class GPT2Files {
+class GPT2Model : public ModelDir {
 public:
-  /// Opens and validates DIR; nullptr and a one-line *error on failure.
-  static std::unique_ptr<GPT2Files> open(const std::string &dir,
-                                         std::string *error);
+  /// Opens the model of `dir` whose config.json is `config`.
+  static std::unique_ptr<ModelDir> open(const std::string &dir, ConfigJson &config,
+                                        std::string *error);
   const GPT2Config &config() const { return config_; }
-  const SafeTensors &tensors() const { return *st_; }
-  /// A tensor by its canonical name ("h.0.ln_1.weight"), as f32.
-  std::vector<float> load(const std::string &canonical) const;
-  /// The file's name of a canonical tensor name (with any prefix).
-  std::string fileName(const std::string &canonical) const {
-    return prefix_ + canonical;
-  }
   /// Canonical names and shapes of every tensor a GPT-2 of `c` has.
-  static std::vector<std::pair<std::string, std::vector<int64_t>>>
-  expectedTensors(const GPT2Config &c);
+  static TensorList expectedTensors(const GPT2Config &c);
+  static bool classof(const ModelDir *m) { return m->family() == Family::GPT2; }
 
 private:
+  GPT2Model() : ModelDir(Family::GPT2) {}
   GPT2Config config_;
-  std::unique_ptr<SafeTensors> st_;
-  std::string prefix_;
 };
 
 /// How a synthetic model file is written: tests use the variants real

@@ -4,10 +4,13 @@
 // tensor's dtype, shape and byte range (inside the file, matching the shape,
 // no two tensors overlapping) and reports the first problem as one line
 // naming the file and the tensor.
-#ifndef XFMR_IO_SAFETENSORS_H
-#define XFMR_IO_SAFETENSORS_H
+#ifndef XFMR_IMPORT_SAFETENSORS_H
+#define XFMR_IMPORT_SAFETENSORS_H
+
+#include "xfmr/io/half.h"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -67,10 +70,23 @@ bool writeSafeTensors(const std::string &path,
                       const std::vector<F32Tensor> &tensors, std::string *error,
                       DType dtype = DType::F32);
 
-float halfToFloat(uint16_t h);
-float bf16ToFloat(uint16_t h);
-uint16_t floatToHalf(float f);
-uint16_t floatToBF16(float f);
+/// The same, with each tensor's values made when it is written
+/// (`fill(i, out)`: `out` is sized to tensor i, zeroed), so a model larger
+/// than memory as f32 can be written.
+struct TensorSpec {
+  std::string name;
+  std::vector<int64_t> shape;
+  int64_t elements() const {
+    int64_t n = 1;
+    for (int64_t d : shape)
+      n *= d;
+    return n;
+  }
+};
+using TensorFill = std::function<void(size_t index, std::vector<float> &out)>;
+bool writeSafeTensors(const std::string &path, const std::vector<TensorSpec> &tensors,
+                      const TensorFill &fill, std::string *error,
+                      DType dtype = DType::F32);
 
 } // namespace xfmr::io
 
