@@ -44,7 +44,8 @@ OwningOpRef<ModuleOp> mlir::xfmr::importGPT2(MLIRContext *ctx,
     Value k = linear(x, f.weight(w, {E, E}, E), f.weight(bias, {E}, E), E);
     Value v = linear(x, f.weight(w, {E, E}, 2 * E), f.weight(bias, {E}, 2 * E), E);
     Value a = b.create<AttentionOp>(loc, f.act(E), ValueRange{q, k, v}, f.cache, f.pos,
-                                    f.i64(l), f.i64(H), FloatAttr(), ScheduleAttr());
+                                    f.i64(l), f.i64(H), FloatAttr(), FloatAttr(),
+                                    RopeScalingAttr(), ScheduleAttr());
     Value proj = linear(a, f.weight(p + "attn.c_proj.weight", {E, E}),
                         f.weight(p + "attn.c_proj.bias", {E}), E);
     h = b.create<AddOp>(loc, proj, h, ScheduleAttr());

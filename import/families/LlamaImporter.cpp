@@ -69,7 +69,8 @@ OwningOpRef<ModuleOp> mlir::xfmr::importLlama(MLIRContext *ctx,
     Value k = rotary(linear(x, p + "self_attn.k_proj", E, KV, c.qkvBias), KV);
     Value v = linear(x, p + "self_attn.v_proj", E, KV, c.qkvBias);
     Value a = b.create<AttentionOp>(loc, f.act(Q), ValueRange{q, k, v}, f.cache, f.pos,
-                                    f.i64(l), f.i64(H), FloatAttr(), ScheduleAttr());
+                                    f.i64(l), f.i64(H), FloatAttr(), FloatAttr(),
+                                    RopeScalingAttr(), ScheduleAttr());
     Value o = linear(a, p + "self_attn.o_proj", Q, E, c.outputBias);
     h = b.create<AddOp>(loc, o, h, ScheduleAttr());
     Value x2 = rmsNorm(h, p + "post_attention_layernorm.weight");

@@ -6,7 +6,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <atomic>
 #include <random>
+#include <thread>
 
 using namespace xfmr::io;
 
@@ -153,12 +155,34 @@ bool xfmr::io::writeRandomLlama(const std::string &dir, const LlamaConfig &c,
   }
   TensorList all = LlamaModel::expectedTensors(c);
   int64_t shards = std::max<int64_t>(1, std::min<int64_t>(format.shards, int64_t(all.size())));
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.f, 0.02f);
+  // Each chunk of 2^20 values draws from its own generator, seeded by
+  // (seed, tensor, chunk): the numbers do not depend on how many threads
+  // drew them, and a 1.1B-parameter model is written in seconds.
+  size_t tensorIndex = 0;
   auto fill = [&](const std::string &name, std::vector<float> &out) {
-    bool gain = name.find("norm.weight") != std::string::npos;
-    for (float &v : out)
-      v = gain ? 1.f : nd(rng);
+    size_t tensor = tensorIndex++;
+    if (name.find("norm.weight") != std::string::npos) {
+      std::fill(out.begin(), out.end(), 1.f);
+      return;
+    }
+    constexpr size_t kChunk = size_t(1) << 20;
+    size_t chunks = (out.size() + kChunk - 1) / kChunk;
+    std::atomic<size_t> nextChunk{0};
+    auto work = [&] {
+      for (size_t k; (k = nextChunk++) < chunks;) {
+        std::seed_seq seq{seed, unsigned(tensor), unsigned(k)};
+        std::mt19937 rng(seq);
+        std::normal_distribution<float> nd(0.f, 0.02f);
+        for (size_t i = k * kChunk; i < std::min(out.size(), (k + 1) * kChunk); ++i)
+          out[i] = nd(rng);
+      }
+    };
+    std::vector<std::thread> threads;
+    for (unsigned t = 1; t < std::max(1u, std::thread::hardware_concurrency()); ++t)
+      threads.emplace_back(work);
+    work();
+    for (std::thread &t : threads)
+      t.join();
   };
   // Shards cut the tensor list into equal counts, in order.
   std::string index;

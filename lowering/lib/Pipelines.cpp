@@ -8,6 +8,7 @@
 using namespace mlir;
 
 void xfmr::buildFusionPipeline(OpPassManager &pm) {
+  pm.addPass(createXfmrFuseRotaryPass());
   pm.addPass(createXfmrFuseQKVPass());
   pm.addPass(createXfmrFuseNormsPass());
   pm.addPass(createXfmrFuseEpiloguesPass());
@@ -78,7 +79,7 @@ void xfmr::registerXfmrPipelines() {
   registerXfmrPasses();
   PassPipelineRegistration<>(
       "xfmr-fusion-pipeline",
-      "xfmr-fuse-qkv, xfmr-fuse-norms, xfmr-fuse-epilogues",
+      "xfmr-fuse-rotary, xfmr-fuse-qkv, xfmr-fuse-norms, xfmr-fuse-epilogues",
       [](OpPassManager &pm) { buildFusionPipeline(pm); });
   PassPipelineRegistration<CPUPipelineCLOptions>(
       "xfmr-cpu-pipeline",

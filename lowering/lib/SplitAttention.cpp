@@ -31,7 +31,7 @@ struct SplitAttention
       auto partial = b.create<AttentionPartialOp>(
           att.getLoc(), partialType, att.getInputs(), att.getCache(), att.getPos(),
           att.getLayerAttr(), att.getNumHeadsAttr(), b.getI64IntegerAttr(splits),
-          att.getScaleAttr(), ScheduleAttr());
+          att.getScaleAttr(), att.getRopeThetaAttr(), att.getRopeScalingAttr(), ScheduleAttr());
       auto combine = b.create<AttentionCombineOp>(
           att.getLoc(), result, partial, att.getNumHeadsAttr(),
           b.getI64IntegerAttr(hd), b.getI64IntegerAttr(splits), ScheduleAttr());

@@ -7,6 +7,9 @@
 #include "xfmr/io/quantize.h"
 #include "xfmr/io/half.h"
 
+#include "mlir/AsmParser/AsmParser.h"
+#include "xfmr/IR/XfmrDialect.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -580,6 +583,53 @@ void PrintTo(const AttentionShape &s, std::ostream *os) {
 }
 class AttentionKernel : public ::testing::TestWithParam<AttentionShape> {};
 
+/// Causal attention of rows q (n rows at pos, [n][heads * head_dim]) over
+/// caches [kv_heads][C][head_dim] already holding the new keys and values.
+template <typename T>
+std::vector<double> attentionReference(const std::vector<T> &q, const std::vector<T> &kc,
+                                       const std::vector<T> &vc, const AttentionShape &sh,
+                                       int64_t C) {
+  const int64_t H = sh.heads, KVH = sh.kvHeads, hd = sh.headDim, QD = H * hd;
+  std::vector<double> ref(size_t(sh.n * QD), 0.0);
+  for (int64_t h = 0; h < H; ++h) {
+    int64_t g = h / (H / KVH);
+    for (int64_t t = 0; t < sh.n; ++t) {
+      int64_t L = sh.pos + t + 1;
+      std::vector<double> s(static_cast<size_t>(L));
+      double mx = -1e300, z = 0;
+      for (int64_t j = 0; j < L; ++j) {
+        double dot = 0;
+        for (int64_t d = 0; d < hd; ++d)
+          dot += double(q[size_t(t * QD + h * hd + d)]) * double(kc[size_t((g * C + j) * hd + d)]);
+        s[size_t(j)] = dot / std::sqrt(double(hd));
+        mx = std::max(mx, s[size_t(j)]);
+      }
+      for (double &x : s)
+        z += (x = std::exp(x - mx));
+      for (int64_t j = 0; j < L; ++j)
+        for (int64_t d = 0; d < hd; ++d)
+          ref[size_t(t * QD + h * hd + d)] +=
+              s[size_t(j)] / z * double(vc[size_t((g * C + j) * hd + d)]);
+    }
+  }
+  return ref;
+}
+
+/// Rotates each head_dim-wide head of n rows at pos (rotate-half pairing).
+std::vector<double> rotated(const std::vector<float> &x, int64_t width, int64_t n,
+                            int64_t pos, int64_t hd, const SmallVector<double> &freq) {
+  std::vector<double> y(x.begin(), x.end());
+  for (int64_t t = 0; t < n; ++t)
+    for (int64_t h0 = 0; h0 < width; h0 += hd)
+      for (int64_t i = 0; i < hd / 2; ++i) {
+        double ang = double(pos + t) * freq[size_t(i)];
+        size_t i1 = size_t(t * width + h0 + i), i2 = i1 + size_t(hd / 2);
+        y[i1] = x[i1] * std::cos(ang) - x[i2] * std::sin(ang);
+        y[i2] = x[i2] * std::cos(ang) + x[i1] * std::sin(ang);
+      }
+  return y;
+}
+
 TEST_P(AttentionKernel, MatchesReferenceAndAppendsTheCache) {
   auto [H, KVH, hd, M, pos, storage] = GetParam();
   const int64_t C = 40, QD = H * hd, KD = KVH * hd;
@@ -612,28 +662,7 @@ TEST_P(AttentionKernel, MatchesReferenceAndAppendsTheCache) {
   EXPECT_EQ(kc, kc0) << "key cache";
   EXPECT_EQ(vc, vc0) << "value cache";
 
-  std::vector<double> ref(size_t(M * QD), 0.0);
-  for (int64_t h = 0; h < H; ++h) {
-    int64_t g = h / (H / KVH);
-    for (int64_t t = 0; t < M; ++t) {
-      int64_t L = pos + t + 1;
-      std::vector<double> s(static_cast<size_t>(L));
-      double mx = -1e300, z = 0;
-      for (int64_t j = 0; j < L; ++j) {
-        double dot = 0;
-        for (int64_t d = 0; d < hd; ++d)
-          dot += double(q[size_t(t * QD + h * hd + d)]) * kc0[size_t((g * C + j) * hd + d)];
-        s[size_t(j)] = dot / std::sqrt(double(hd));
-        mx = std::max(mx, s[size_t(j)]);
-      }
-      for (double &x : s)
-        z += (x = std::exp(x - mx));
-      for (int64_t j = 0; j < L; ++j)
-        for (int64_t d = 0; d < hd; ++d)
-          ref[size_t(t * QD + h * hd + d)] +=
-              s[size_t(j)] / z * vc0[size_t((g * C + j) * hd + d)];
-    }
-  }
+  std::vector<double> ref = attentionReference(q, kc0, vc0, GetParam(), C);
   EXPECT_LT(relErr(y, ref, ref.size()), 1e-5);
 
   // The packed form (a fused QKV projection's output, rows [q | k | v])
@@ -669,6 +698,50 @@ TEST_P(AttentionKernel, MatchesReferenceAndAppendsTheCache) {
 /// f16 and int8 caches: a first call fills positions [0, pos), a second
 /// appends n more and attends over all; the reference sees every key and
 /// value rounded as the cache stores it.
+// With rope_theta (xfmr-fuse-rotary), keys are rotated before they are
+// cached and queries as they are loaded: the same as rotating both first.
+TEST_P(AttentionKernel, RotatesQueriesAndKeysInside) {
+  auto [H, KVH, hd, M, pos, storage] = GetParam();
+  const int64_t C = 40, QD = H * hd, KD = KVH * hd;
+  std::string cache = "!xfmr.kv_cache<layers = 1, heads = " + std::to_string(KVH) +
+                      ", context = " + std::to_string(C) + ", head_dim = " +
+                      std::to_string(hd) + ", f32>";
+  // llama3 scaling with a short original context, so that at these
+  // positions some frequencies are kept, some divided and some blended.
+  const char *scaling = "#xfmr.rope_scaling<kind = \"llama3\", factor = 8.0, "
+                        "original_context = 16>";
+  std::string src = "func.func @forward(%q: " + act(QD) + ", %k: " + act(KD) +
+                    ", %v: " + act(KD) + ", %c: " + cache + ", %pos: index) -> " +
+                    act(QD) + " {\n %y = xfmr.attention(%q, %k, %v), %c at %pos " +
+                    "{layer = 0 : i64, num_heads = " + std::to_string(H) +
+                    " : i64, rope_theta = 5.0e5 : f64, rope_scaling = " + scaling + "} : (" +
+                    act(QD) + ", " + act(KD) + ", " + act(KD) + "), " + cache + " -> " +
+                    act(QD) + "\n return %y : " + act(QD) + "\n}";
+  Kernel k(src);
+  mlir::MLIRContext ctx;
+  ctx.loadDialect<mlir::xfmr::XfmrDialect>();
+  auto scalingAttr = mlir::cast<mlir::xfmr::RopeScalingAttr>(mlir::parseAttribute(scaling, &ctx));
+  SmallVector<double> freq = mlir::xfmr::ropeInverseFrequencies(hd, 5e5, scalingAttr);
+  auto q = randomVec(size_t(kMaxTokens * QD)), kk = randomVec(size_t(kMaxTokens * KD)),
+       v = randomVec(size_t(kMaxTokens * KD));
+  auto kc = randomVec(size_t(KVH * C * hd)), vc = randomVec(size_t(KVH * C * hd));
+  std::vector<double> kc0(kc.begin(), kc.end()), vc0(vc.begin(), vc.end());
+  std::vector<float> y(size_t(kMaxTokens * QD), NAN);
+  k.run({q.data(), kk.data(), v.data(), kc.data(), vc.data(), y.data()}, M, pos);
+
+  std::vector<double> kr = rotated(kk, KD, M, pos, hd, freq), qr = rotated(q, QD, M, pos, hd, freq);
+  for (int64_t g = 0; g < KVH; ++g)
+    for (int64_t t = 0; t < M; ++t)
+      for (int64_t d = 0; d < hd; ++d) {
+        size_t at = size_t((g * C + pos + t) * hd + d), src = size_t(t * KD + g * hd + d);
+        kc0[at] = kr[src];
+        vc0[at] = v[src];
+      }
+  EXPECT_LT(relErr(kc, kc0, kc0.size()), 1e-6) << "rotated keys in the cache";
+  std::vector<double> ref = attentionReference(qr, kc0, vc0, GetParam(), C);
+  EXPECT_LT(relErr(y, ref, ref.size()), 1e-5);
+}
+
 class CacheAttentionKernel : public ::testing::TestWithParam<AttentionShape> {};
 
 TEST_P(CacheAttentionKernel, MatchesRoundedReference) {

@@ -50,12 +50,10 @@ auto ::xfmr::driver::targetOf(const ::xfmr::CompileOptions &options) -> mlir::xf
 /// attention split: the module kernels are formed from, before any
 /// schedule. Compile and tune both start here, so their kernel signatures
 /// agree. Returns 0 or the compile return code.
-int ::xfmr::driver::prepareModule(MLIRContext &ctx, const ::xfmr::io::ModelDir &files,
-                  const ::xfmr::CompileOptions &options,
-                  const mlir::xfmr::CPUPipelineOptions &popts,
-                  DiagnosticCapture &diag, OwningOpRef<ModuleOp> &module,
-                  const std::function<void(const std::string &)> &dump,
-                  std::string *error) {
+int ::xfmr::driver::importModelLevel(MLIRContext &ctx, const ::xfmr::io::ModelDir &files,
+                                     const ::xfmr::CompileOptions &options,
+                                     DiagnosticCapture &diag,
+                                     OwningOpRef<ModuleOp> &module, std::string *error) {
   module = mlir::xfmr::importModel(&ctx, files, {options.context}, error);
   if (!module)
     return 2;
@@ -93,6 +91,17 @@ int ::xfmr::driver::prepareModule(MLIRContext &ctx, const ::xfmr::io::ModelDir &
                       "--kv-precision"))
       return 2;
   }
+  return 0;
+}
+
+int ::xfmr::driver::prepareModule(MLIRContext &ctx, const ::xfmr::io::ModelDir &files,
+                  const ::xfmr::CompileOptions &options,
+                  const mlir::xfmr::CPUPipelineOptions &popts,
+                  DiagnosticCapture &diag, OwningOpRef<ModuleOp> &module,
+                  const std::function<void(const std::string &)> &dump,
+                  std::string *error) {
+  if (int rc = importModelLevel(ctx, files, options, diag, module, error))
+    return rc;
   dump("xfmr.mlir");
   PassManager pm(&ctx);
   if (popts.fuse)

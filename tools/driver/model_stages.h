@@ -39,6 +39,13 @@ mlir::xfmr::CPUPipelineOptions pipelineOptions(const ::xfmr::CompileOptions &opt
                                                const mlir::xfmr::CPUTarget &target,
                                                int64_t nCtx);
 
+/// Import and the model-level passes the options ask for (pruning,
+/// quantization, KV cache precision): the module the reference interpreter
+/// runs to check a compiled model. Returns 0 or the compile return code.
+int importModelLevel(mlir::MLIRContext &ctx, const ::xfmr::io::ModelDir &files,
+                     const ::xfmr::CompileOptions &options, DiagnosticCapture &diag,
+                     mlir::OwningOpRef<mlir::ModuleOp> &module, std::string *error);
+
 /// Import, the model-level passes the options ask for, then fusion and the
 /// attention split: the module kernels are formed from, before any
 /// schedule. Compile and tune both start here, so their kernel signatures

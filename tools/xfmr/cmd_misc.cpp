@@ -5,25 +5,11 @@
 #include "xfmr/io/files.h"
 #include "xfmr/runtime.h"
 
+#include <unistd.h>
+
 using namespace xfmr::cli;
 
 namespace {
-/// Copies a real tokenizer.json (+ tokenizer_config.json) into a random
-/// Llama's directory when the vocabulary sizes agree: the model's ids then
-/// mean the tokens anyone else's tokenizer gives.
-void copyTokenizer(const std::string &from, const std::string &to) {
-  std::string text, error;
-  if (!xfmr::io::readRegularFile(from + "/tokenizer.json", xfmr::io::kMaxTokenizerFileBytes,
-                                 &text, &error))
-    die(kBadInput, "--tokenizer: " + error);
-  if (!xfmr::io::writeFileAtomic(to + "/tokenizer.json", text, &error))
-    die(1, error);
-  if (xfmr::io::readRegularFile(from + "/tokenizer_config.json",
-                                xfmr::io::kMaxTokenizerFileBytes, &text, &error) &&
-      !xfmr::io::writeFileAtomic(to + "/tokenizer_config.json", text, &error))
-    die(1, error);
-}
-
 int initLlama(Args &args, const std::string &family) {
   const char *usage =
       "xfmr init-model DIR --family llama|mistral|qwen2 [--layers 22] [--embd 2048] "
@@ -80,14 +66,27 @@ int initLlama(Args &args, const std::string &family) {
   else
     die(kBadInput, "--dtype must be f16, bf16 or f32");
   // The default tokenizer: Llama 2's SentencePiece-style BPE (32000 tokens),
-  // fetched by scripts/setup.sh.
-  if (tokenizer.empty() && c.vocab == 32000)
+  // fetched by scripts/setup.sh; without it the model has none.
+  std::string tokenizerText, tokenizerConfig, error;
+  if (tokenizer.empty() && c.vocab == 32000 &&
+      ::access(XFMR_THIRD_PARTY_DIR "/tokenizers/llama2/tokenizer.json", R_OK) == 0)
     tokenizer = XFMR_THIRD_PARTY_DIR "/tokenizers/llama2";
-  std::string error;
+  // Read before anything is written: a bad --tokenizer leaves no model.
+  if (!tokenizer.empty()) {
+    if (!xfmr::io::readRegularFile(tokenizer + "/tokenizer.json",
+                                   xfmr::io::kMaxTokenizerFileBytes, &tokenizerText, &error))
+      die(kBadInput, "--tokenizer: " + error);
+    if (!xfmr::io::readRegularFile(tokenizer + "/tokenizer_config.json",
+                                   xfmr::io::kMaxTokenizerFileBytes, &tokenizerConfig, &error))
+      tokenizerConfig.clear();
+  }
   if (!xfmr::io::writeRandomLlama(pos[0], c, seed, &error, format))
     die(1, error);
-  if (!tokenizer.empty())
-    copyTokenizer(tokenizer, pos[0]);
+  if ((!tokenizerText.empty() &&
+       !xfmr::io::writeFileAtomic(pos[0] + "/tokenizer.json", tokenizerText, &error)) ||
+      (!tokenizerConfig.empty() &&
+       !xfmr::io::writeFileAtomic(pos[0] + "/tokenizer_config.json", tokenizerConfig, &error)))
+    die(1, error);
   std::printf("wrote %s: %s, %lld layers, %lld wide, %lld heads (%lld kv), head_dim %lld, "
               "MLP %lld, ctx %lld, vocab %lld, %s, seed %u%s\n",
               pos[0].c_str(), family.c_str(), (long long)c.layers, (long long)c.hidden,

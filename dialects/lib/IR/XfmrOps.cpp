@@ -208,6 +208,14 @@ double scaleOrDefault(AttnOp op) {
 }
 
 template <typename AttnOp>
+SmallVector<double> ropeOf(AttnOp op) {
+  if (!op.getRopeTheta())
+    return {};
+  return ropeInverseFrequencies(op.getCache().getType().getHeadDim(),
+                                op.getRopeTheta()->convertToDouble(), op.getRopeScalingAttr());
+}
+
+template <typename AttnOp>
 LogicalResult verifyAttentionInputs(AttnOp op) {
   KVCacheType cache = op.getCache().getType();
   int64_t heads = op.getNumHeads(), hd = cache.getHeadDim();
@@ -231,6 +239,12 @@ LogicalResult verifyAttentionInputs(AttnOp op) {
                             << " layers";
   if (auto s = op.getScale(); s && s->convertToDouble() <= 0.0)
     return op.emitOpError("scale must be positive");
+  if (auto t = op.getRopeTheta(); t && t->convertToDouble() <= 0.0)
+    return op.emitOpError("rope_theta must be positive");
+  if (op.getRopeScalingAttr() && !op.getRopeTheta())
+    return op.emitOpError("rope_scaling needs rope_theta");
+  if (op.getRopeTheta() && hd % 2 != 0)
+    return op.emitOpError() << "rotary embeddings need an even head_dim, got " << hd;
   if (in.size() == 1) {
     if (dim(in[0], 1) != (heads + 2 * kvh) * hd)
       return op.emitOpError() << "packed input width " << dim(in[0], 1)
@@ -257,6 +271,7 @@ LogicalResult verifyAttentionInputs(AttnOp op) {
 } // namespace
 
 double AttentionOp::getScaleOrDefault() { return scaleOrDefault(*this); }
+SmallVector<double> AttentionOp::getRopeInverseFrequencies() { return ropeOf(*this); }
 
 LogicalResult AttentionOp::verify() {
   if (failed(verifyAttentionInputs(*this)))
@@ -274,6 +289,7 @@ LogicalResult AttentionOp::verify() {
 }
 
 double AttentionPartialOp::getScaleOrDefault() { return scaleOrDefault(*this); }
+SmallVector<double> AttentionPartialOp::getRopeInverseFrequencies() { return ropeOf(*this); }
 
 LogicalResult AttentionPartialOp::verify() {
   if (getSplits() < 2)

@@ -20,6 +20,12 @@
 // case a key's dot product and a value's weight are scaled once per
 // position rather than per element.
 //
+// With rope_theta, each new key is rotated before it is appended and each
+// query as it is loaded (rotate-half pairing): the angle p * f is taken in
+// f64 and reduced to [-pi, pi] there, then sine and cosine run as f32
+// polynomials on whole vectors, so the rotation is exact enough at any
+// position and costs a few vector instructions per head vector.
+//
 //===----------------------------------------------------------------------===//
 #include "KernelBuilder.h"
 
@@ -36,6 +42,7 @@ struct AttentionSpec {
   bool packed;
   double scale;
   int64_t splits; // 1: the whole range per unit, normalized output
+  SmallVector<double> ropeFreq; // rotary inverse frequencies; empty: none
 };
 
 LogicalResult buildAttentionKernel(ImplicitLocOpBuilder &b,
@@ -90,6 +97,63 @@ LogicalResult buildAttentionKernel(ImplicitLocOpBuilder &b,
     ids.push_back(i);
   Value laneIds = b.create<arith::ConstantOp>(DenseElementsAttr::get(
       VectorType::get({kBlock}, b.getI32Type()), ArrayRef<int32_t>(ids)));
+
+  // Rotary embedding of one head vector (nv vectors) at position p: lane l
+  // becomes x[l] cos(p f[l mod hd/2]) -+ x[(l + hd/2) mod hd] sin(...),
+  // minus for the first half. Constants per vector j: the lanes'
+  // frequencies (f64) and signs; the partner vector is x's vectors shifted
+  // by hd/2 lanes (a swap when hd/2 is a multiple of the vector width).
+  const bool rope = !spec.ropeFreq.empty();
+  auto f64vt = VectorType::get({vw}, b.getF64Type());
+  SmallVector<Value> ropeFreqV, ropeSign;
+  if (rope) {
+    for (int64_t j = 0; j < nv; ++j) {
+      SmallVector<double> f;
+      SmallVector<float> sign;
+      for (int64_t l = 0; l < vw; ++l) {
+        int64_t g = j * vw + l;
+        f.push_back(spec.ropeFreq[size_t(g % (hd / 2))]);
+        sign.push_back(g < hd / 2 ? -1.f : 1.f);
+      }
+      ropeFreqV.push_back(b.create<arith::ConstantOp>(
+          DenseElementsAttr::get(f64vt, ArrayRef<double>(f))));
+      ropeSign.push_back(b.create<arith::ConstantOp>(
+          DenseElementsAttr::get(vt, ArrayRef<float>(sign))));
+    }
+  }
+  auto rotate = [&](ArrayRef<Value> x, Value p) -> SmallVector<Value> {
+    if (!rope)
+      return SmallVector<Value>(x);
+    Value pf = b.create<arith::UIToFPOp>(
+        b.getF64Type(), b.create<arith::IndexCastOp>(b.getI64Type(), p));
+    Value pv = b.create<vector::BroadcastOp>(f64vt, pf);
+    Value twoPi = b.create<arith::ConstantOp>(DenseElementsAttr::get(f64vt, 2 * M_PI));
+    Value invTwoPi =
+        b.create<arith::ConstantOp>(DenseElementsAttr::get(f64vt, 1 / (2 * M_PI)));
+    SmallVector<Value> y;
+    for (int64_t j = 0; j < nv; ++j) {
+      Value ang = b.create<arith::MulFOp>(pv, ropeFreqV[size_t(j)]);
+      Value turns = b.create<math::RoundEvenOp>(b.create<arith::MulFOp>(ang, invTwoPi));
+      Value red = b.create<arith::TruncFOp>(
+          vt, b.create<arith::SubFOp>(ang, b.create<arith::MulFOp>(turns, twoPi)));
+      Value cs = b.create<math::CosOp>(red), sn = b.create<math::SinOp>(red);
+      int64_t g0 = (j * vw + hd / 2) % hd;
+      Value partner;
+      if (g0 % vw == 0) {
+        partner = x[size_t(g0 / vw)];
+      } else {
+        int64_t va = g0 / vw, vb = (va + 1) % nv;
+        SmallVector<int64_t> mask;
+        for (int64_t l = 0; l < vw; ++l) {
+          int64_t g = (g0 + l) % hd;
+          mask.push_back(g / vw == va ? g % vw : vw + g % vw);
+        }
+        partner = b.create<vector::ShuffleOp>(x[size_t(va)], x[size_t(vb)], mask);
+      }
+      y.push_back(k.fma(partner, k.mul(sn, ropeSign[size_t(j)]), k.mul(x[size_t(j)], cs)));
+    }
+    return y;
+  };
 
   // A cache half (keys or values): elements, and for i8 the scales.
   struct Half {
@@ -146,7 +210,7 @@ LogicalResult buildAttentionKernel(ImplicitLocOpBuilder &b,
         kx.push_back(k.vload(vt, kIn, {t, k.add(src, k.idx(kCol))}));
         vx.push_back(k.vload(vt, vIn, {t, k.add(src, k.idx(vCol))}));
       }
-      append(kc, g, p, kx);
+      append(kc, g, p, rotate(kx, p));
       append(vc, g, p, vx);
     });
     Value h0 = k.mul(g, k.idx(group));
@@ -163,9 +227,11 @@ LogicalResult buildAttentionKernel(ImplicitLocOpBuilder &b,
         Value sv = k.bcast(vt, scale);
         SmallVector<Value> init;
         for (size_t r = 0; r < R; ++r) {
+          SmallVector<Value> raw;
           for (int64_t j = 0; j < nv; ++j)
-            qv[r].push_back(
-                k.mul(k.vload(vt, q, {ts[r], k.add(qOff, k.idx(j * vw))}), sv));
+            raw.push_back(k.vload(vt, q, {ts[r], k.add(qOff, k.idx(j * vw))}));
+          for (Value v : rotate(raw, k.add(a.pos, ts[r])))
+            qv[r].push_back(k.mul(v, sv));
           init.push_back(k.f32(-1.0e30));
           init.push_back(k.f32(0.0));
           for (int64_t j = 0; j < nv; ++j)
@@ -296,7 +362,8 @@ LogicalResult cpu::buildAttention(ImplicitLocOpBuilder &b, AttentionOp op,
                                   KernelArgs &a) {
   return buildAttentionKernel(b,
                               {op, op.getCache().getType(), int64_t(op.getNumHeads()),
-                               op.isPacked(), op.getScaleOrDefault(), 1},
+                               op.isPacked(), op.getScaleOrDefault(), 1,
+                               op.getRopeInverseFrequencies()},
                               a);
 }
 
@@ -305,7 +372,7 @@ LogicalResult cpu::buildAttentionPartial(ImplicitLocOpBuilder &b,
   return buildAttentionKernel(b,
                               {op, op.getCache().getType(), int64_t(op.getNumHeads()),
                                op.isPacked(), op.getScaleOrDefault(),
-                               int64_t(op.getSplits())},
+                               int64_t(op.getSplits()), op.getRopeInverseFrequencies()},
                               a);
 }
 

@@ -113,9 +113,9 @@ def Xfmr_RopeScalingAttr : AttrDef<Xfmr_Dialect, "RopeScaling"> {
   }];
   let parameters = (ins StringRefParameter<"linear or llama3">:$kind,
                         Xfmr_F64Parameter<"">:$factor,
-                        Xfmr_F64Parameter<"", "::llvm::APFloat(1.0)">:$lowFreqFactor,
-                        Xfmr_F64Parameter<"", "::llvm::APFloat(4.0)">:$highFreqFactor,
-                        DefaultValuedParameter<"int64_t", "8192">:$originalContext);
+                        Xfmr_F64Parameter<"", "::llvm::APFloat(1.0)">:$low_freq_factor,
+                        Xfmr_F64Parameter<"", "::llvm::APFloat(4.0)">:$high_freq_factor,
+                        DefaultValuedParameter<"int64_t", "8192">:$original_context);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
 }

@@ -275,11 +275,18 @@ def Xfmr_AttentionOp : Xfmr_Op<"attention"> {
     The inputs are either `q, k, v`, or one packed tensor whose rows are
     `[q | k | v]` (`num_heads + 2 kv_heads` head vectors), the output of a
     fused QKV projection (`xfmr-fuse-qkv`).
+
+    With `rope_theta` (and optionally `rope_scaling`), q and k are first
+    rotated as `xfmr.rotary` would rotate them at their positions
+    (`xfmr-fuse-rotary` folds the two rotary ops in): the cache stores the
+    rotated keys.
   }];
   let arguments = (ins Variadic<Xfmr_Activation>:$inputs,
                        Arg<Xfmr_KVCacheType, "the cache", [MemRead, MemWrite]>:$cache,
                        Index:$pos, I64Attr:$layer, I64Attr:$num_heads,
                        OptionalAttr<F64Attr>:$scale,
+                       OptionalAttr<F64Attr>:$rope_theta,
+                       OptionalAttr<Xfmr_RopeScalingAttr>:$rope_scaling,
                        OptionalAttr<Xfmr_ScheduleAttr>:$schedule);
   let results = (outs Xfmr_Activation:$result);
   let assemblyFormat = [{
@@ -290,6 +297,9 @@ def Xfmr_AttentionOp : Xfmr_Op<"attention"> {
   let extraClassDeclaration = [{
     /// The softmax scale: the attribute, or 1/sqrt(head_dim).
     double getScaleOrDefault();
+    /// The rotary inverse frequencies applied to q and k; empty without
+    /// rope_theta.
+    SmallVector<double> getRopeInverseFrequencies();
     /// One packed [q | k | v] input instead of three.
     bool isPacked() { return getInputs().size() == 1; }
     /// The queries (or the packed input).
@@ -313,6 +323,8 @@ def Xfmr_AttentionPartialOp : Xfmr_Op<"attention_partial"> {
                        Arg<Xfmr_KVCacheType, "the cache", [MemRead, MemWrite]>:$cache,
                        Index:$pos, I64Attr:$layer, I64Attr:$num_heads,
                        I64Attr:$splits, OptionalAttr<F64Attr>:$scale,
+                       OptionalAttr<F64Attr>:$rope_theta,
+                       OptionalAttr<Xfmr_RopeScalingAttr>:$rope_scaling,
                        OptionalAttr<Xfmr_ScheduleAttr>:$schedule);
   let results = (outs Xfmr_Activation:$result);
   let assemblyFormat = [{
@@ -322,6 +334,7 @@ def Xfmr_AttentionPartialOp : Xfmr_Op<"attention_partial"> {
   let hasVerifier = 1;
   let extraClassDeclaration = [{
     double getScaleOrDefault();
+    SmallVector<double> getRopeInverseFrequencies();
     bool isPacked() { return getInputs().size() == 1; }
   }];
 }

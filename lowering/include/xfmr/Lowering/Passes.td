@@ -106,6 +106,20 @@ def XfmrPruneLayersPass : Pass<"xfmr-prune-layers", "ModuleOp"> {
 // Fusion (on the xfmr dialect, before schedules)
 //===----------------------------------------------------------------------===//
 
+def XfmrFuseRotaryPass : Pass<"xfmr-fuse-rotary", "ModuleOp"> {
+  let summary = "Fold the rotary embeddings of q and k into their attention";
+  let description = [{
+    When an `xfmr.attention`'s q and k are each the only use of an
+    `xfmr.rotary` at the attention's position, with the cache's head_dim and
+    the same theta and scaling, the attention takes the unrotated q and k
+    and `rope_theta` / `rope_scaling`: its kernel rotates each key once as
+    it appends it to the cache and each query as it loads it, so the rotated
+    vectors never go through memory and two dispatches per layer go away
+    (and the Q, K, V projections become adjacent for `xfmr-fuse-qkv`).
+  }];
+  let dependentDialects = ["::mlir::xfmr::XfmrDialect"];
+}
+
 def XfmrFuseQKVPass : Pass<"xfmr-fuse-qkv", "ModuleOp"> {
   let summary = "Merge the Q, K and V projections of an attention into one linear";
   let description = [{
