@@ -5,7 +5,7 @@
 #     targets of test/fuzz (XFMR_SANITIZE, XFMR_FUZZ). The kernels the
 #     compiler generates are not instrumented (LLVM emits them in-process);
 #     MLIR and LLVM are the distribution's uninstrumented libraries.
-#  2. runs the test suite there (363 of the 368 ctest tests), less the five
+#  2. runs the test suite there (403 of the 408 ctest tests), less the five
 #     GPT-2 124M end-to-end cases (GPT2Small124M*: 85-210 s each sanitized,
 #     11 min together on 2 cores; the normal run has them, their kernels are
 #     not instrumented anyway, and every smaller end-to-end case, on the same
