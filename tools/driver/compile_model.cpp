@@ -160,33 +160,50 @@ bool writeWeights(const ::xfmr::io::ModelDir &files,
 struct TokenizerFile {
   const char *name, *altName;
 };
-constexpr TokenizerFile kTokenizerFiles[] = {{"vocab.json", "encoder.json"},
-                                             {"merges.txt", "vocab.bpe"}};
+constexpr TokenizerFile kGpt2Files[] = {{"vocab.json", "encoder.json"},
+                                        {"merges.txt", "vocab.bpe"}};
+constexpr TokenizerFile kHfFiles[] = {{"tokenizer.json", nullptr},
+                                      {"tokenizer_config.json", nullptr}};
+
+/// Where `t` is in `from`, or "" when it is not there.
+std::string findTokenizerFile(const std::string &from, const TokenizerFile &t) {
+  for (const char *name : {t.name, t.altName})
+    if (name && llvm::sys::fs::exists(from + "/" + name))
+      return from + "/" + name;
+  return "";
+}
 
 /// Copies the tokenizer, when the source has one, with a size limit, and
 /// checks that the runtime loads it: a bad tokenizer is an error at compile
-/// time, not at the first prompt.
+/// time, not at the first prompt. tokenizer.json (with its
+/// tokenizer_config.json) and GPT-2's pair are copied as they are there;
+/// the runtime takes tokenizer.json first.
 bool copyTokenizer(const std::string &from, const std::string &to, std::string *error) {
-  int found = 0;
-  for (const TokenizerFile &t : kTokenizerFiles) {
-    std::string src;
-    for (const char *name : {t.name, t.altName})
-      if (src.empty() && llvm::sys::fs::exists(from + "/" + name))
-        src = from + "/" + name;
-    if (src.empty())
-      continue;
-    ++found;
+  auto copy = [&](const std::string &src, const char *name) {
     std::string text;
-    if (!::xfmr::io::readRegularFile(src, ::xfmr::io::kMaxTokenizerFileBytes, &text, error) ||
-        !::xfmr::io::writeFileAtomic(to + "/" + t.name, text, error))
-      return false;
-  }
-  if (found == 0)
-    return true;
-  if (found == 1) {
+    return ::xfmr::io::readRegularFile(src, ::xfmr::io::kMaxTokenizerFileBytes, &text, error) &&
+           ::xfmr::io::writeFileAtomic(to + "/" + name, text, error);
+  };
+  bool hf = !findTokenizerFile(from, kHfFiles[0]).empty();
+  if (hf)
+    for (const TokenizerFile &t : kHfFiles) {
+      std::string src = findTokenizerFile(from, t);
+      if (!src.empty() && !copy(src, t.name))
+        return false;
+    }
+  std::string gpt2[2] = {findTokenizerFile(from, kGpt2Files[0]),
+                         findTokenizerFile(from, kGpt2Files[1])};
+  int found = !gpt2[0].empty() + !gpt2[1].empty();
+  if (found == 1 && !hf) {
     *error = from + ": has only one of vocab.json and merges.txt; a tokenizer needs both";
     return false;
   }
+  if (found == 2)
+    for (int k = 0; k < 2; ++k)
+      if (!copy(gpt2[k], kGpt2Files[k].name))
+        return false;
+  if (!hf && found == 0)
+    return true;
   xfmr_tokenizer *tok = xfmr_tokenizer_load(to.c_str());
   if (!tok) {
     // The runtime names the copy; name the source.

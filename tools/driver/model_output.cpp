@@ -20,8 +20,9 @@ using namespace xfmr::driver;
 namespace {
 /// The files a compiled model directory holds.
 const std::set<std::string> &modelFiles() {
-  static const std::set<std::string> files = {"manifest.txt", "kernels.so", "weights.bin",
-                                              "vocab.json", "merges.txt"};
+  static const std::set<std::string> files = {"manifest.txt", "kernels.so",    "weights.bin",
+                                              "vocab.json",   "merges.txt",    "tokenizer.json",
+                                              "tokenizer_config.json"};
   return files;
 }
 

@@ -5,6 +5,8 @@
 #include "compile_model.h"
 
 #include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -114,6 +116,30 @@ inline int takeThreads(Args &args, const std::string &name = "--threads") {
   return int(n);
 }
 
+/// Comma-separated non-negative token ids (`--tokens 1,2,3`), the value of
+/// `option`; anything else exits with a one-line error.
+inline std::vector<int32_t> parseIds(const std::string &option, const std::string &s) {
+  std::string expects = option + " expects comma-separated non-negative ids, got ";
+  if (!s.empty() && s.back() == ',')
+    die(kBadInput, expects + "a trailing ','");
+  std::vector<int32_t> ids;
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t j = s.find(',', i);
+    if (j == std::string::npos)
+      j = s.size();
+    std::string part = s.substr(i, j - i);
+    char *end = nullptr;
+    long v = std::strtol(part.c_str(), &end, 10);
+    if (part.empty() || *end != '\0' || v < 0 || v > INT32_MAX || part[0] == '-' ||
+        part[0] == '+' || part[0] == ' ')
+      die(kBadInput, expects + "'" + part + "'");
+    ids.push_back(int32_t(v));
+    i = j + 1;
+  }
+  return ids;
+}
+
 /// The model options `xfmr compile` and `xfmr tune` share.
 CompileOptions takeCompileOptions(Args &args);
 /// A duration option: "90" or "90s", "10m", "1h" -> seconds.
@@ -130,6 +156,7 @@ int cmdBench(int argc, char **argv);
 int cmdInitModel(int argc, char **argv);
 int cmdEval(int argc, char **argv);
 int cmdVerify(int argc, char **argv);
+int cmdTokenize(int argc, char **argv);
 
 } // namespace xfmr::cli
 

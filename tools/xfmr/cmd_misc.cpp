@@ -79,6 +79,14 @@ int initLlama(Args &args, const std::string &family) {
     if (!xfmr::io::readRegularFile(tokenizer + "/tokenizer_config.json",
                                    xfmr::io::kMaxTokenizerFileBytes, &tokenizerConfig, &error))
       tokenizerConfig.clear();
+    xfmr_tokenizer *tok = xfmr_tokenizer_load(tokenizer.c_str());
+    if (!tok)
+      die(kBadInput, std::string("--tokenizer: ") + xfmr_last_error());
+    int64_t n = xfmr_tokenizer_vocab_size(tok);
+    xfmr_tokenizer_free(tok);
+    if (n > c.vocab)
+      die(kBadInput, "--tokenizer " + tokenizer + " has " + std::to_string(n) +
+                         " tokens, more than --vocab " + std::to_string(c.vocab));
   }
   if (!xfmr::io::writeRandomLlama(pos[0], c, seed, &error, format))
     die(1, error);

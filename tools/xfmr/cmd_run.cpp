@@ -15,28 +15,6 @@ double msSince(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
-std::vector<int32_t> parseIds(const std::string &s) {
-  if (!s.empty() && s.back() == ',')
-    die(kBadInput, "--tokens expects comma-separated non-negative ids, got a trailing ','");
-  std::vector<int32_t> ids;
-  size_t i = 0;
-  while (i < s.size()) {
-    size_t j = s.find(',', i);
-    if (j == std::string::npos)
-      j = s.size();
-    std::string part = s.substr(i, j - i);
-    char *end = nullptr;
-    long v = std::strtol(part.c_str(), &end, 10);
-    if (part.empty() || *end != '\0' || v < 0 || v > INT32_MAX || part[0] == '-' ||
-        part[0] == '+' || part[0] == ' ')
-      die(kBadInput, "--tokens expects comma-separated non-negative ids, got '" +
-                         part + "'");
-    ids.push_back(int32_t(v));
-    i = j + 1;
-  }
-  return ids;
-}
-
 /// Writes rows x vocab float32 little-endian, atomically (a temporary
 /// sibling, then a rename); a target that is not a regular file (a device
 /// node, a FIFO, a symbolic link, a directory) is refused and left alone.
@@ -81,7 +59,7 @@ int xfmr::cli::cmdRun(int argc, char **argv) {
     ids.resize(size_t(xfmr_tokenize(tok, prompt.c_str(), nullptr, 0)));
     xfmr_tokenize(tok, prompt.c_str(), ids.data(), int(ids.size()));
   } else {
-    ids = parseIds(tokenList);
+    ids = parseIds("--tokens", tokenList);
   }
   if (ids.empty())
     die(kBadInput, "the prompt has no tokens");

@@ -10,6 +10,7 @@ static const char *kUsage =
     "  run OUT -p TEXT | --tokens IDS   generate; see 'xfmr run --help'\n"
     "  bench OUT                        time prefill and decode; see 'xfmr bench --help'\n"
     "  verify OUT                       check a compiled model whole (checksums, kernels)\n"
+    "  tokenize DIR -p TEXT | --decode IDS   text to ids and back with a model's tokenizer\n"
     "  eval A B                         compare two models' logits (B: baseline)\n"
     "  tune MODEL_DIR --db PATH         tune the kernels' schedules into a database\n"
     "  tune-db export|import|list DB    share and read tuning databases\n"
@@ -37,6 +38,8 @@ int main(int argc, char **argv) {
     return xfmr::cli::cmdEval(argc, argv);
   if (cmd == "verify")
     return xfmr::cli::cmdVerify(argc, argv);
+  if (cmd == "tokenize")
+    return xfmr::cli::cmdTokenize(argc, argv);
   if (cmd == "init-model")
     return xfmr::cli::cmdInitModel(argc, argv);
   std::fprintf(stderr, "xfmr: unknown command '%s'\n%s", cmd.c_str(), kUsage);

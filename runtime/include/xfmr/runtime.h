@@ -4,7 +4,8 @@
  *   manifest.txt   the dispatch list (which kernel runs on which buffers)
  *   kernels.so     the generated kernels, one C entry point each
  *   weights.bin    the weights in the layout the kernels read (memory-mapped)
- *   vocab.json, merges.txt   the tokenizer, when the source model had one
+ *   tokenizer.json (+ tokenizer_config.json), or vocab.json + merges.txt:
+ *                  the tokenizer, when the source model had one
  *
  * The runtime knows nothing of the compiler. Every function that can fail
  * returns NULL or a negative value and leaves a one-line message in
@@ -117,26 +118,85 @@ xfmr_sampler *xfmr_sampler_create(const xfmr_sampler_params *params);
 void xfmr_sampler_free(xfmr_sampler *sampler);
 int32_t xfmr_sample(xfmr_sampler *sampler, const float *logits, int vocab);
 
-/* ---- Tokenizer (GPT-2 byte-level BPE: vocab.json + merges.txt) ------------ */
+/* ---- Tokenizer ------------------------------------------------------------- */
 
-/* Loads dir/vocab.json + dir/merges.txt: regular files of at most 64 MiB
- * each, validated (ids 0..N-1 once each; every merge's parts and result are
- * tokens); NULL and one line in xfmr_last_error() naming the file (and line)
- * otherwise. */
+/* Byte-level BPE (GPT-2, Llama 3, Qwen2/3) and SentencePiece-style BPE with
+ * byte fallback (Llama 2, Mistral, TinyLlama), as Hugging Face's tokenizers
+ * give them (docs/runtime.md lists what is supported and what is refused). */
+typedef struct xfmr_detokenizer xfmr_detokenizer;
+
+/* Loads dir/tokenizer.json (+ dir/tokenizer_config.json when there) if dir
+ * has it, else GPT-2's dir/vocab.json + dir/merges.txt: regular files of at
+ * most 64 MiB each, validated (ids in range and each once; every merge's
+ * parts and result are tokens; every component one xfmr implements); NULL
+ * and one line in xfmr_last_error() naming the file and the field (or
+ * line) otherwise. */
 xfmr_tokenizer *xfmr_tokenizer_load(const char *dir);
 void xfmr_tokenizer_free(xfmr_tokenizer *tokenizer);
-/* Encodes UTF-8 text; writes up to cap ids and returns how many the text
- * has (call again with a larger buffer when the result exceeds cap).
- * Invalid UTF-8 is encoded byte by byte. A NULL tokenizer, a text over
- * INT_MAX bytes or running out of memory returns 0 with
- * xfmr_last_error() set; NULL text is "". Cost: O(n log n) in the length
- * of the longest word. Not safe to call on one tokenizer from two threads
- * at once (it caches short words). */
+/* Ids are 0..size-1 (the model's vocabulary and the added tokens). */
+int xfmr_tokenizer_vocab_size(const xfmr_tokenizer *tokenizer);
+/* The beginning- and end-of-text tokens tokenizer_config.json names
+ * (bos_token, eos_token), or -1 when it names none or there is no such
+ * file (GPT-2's vocab.json has none). */
+int32_t xfmr_tokenizer_bos(const xfmr_tokenizer *tokenizer);
+int32_t xfmr_tokenizer_eos(const xfmr_tokenizer *tokenizer);
+/* 1 for a special token (added with "special": true, or one of the
+ * config's additional_special_tokens), else 0. */
+int xfmr_token_is_special(const xfmr_tokenizer *tokenizer, int32_t id);
+
+/* Flags of xfmr_tokenize_ex. */
+#define XFMR_TOKENIZE_NO_SPECIAL 1u      /* add no BOS/EOS around the text */
+#define XFMR_TOKENIZE_SPECIAL_AS_TEXT 2u /* "<s>" in the text is text, not token <s> */
+
+/* Encodes len bytes of UTF-8 text; writes up to cap ids and returns how many
+ * the text has (call again with a larger buffer when the result exceeds
+ * cap). Added tokens in the text (<|im_start|>, <s>, ...) become their ids;
+ * the tokens the tokenizer puts around a text (BOS, EOS: tokenizer_config's
+ * add_bos_token/add_eos_token, else tokenizer.json's post_processor) are
+ * added unless XFMR_TOKENIZE_NO_SPECIAL. Invalid UTF-8 is encoded byte by
+ * byte. A NULL tokenizer, more than INT_MAX ids or running out of memory
+ * returns 0 with xfmr_last_error() set; NULL text is "". Cost: O(n log n)
+ * in the length of the longest word. Not safe to call on one tokenizer from
+ * two threads at once (it caches short words). */
+int xfmr_tokenize_ex(xfmr_tokenizer *tokenizer, const char *text, size_t len,
+                     int32_t *ids, int cap, unsigned flags);
+/* xfmr_tokenize_ex of a NUL-terminated text, flags 0. */
 int xfmr_tokenize(xfmr_tokenizer *tokenizer, const char *text, int32_t *ids,
                   int cap);
-/* The bytes of one token (not NUL-terminated), or NULL for an unknown id. */
+/* The bytes one token decodes to on its own (not NUL-terminated; a byte-
+ * level token may hold part of a character), or NULL for an unknown id. */
 const char *xfmr_token_bytes(const xfmr_tokenizer *tokenizer, int32_t id,
                              size_t *len);
+
+/* Flags of decoding. */
+#define XFMR_DECODE_SKIP_SPECIAL 1u /* leave special tokens out */
+
+/* Decodes n ids as Hugging Face's decode() does: bytes joined into UTF-8
+ * (an invalid or cut sequence becomes U+FFFD), SentencePiece's leading
+ * space removed, clean_up_tokenization_spaces when tokenizer_config.json
+ * asks. Writes up to cap - 1 bytes and a NUL into out (when cap > 0) and
+ * returns the text's length (call again with a larger buffer when it is
+ * >= cap), or -1 for an id outside the vocabulary. */
+int64_t xfmr_detokenize(const xfmr_tokenizer *tokenizer, const int32_t *ids, int n,
+                        char *out, size_t cap, unsigned flags);
+
+/* Streaming decoding, one id at a time: feed returns the bytes that are
+ * complete UTF-8 so far (NUL-terminated, valid until the next call on this
+ * detokenizer; possibly empty: a character cut between tokens is held back
+ * until it is complete, an invalid sequence becomes U+FFFD); flush returns
+ * what is held back (U+FFFD for a cut character) and ends the text. Feeding
+ * a whole text gives xfmr_detokenize's bytes without its
+ * clean_up_tokenization_spaces (which needs the text after a token). A
+ * detokenizer must not outlive its tokenizer. feed returns NULL for an id
+ * outside the vocabulary. */
+xfmr_detokenizer *xfmr_detokenizer_create(const xfmr_tokenizer *tokenizer,
+                                          unsigned flags);
+const char *xfmr_detokenizer_feed(xfmr_detokenizer *detokenizer, int32_t id,
+                                  size_t *len);
+const char *xfmr_detokenizer_flush(xfmr_detokenizer *detokenizer, size_t *len);
+/* Starts a new text (what was held back is dropped). */
+void xfmr_detokenizer_reset(xfmr_detokenizer *detokenizer);
+void xfmr_detokenizer_free(xfmr_detokenizer *detokenizer);
 
 #ifdef __cplusplus
 }

@@ -44,8 +44,9 @@ bool jsonDepthWithin(const char *begin, const char *end, int maxDepth);
 /// read by setting it, which races with other threads creating files).
 unsigned currentUmask();
 
-/// The most bytes a tokenizer file (vocab.json, merges.txt) may have:
-/// GPT-2's are 1.0 MB and 0.5 MB, the largest BPE vocabularies a few MB.
+/// The most bytes a tokenizer file (vocab.json, merges.txt, tokenizer.json,
+/// tokenizer_config.json) may have: GPT-2's are 1.0 MB and 0.5 MB, Llama 3's
+/// tokenizer.json 9 MB, Qwen3's 11 MB.
 constexpr int64_t kMaxTokenizerFileBytes = int64_t(64) << 20;
 
 /// Nesting the project's JSON files need (config.json, tokenizer files,
