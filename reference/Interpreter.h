@@ -54,7 +54,7 @@ struct InterpreterOptions {
   /// With dotInputRounding: relative noise, uniform in +-jitter, applied to
   /// each rounded input element before rounding. It measures how far the
   /// rounding scheme moves the logits when its inputs move by float32-sized
-  /// amounts. The noise is the old ReferenceGPT2's stream (splitmix64 from
+  /// amounts. The noise is the old hand-written reference's stream (splitmix64 from
   /// the same seed, one draw per rounded element, token by token in program
   /// order, one draw set per distinct rounded input), so bounds measured
   /// with it still hold.

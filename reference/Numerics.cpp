@@ -67,3 +67,17 @@ double jitterFactor(uint64_t draw, double jitter) {
 }
 
 } // namespace xfmr::reference::detail
+
+void xfmr::reference::detail::rotate(const double *x, int64_t cols, int64_t hd,
+                                     double position, llvm::ArrayRef<double> inv,
+                                     double *y) {
+  const int64_t half = hd / 2;
+  for (int64_t i = 0; i < half; ++i) {
+    double c = std::cos(position * inv[size_t(i)]), s = std::sin(position * inv[size_t(i)]);
+    for (int64_t h0 = 0; h0 < cols; h0 += hd) {
+      double x1 = x[h0 + i], x2 = x[h0 + i + half];
+      y[h0 + i] = x1 * c - x2 * s;
+      y[h0 + i + half] = x2 * c + x1 * s;
+    }
+  }
+}

@@ -24,6 +24,12 @@ void layerNorm(const double *x, int64_t n, const float *gamma,
 void rmsNorm(const double *x, int64_t n, const float *gamma, double eps,
              double *y);
 
+/// Rotary embedding of `cols` values (heads of `headDim`) at `position`, in
+/// the rotate-half pairing, with inverse frequencies `inv` (headDim / 2 of
+/// them); y may not alias x. xfmr.rotary and attention with rope_theta.
+void rotate(const double *x, int64_t cols, int64_t headDim, double position,
+            llvm::ArrayRef<double> inv, double *y);
+
 /// Storage roundings, through f32 as the kernels see the values.
 double roundToHalf(double x);
 double roundToBF16(double x);

@@ -3,6 +3,7 @@
 // positions, xfmr.attention_partial writes the state of each of `splits`
 // ranges, xfmr.attention_combine merges such states.
 #include "Frame.h"
+#include "Numerics.h"
 
 #include <algorithm>
 #include <cmath>
@@ -83,6 +84,21 @@ LogicalResult attend(AttnOp op, Frame &f, int64_t splits,
   }
   if (!in.v)
     return failure();
+  // rope_theta (xfmr-fuse-rotary): q and k rotated at their positions
+  // first, as the rotary ops the pass folded in did.
+  Tensor qRot, kRot;
+  SmallVector<double> inv = op.getRopeInverseFrequencies();
+  if (!inv.empty()) {
+    qRot = Tensor(f.rows(), heads * hd);
+    kRot = Tensor(f.rows(), kvh * hd);
+    for (int64_t t = 0; t < f.rows(); ++t) {
+      rotate(in.q->row(t), heads * hd, hd, double(f.pos() + t), inv, qRot.row(t));
+      rotate(in.k->row(t) + in.kCol, kvh * hd, hd, double(f.pos() + t), inv, kRot.row(t));
+    }
+    in.q = &qRot;
+    in.k = &kRot;
+    in.kCol = 0;
+  }
   for (int64_t t = 0; t < f.rows(); ++t)
     for (int64_t g = 0; g < kvh; ++g) {
       cache.store(layer, KV::Keys, g, f.pos() + t, in.k->row(t) + in.kCol + g * hd);

@@ -108,20 +108,10 @@ LogicalResult rotary(RotaryOp op, Frame &f) {
   const Tensor *x = f.activation(op, op.getInput());
   if (!x)
     return failure();
-  const int64_t hd = int64_t(op.getHeadDim()), half = hd / 2;
   SmallVector<double> inv = op.getInverseFrequencies();
   Tensor y(x->rows, x->cols);
-  for (int64_t t = 0; t < x->rows; ++t) {
-    double p = double(f.pos() + t);
-    for (int64_t i = 0; i < half; ++i) {
-      double c = std::cos(p * inv[size_t(i)]), s = std::sin(p * inv[size_t(i)]);
-      for (int64_t h0 = 0; h0 < x->cols; h0 += hd) {
-        double x1 = x->row(t)[h0 + i], x2 = x->row(t)[h0 + i + half];
-        y.row(t)[h0 + i] = x1 * c - x2 * s;
-        y.row(t)[h0 + i + half] = x2 * c + x1 * s;
-      }
-    }
-  }
+  for (int64_t t = 0; t < x->rows; ++t)
+    rotate(x->row(t), x->cols, int64_t(op.getHeadDim()), double(f.pos() + t), inv, y.row(t));
   f.define(op.getResult(), std::move(y));
   return success();
 }

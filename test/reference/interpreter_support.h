@@ -5,11 +5,11 @@
 
 #include "../e2e/compare.h"
 #include "Interpreter.h"
-#include "reference_gpt2.h"
 #include "xfmr/Lowering/Passes.h"
 #include "xfmr/import/Importer.h"
 #include "xfmr/import/gpt2.h"
 #include "xfmr/import/llama.h"
+#include "xfmr/io/quantize.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
@@ -92,8 +92,7 @@ inline mlir::OwningOpRef<mlir::ModuleOp> parseModule(mlir::MLIRContext &ctx,
   return m;
 }
 
-/// The model-level passes `xfmr compile` runs on an imported module, named
-/// as ReferenceOptions names what they do.
+/// The model-level passes `xfmr compile` runs on an imported module.
 struct ModelPasses {
   std::vector<int64_t> drop = {};     // xfmr-prune-layers
   io::QuantScheme scheme = {};        // not F32: xfmr-quantize-weights
@@ -124,10 +123,6 @@ struct ModelPasses {
       pm.addPass(createXfmrKVCachePrecisionPass(o));
     }
   }
-  /// What ReferenceGPT2 is told for the same model.
-  reference::ReferenceOptions referenceOptions(bool dot, double jitter) const {
-    return {drop, scheme, keep, kv, dot, jitter};
-  }
 };
 
 /// A random model written to a temporary directory in the Hugging Face
@@ -155,9 +150,6 @@ struct ImportedModel {
       return nullptr;
     return m->open(error) ? std::move(m) : nullptr;
   }
-
-  /// The GPT-2 files, for ReferenceGPT2.
-  const io::GPT2Model &gpt2Files() const { return *llvm::cast<io::GPT2Model>(files.get()); }
 
   /// The checkpoint by the names the importer writes (the file's own).
   reference::WeightLoader loader() const {

@@ -2,8 +2,7 @@
 // teacher-forced token stream. A and B are compiled models, or
 // "reference:MODEL_DIR" for the float64 reference executor.
 #include "cli.h"
-#include "reference_gpt2.h"
-#include "xfmr/import/gpt2.h"
+#include "reference_model.h"
 #include "xfmr/io/files.h"
 #include "xfmr/runtime.h"
 
@@ -87,16 +86,18 @@ Evaluated runReference(const std::string &dir, const std::vector<int32_t> &token
   Evaluated e;
   e.name = "reference:" + dir;
   std::string error;
-  auto model = xfmr::io::ModelDir::open(dir, &error);
-  if (!model)
-    die(kBadInput, error);
-  auto *files = llvm::dyn_cast<xfmr::io::GPT2Model>(model.get());
-  if (!files)
-    die(kBadInput, dir + ": the reference runs GPT-2 models only");
-  xfmr::reference::ReferenceGPT2 ref(*files);
-  e.vocab = int(files->config().vocab);
-  e.bytes = fileSize(dir + "/model.safetensors");
-  for (const auto &row : ref.forward(tokens))
+  // The f32 model as imported, interpreted in float64 (any family).
+  xfmr::driver::ReferenceModel ref;
+  if (int rc = xfmr::driver::openReference(dir, xfmr::CompileOptions{}, 0, ref, &error))
+    die(rc, error);
+  e.vocab = int(ref.interpreter->vocab());
+  e.bytes = 0;
+  for (const auto &f : ref.files->checkpoint().files())
+    e.bytes += int64_t(f->dataBytes());
+  xfmr::reference::Logits logits = ref.interpreter->forward(tokens);
+  if (logits.empty() && !tokens.empty())
+    die(kBadInput, "reference: " + ref.interpreter->error());
+  for (const auto &row : logits)
     for (double v : row)
       e.logits.push_back(float(v));
   return e;

@@ -1,16 +1,20 @@
-// End to end: random GPT-2 -> xfmr compile -> runtime, against the float64
-// reference executor on the same weights.
+// End to end: random GPT-2 and Llama-family models -> xfmr compile ->
+// runtime, against the float64 interpreter of the same module (the IR after
+// the model-level passes the compile ran) on the same weights.
 #include "compare.h"
 #include "compile_model.h"
+#include "reference_model.h"
 #include "xfmr/Lowering/CPUTarget.h"
-#include "reference_gpt2.h"
 #include "xfmr/import/gpt2.h"
+#include "xfmr/import/llama.h"
+#include "xfmr/io/quantize.h"
 #include "xfmr/runtime.h"
 
 #include <gtest/gtest.h>
 
 #include <cstring>
 
+#include <functional>
 #include <optional>
 #include <random>
 
@@ -41,19 +45,26 @@ struct Case {
   double jitter = 0;
   bool amx = false; // int8 prefill on AMX tiles (skipped without AMX)
   int64_t attentionSplits = 1; // flash-decoding ranges per kv head
+  /// A Llama-family model instead of `config`'s GPT-2.
+  std::optional<io::LlamaConfig> llama = std::nullopt;
+  io::RandomLlamaFormat llamaFormat = {};
+  int64_t context = 0; // --context (0: the model's)
 };
 
 void PrintTo(const Case &c, std::ostream *os) { *os << c.name; }
 
-class GPT2EndToEnd : public ::testing::TestWithParam<Case> {};
+class ModelEndToEnd : public ::testing::TestWithParam<Case> {};
 
-TEST_P(GPT2EndToEnd, MatchesReferenceAndRecompute) {
+TEST_P(ModelEndToEnd, MatchesReferenceAndRecompute) {
   const Case &c = GetParam();
   test::TempDir tmp;
   std::string modelDir = tmp.path + "/model", outDir = tmp.path + "/out", err;
   unsigned seed = c.seed ? c.seed : std::random_device{}();
   SCOPED_TRACE("weights seed " + std::to_string(seed));
-  ASSERT_TRUE(io::writeRandomGPT2(modelDir, c.config, seed, &err, c.format)) << err;
+  if (c.llama)
+    ASSERT_TRUE(io::writeRandomLlama(modelDir, *c.llama, seed, &err, c.llamaFormat)) << err;
+  else
+    ASSERT_TRUE(io::writeRandomGPT2(modelDir, c.config, seed, &err, c.format)) << err;
   CompileOptions opts;
   opts.maxTokens = 16; // the 16-token prompt fills one chunk exactly
   opts.dropLayers = c.dropLayers;
@@ -67,6 +78,7 @@ TEST_P(GPT2EndToEnd, MatchesReferenceAndRecompute) {
   opts.bf16Dot = c.precision == "bf16" && c.allowVNNI;
   opts.amx = c.amx;
   opts.attentionSplits = c.attentionSplits;
+  opts.context = c.context;
   if (c.amx && !mlir::xfmr::CPUTarget::host().hasAMX())
     GTEST_SKIP() << "no AMX on this CPU";
   ASSERT_EQ(compileModel(modelDir, outDir, opts, &err), 0) << err;
@@ -75,20 +87,17 @@ TEST_P(GPT2EndToEnd, MatchesReferenceAndRecompute) {
   ASSERT_TRUE(model) << xfmr_last_error();
   xfmr_session *s = xfmr_session_create(model, 0);
   const int vocab = xfmr_model_vocab_size(model);
-  auto dir = io::ModelDir::open(modelDir, &err);
-  auto *files = llvm::cast_if_present<io::GPT2Model>(dir.get());
-  ASSERT_TRUE(files) << err;
-  // int8 weights use VNNI (quantized activations) where the CPU has it.
-  auto host = mlir::xfmr::CPUTarget::host();
-  bool vnni = c.allowVNNI &&
-              (((c.precision == "int8" || c.precision == "int4") && host.hasVNNI()) ||
-               (c.precision == "bf16" && host.hasBF16()));
-  reference::ReferenceOptions refOpts{c.dropLayers, c.scheme, c.keep, c.kv, vnni};
-  reference::ReferenceGPT2 ref(*files, refOpts);
-  refOpts.activationJitter = c.jitter;
-  std::optional<reference::ReferenceGPT2> jittered;
-  if (c.jitter)
-    jittered.emplace(*files, refOpts);
+  // The interpreter of the module the compile started from; its dot-product
+  // roundings (VNNI, AVX512-BF16) follow the schedules this host gets.
+  driver::ReferenceModel reference, jitteredReference;
+  ASSERT_EQ(driver::openReference(modelDir, opts, 0, reference, &err), 0) << err;
+  reference::Interpreter &ref = *reference.interpreter;
+  reference::Interpreter *jittered = nullptr;
+  if (c.jitter) {
+    ASSERT_EQ(driver::openReference(modelDir, opts, c.jitter, jitteredReference, &err), 0)
+        << err;
+    jittered = jitteredReference.interpreter.get();
+  }
   double sumError = 0, sumGap = 0;
   auto againstJittered = [&](const std::vector<std::vector<double>> &refRows,
                              const std::vector<int32_t> &tokens,
@@ -207,7 +216,7 @@ io::GPT2Config odd() { // widths that are not multiples of 16
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    GPT2Small124M, GPT2EndToEnd,
+    GPT2Small124M, ModelEndToEnd,
     ::testing::Values(Case{"gpt2_124m_2threads", io::GPT2Config{}, 2},
                       // Weight-only int8 (widened in registers): the scheme
                       // is a function of the weights alone, bound 1e-3.
@@ -239,7 +248,7 @@ INSTANTIATE_TEST_SUITE_P(
     [](const auto &info) { return std::string(info.param.name); });
 
 INSTANTIATE_TEST_SUITE_P(
-    Small, GPT2EndToEnd,
+    Small, ModelEndToEnd,
     ::testing::Values(Case{"small_1thread", small(), 1},
                       Case{"small_2threads", small(), 2},
                       Case{"odd_shapes_2threads", odd(), 2},
@@ -254,7 +263,7 @@ INSTANTIATE_TEST_SUITE_P(
 // Quantized models compute what their scheme says: the reference runs the
 // same quantize-dequantize of the weights (within 1e-3, issue 4's bound).
 INSTANTIATE_TEST_SUITE_P(
-    Quantized, GPT2EndToEnd,
+    Quantized, ModelEndToEnd,
     ::testing::Values(
         Case{"bf16", small(), 2, {}, {}, "bf16", {WeightFormat::BF16}, {}, 1e-3,
              "f32", false},
@@ -302,5 +311,117 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"kv_int8", small(), 2, {}, {}, "f32", {}, {}, 1e-3, "int8", true, 1234},
         Case{"int8_weights_kv_int8", small(), 2, {}, {}, "int8",
              {WeightFormat::Int8, 0, true}, {}, 1e-3, "int8", false, 1234}),
+    [](const auto &info) { return std::string(info.param.name); });
+// ---------------------------------------------------------------- Llama --
+// Two layers, GQA (4 query heads over 2 kv heads), head_dim 16 (the rotary
+// partner half is a shuffle within a vector), F16 source, untied head.
+io::LlamaConfig tinyLlama() {
+  io::LlamaConfig c;
+  c.layers = 2;
+  c.hidden = 64;
+  c.intermediate = 96;
+  c.heads = 4;
+  c.kvHeads = 2;
+  c.headDim = 16;
+  c.context = 64;
+  c.vocab = 256;
+  return c;
+}
+
+Case llama(const char *name, io::LlamaConfig c, io::RandomLlamaFormat format = {}) {
+  Case k{name, {}, 2};
+  k.llama = c;
+  k.llamaFormat = format;
+  return k;
+}
+
+/// A Llama case compiled at `precision` (weights only unless `dot`).
+Case llamaQuantized(const char *name, std::string precision, io::QuantScheme scheme,
+                    double bound, bool dot, std::string kv = "f32") {
+  Case k = llama(name, tinyLlama());
+  k.precision = std::move(precision);
+  k.scheme = scheme;
+  k.bound = bound;
+  k.allowVNNI = dot;
+  k.kv = std::move(kv);
+  k.seed = dot || k.kv == "int8" ? 1234 : 0; // rounding flips: see the GPT-2 cases
+  return k;
+}
+
+io::LlamaConfig with(io::LlamaConfig c, const std::function<void(io::LlamaConfig &)> &edit) {
+  edit(c);
+  return c;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Llama, ModelEndToEnd,
+    ::testing::Values(
+        llama("llama_gqa_untied", tinyLlama()),
+        llama("llama_gqa_tied", with(tinyLlama(), [](auto &c) { c.tieEmbeddings = true; })),
+        // head_dim 32 (the partner half is a whole vector), multi-query.
+        llama("llama_mqa_head_dim_32", with(tinyLlama(), [](auto &c) {
+                c.heads = 2;
+                c.kvHeads = 1;
+                c.headDim = 32;
+              })),
+        // Llama 3.1: theta 500000 and llama3 scaling whose bands fall inside
+        // 32 positions (original context 16), so all three matter.
+        llama("llama3_rope_scaling", with(tinyLlama(), [](auto &c) {
+                c.ropeTheta = 500000;
+                c.ropeScaling.kind = io::RopeScaling::Kind::Llama3;
+                c.ropeScaling.factor = 8;
+                c.ropeScaling.originalContext = 16;
+              })),
+        llama("linear_rope_scaling", with(tinyLlama(), [](auto &c) {
+                c.ropeScaling.kind = io::RopeScaling::Kind::Linear;
+                c.ropeScaling.factor = 4;
+              })),
+        llama("llama_attention_bias", with(tinyLlama(), [](auto &c) {
+                c.qkvBias = c.outputBias = true;
+              }), {io::DType::F32}),
+        llama("qwen2_biases_tied", with(tinyLlama(), [](auto &c) {
+                c.modelType = "qwen2";
+                c.qkvBias = true;
+                c.tieEmbeddings = true;
+                c.ropeTheta = 1e6;
+              }), {io::DType::BF16}),
+        llama("mistral_window_covers_context", with(tinyLlama(), [](auto &c) {
+                c.modelType = "mistral";
+                c.slidingWindow = 64;
+              })),
+        [] {
+          // Compiled for 32 positions, within a window of 32.
+          Case k = llama("mistral_context_32", with(tinyLlama(), [](auto &c) {
+                           c.modelType = "mistral";
+                           c.slidingWindow = 32;
+                         }));
+          k.context = 32;
+          return k;
+        }(),
+        llama("sharded_bf16", tinyLlama(), {io::DType::BF16, 3}),
+        llama("f32_source", tinyLlama(), {io::DType::F32}),
+        [] {
+          Case k = llama("one_thread", tinyLlama());
+          k.threads = 1;
+          return k;
+        }(),
+        [] {
+          Case k = llama("split_attention_2", tinyLlama());
+          k.attentionSplits = 2;
+          return k;
+        }(),
+        [] {
+          Case k = llama("pruned_layer_1", with(tinyLlama(), [](auto &c) { c.layers = 3; }));
+          k.dropLayers = {1};
+          return k;
+        }(),
+        llamaQuantized("bf16", "bf16", {WeightFormat::BF16}, 1e-3, false),
+        llamaQuantized("bf16_dot", "bf16", {WeightFormat::BF16}, 2e-2, true),
+        llamaQuantized("int8", "int8", {WeightFormat::Int8, 0, true}, 1e-3, false),
+        llamaQuantized("int8_vnni", "int8", {WeightFormat::Int8, 0, true}, 2e-2, true),
+        llamaQuantized("int4_g32", "int4", {WeightFormat::Int4, 32, true}, 1e-3, false),
+        llamaQuantized("int4_g32_vnni", "int4", {WeightFormat::Int4, 32, true}, 2e-2, true),
+        llamaQuantized("kv_f16", "f32", {}, 1e-3, true, "f16"),
+        llamaQuantized("kv_int8", "f32", {}, 1e-3, true, "int8")),
     [](const auto &info) { return std::string(info.param.name); });
 } // namespace
