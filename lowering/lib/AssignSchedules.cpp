@@ -34,8 +34,8 @@ struct AssignSchedules
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
     auto make = [&](int64_t vw, int64_t tm, int64_t tn, bool dot = false,
-                    bool useAMX = false) {
-      return ScheduleAttr::get(ctx, vw, tm, tn, 1, dot, useAMX, /*prefetch=*/-1,
+                    bool useAMX = false, int64_t prefetch = -1) {
+      return ScheduleAttr::get(ctx, vw, tm, tn, 1, dot, useAMX, prefetch,
                                /*prefetchTo=*/1);
     };
     getOperation().walk([&](Operation *op) {
@@ -67,7 +67,7 @@ struct AssignSchedules
         // AMX: int8 weights in the VNNI layout, 16-column tile groups.
         int64_t tn = fitTile(std::max<int64_t>(wantN, unit), unit, n);
         bool useAMX = amx && dot && q && q.getBits() == 8 && tn % 16 == 0;
-        s = make(vw, wantM, tn, dot, useAMX);
+        s = make(vw, wantM, tn, dot, useAMX, linearPrefetch);
       } else if (auto head = dyn_cast<LMHeadOp>(op)) {
         int64_t vw = fitWidth(vectorWidth, cols(head.getInput()));
         auto q = dyn_cast_or_null<QuantAttr>(

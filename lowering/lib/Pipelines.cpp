@@ -23,7 +23,7 @@ void xfmr::buildKernelFormationPipeline(OpPassManager &pm,
         XfmrSplitAttentionPassOptions{o.attentionSplits}));
   pm.addPass(createXfmrAssignSchedulesPass(
       XfmrAssignSchedulesPassOptions{o.vectorWidth, o.tileM, o.tileN, o.vnni,
-                                     o.bf16Dot, o.amx}));
+                                     o.bf16Dot, o.amx, o.linearPrefetch}));
   pm.addPass(createXfmrOutlineKernelsPass());
 }
 

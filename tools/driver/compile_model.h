@@ -12,6 +12,11 @@ namespace xfmr {
 struct CompileOptions {
   int64_t maxTokens = 512; // rows per call; longer prompts run in chunks
   int64_t context = 0;     // positions the KV cache holds (0: the model's)
+  /// Software prefetch of the linear kernels' weights: -2 auto (off when
+  /// the compiled weights exceed this host's L3, where the hardware
+  /// prefetchers stream them from DRAM faster alone), -1 the kernels'
+  /// default (2 KB ahead), 0 off, else bytes ahead.
+  int64_t prefetch = -2;
   int64_t tileN = 0;       // default column tile of matrix products (0: by format)
   int64_t tileM = 0;       // default row tile (tokens) of matrix products (0: by format)
   bool noDot = false;      // widen quantized weights instead of dot products

@@ -35,9 +35,11 @@ struct DiagnosticCapture {
 /// The target `options` name (empty --cpu: this host).
 mlir::xfmr::CPUTarget targetOf(const ::xfmr::CompileOptions &options);
 /// The pipeline options `options` stand for on `target`.
+/// `weightValues`: the model's weights (values), for --prefetch auto (0:
+/// unknown, the kernels' default).
 mlir::xfmr::CPUPipelineOptions pipelineOptions(const ::xfmr::CompileOptions &options,
                                                const mlir::xfmr::CPUTarget &target,
-                                               int64_t nCtx);
+                                               int64_t nCtx, int64_t weightValues);
 
 /// Import and the model-level passes the options ask for (pruning,
 /// quantization, KV cache precision): the module the reference interpreter

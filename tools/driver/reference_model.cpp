@@ -21,11 +21,12 @@ int ::xfmr::driver::openReference(const std::string &modelDir,
   // (and so round their inputs); the interpreter follows them.
   mlir::xfmr::CPUTarget target = targetOf(options);
   mlir::xfmr::CPUPipelineOptions popts =
-      pipelineOptions(options, target, out.files->shape().context);
+      pipelineOptions(options, target, out.files->shape().context, 0);
   PassManager pm(out.ctx.get());
   pm.addPass(mlir::xfmr::createXfmrAssignSchedulesPass(
       mlir::xfmr::XfmrAssignSchedulesPassOptions{popts.vectorWidth, popts.tileM, popts.tileN,
-                                                 popts.vnni, popts.bf16Dot, popts.amx}));
+                                                 popts.vnni, popts.bf16Dot, popts.amx,
+                                                 popts.linearPrefetch}));
   if (failed(pm.run(*out.module))) {
     *error = "reference: schedules: " + diag.text;
     return 1;

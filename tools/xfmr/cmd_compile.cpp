@@ -10,6 +10,21 @@ xfmr::CompileOptions xfmr::cli::takeCompileOptions(Args &args) {
   CompileOptions opts;
   opts.maxTokens = args.takeInt("--max-tokens", 512, 1, 1 << 20);
   opts.context = args.takeInt("--context", 0, 1, 1 << 24);
+  std::string prefetch = args.take("--prefetch", "auto");
+  if (prefetch == "auto")
+    opts.prefetch = -2;
+  else if (prefetch == "off")
+    opts.prefetch = 0;
+  else if (prefetch == "default")
+    opts.prefetch = -1;
+  else {
+    char *end = nullptr;
+    long v = std::strtol(prefetch.c_str(), &end, 10);
+    if (!end || *end || v < 1 || v > (1 << 20))
+      die(kBadInput, "--prefetch must be auto, off, default or a byte distance from 1 to "
+                     "1048576, got '" + prefetch + "'");
+    opts.prefetch = v;
+  }
   // Unset (0): tiles by weight format, see xfmr-assign-schedules.
   opts.tileN = args.takeInt("--tile-n", 0, 1, 4096);
   opts.tileM = args.takeInt("--tile-m", 0, 1, 16);
@@ -79,6 +94,7 @@ int xfmr::cli::cmdCompile(int argc, char **argv) {
                       "[--precision f32|bf16|int8|int4] [--group-size 32] "
                       "[--scale-type f16|f32] [--zero-point] [--keep lm_head,...] "
                       "[--kv-precision f32|f16|int8] [--no-dot] [--bf16-dot] [--no-fuse] [--amx] [--attention-splits 1] "
+                      "[--prefetch auto|off|default|BYTES] "
                       "[--drop-layers 3,5] [--drop-last N] [--tile-n N] [--tile-m N] [--dump-ir DIR] "
                       "[--cpu NAME --features +a,+b] "
                       "[--tune-db PATH [--tune-budget 2m] [--tune-trials 24] [--tune-threads N]]";

@@ -34,6 +34,7 @@ struct CPUPipelineOptions {
   bool fuse = true;     // run the fusion passes first
   bool amx = false;     // int8 VNNI weights: AMX tiles for prefill
   int64_t attentionSplits = 1; // > 1: flash-decoding over position ranges
+  int64_t linearPrefetch = -1; // linear schedules' prefetch (-1: kernel default)
   // The kernel table's model fields (xfmr-emit-kernel-table).
   uint64_t manifestHash = 0;
   int64_t vocab = 0;

@@ -31,6 +31,9 @@ def XfmrAssignSchedulesPass : Pass<"xfmr-assign-schedules", "ModuleOp"> {
            "bf16 weights: AVX512-BF16 dot products on bf16 activations">,
     Option<"amx", "amx", "bool", /*default=*/"false",
            "int8 weights with vnni: AMX tiles for prefill">,
+    Option<"linearPrefetch", "linear-prefetch", "int64_t", /*default=*/"-1",
+           "the `prefetch` of every linear schedule: -1 the kernel's default, "
+           "0 off, else bytes ahead">,
   ];
   let dependentDialects = ["::mlir::xfmr::XfmrDialect"];
 }
