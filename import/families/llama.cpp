@@ -53,6 +53,7 @@ bool xfmr::io::parseLlamaConfig(ConfigJson &j, LlamaConfig &c) {
   j.integer({"num_key_value_heads"}, 1, 1024, &c.kvHeads, false);
   j.integer({"max_position_embeddings"}, 1, 1 << 24, &c.context);
   j.integer({"vocab_size"}, 1, 1 << 24, &c.vocab);
+  c.rmsEpsilon = 1e-6; // transformers' default, when a config leaves it out
   j.number("rms_norm_eps", 0, 1, &c.rmsEpsilon);
   j.number("rope_theta", 0, 1e12, &c.ropeTheta);
   j.boolean("tie_word_embeddings", &c.tieEmbeddings);
@@ -153,7 +154,10 @@ bool xfmr::io::writeRandomLlama(const std::string &dir, const LlamaConfig &c,
     *error = dir + ": cannot create the directory: " + ec.message();
     return false;
   }
-  TensorList all = LlamaModel::expectedTensors(c);
+  // Qwen2 always has q/k/v biases (parseLlamaConfig says so): write them.
+  LlamaConfig tensorsOf = c;
+  tensorsOf.qkvBias |= c.modelType == "qwen2";
+  TensorList all = LlamaModel::expectedTensors(tensorsOf);
   int64_t shards = std::max<int64_t>(1, std::min<int64_t>(format.shards, int64_t(all.size())));
   // Each chunk of 2^20 values draws from its own generator, seeded by
   // (seed, tensor, chunk): the numbers do not depend on how many threads

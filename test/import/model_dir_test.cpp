@@ -1,6 +1,7 @@
 // Model directories by family: the Llama schema (every field it reads, each
 // refusal one line naming the file and field), sharded checkpoints, and the
 // family table.
+#include "../e2e/compare.h"
 #include "xfmr/import/gpt2.h"
 #include "xfmr/import/llama.h"
 
@@ -16,14 +17,7 @@
 using namespace xfmr::io;
 
 namespace {
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char t[] = "/tmp/xfmr-modeldir-XXXXXX";
-    path = ::mkdtemp(t);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
+using xfmr::test::TempDir;
 
 LlamaConfig tiny() {
   LlamaConfig c;

@@ -583,6 +583,24 @@ void PrintTo(const AttentionShape &s, std::ostream *os) {
 }
 class AttentionKernel : public ::testing::TestWithParam<AttentionShape> {};
 
+std::string cacheType(int64_t kvHeads, int64_t context, int64_t headDim) {
+  return "!xfmr.kv_cache<layers = 1, heads = " + std::to_string(kvHeads) + ", context = " +
+         std::to_string(context) + ", head_dim = " + std::to_string(headDim) + ", f32>";
+}
+
+/// @forward(%q, %k, %v, %c, %pos) of one xfmr.attention, its attribute
+/// dictionary extended by `attrs` (", name = value").
+std::string attentionSource(const AttentionShape &sh, int64_t C, const std::string &attrs) {
+  const int64_t QD = sh.heads * sh.headDim, KD = sh.kvHeads * sh.headDim;
+  std::string cache = cacheType(sh.kvHeads, C, sh.headDim);
+  return "func.func @forward(%q: " + act(QD) + ", %k: " + act(KD) + ", %v: " + act(KD) +
+         ", %c: " + cache + ", %pos: index) -> " + act(QD) +
+         " {\n %y = xfmr.attention(%q, %k, %v), %c at %pos {layer = 0 : i64, num_heads = " +
+         std::to_string(sh.heads) + " : i64" + attrs + "} : (" + act(QD) + ", " + act(KD) +
+         ", " + act(KD) + "), " + cache + " -> " + act(QD) + "\n return %y : " + act(QD) +
+         "\n}";
+}
+
 /// Causal attention of rows q (n rows at pos, [n][heads * head_dim]) over
 /// caches [kv_heads][C][head_dim] already holding the new keys and values.
 template <typename T>
@@ -633,17 +651,8 @@ std::vector<double> rotated(const std::vector<float> &x, int64_t width, int64_t 
 TEST_P(AttentionKernel, MatchesReferenceAndAppendsTheCache) {
   auto [H, KVH, hd, M, pos, storage] = GetParam();
   const int64_t C = 40, QD = H * hd, KD = KVH * hd;
-  std::string cache = "!xfmr.kv_cache<layers = 1, heads = " + std::to_string(KVH) +
-                      ", context = " + std::to_string(C) + ", head_dim = " +
-                      std::to_string(hd) + ", f32>";
-  std::string src = "func.func @forward(%q: " + act(QD) + ", %k: " + act(KD) +
-                    ", %v: " + act(KD) + ", %c: " + cache + ", %pos: index) -> " +
-                    act(QD) + " {\n %y = xfmr.attention(%q, %k, %v), %c at %pos " +
-                    "{layer = 0 : i64, num_heads = " + std::to_string(H) +
-                    " : i64} : (" + act(QD) + ", " + act(KD) + ", " + act(KD) +
-                    "), " + cache + " -> " + act(QD) + "\n return %y : " + act(QD) +
-                    "\n}";
-  Kernel k(src);
+  std::string cache = cacheType(KVH, C, hd);
+  Kernel k(attentionSource(GetParam(), C, ""));
   auto q = randomVec(size_t(kMaxTokens * QD)), kk = randomVec(size_t(kMaxTokens * KD)),
        v = randomVec(size_t(kMaxTokens * KD));
   // Positions [0, pos) already hold earlier keys and values.
@@ -703,21 +712,12 @@ TEST_P(AttentionKernel, MatchesReferenceAndAppendsTheCache) {
 TEST_P(AttentionKernel, RotatesQueriesAndKeysInside) {
   auto [H, KVH, hd, M, pos, storage] = GetParam();
   const int64_t C = 40, QD = H * hd, KD = KVH * hd;
-  std::string cache = "!xfmr.kv_cache<layers = 1, heads = " + std::to_string(KVH) +
-                      ", context = " + std::to_string(C) + ", head_dim = " +
-                      std::to_string(hd) + ", f32>";
   // llama3 scaling with a short original context, so that at these
   // positions some frequencies are kept, some divided and some blended.
   const char *scaling = "#xfmr.rope_scaling<kind = \"llama3\", factor = 8.0, "
                         "original_context = 16>";
-  std::string src = "func.func @forward(%q: " + act(QD) + ", %k: " + act(KD) +
-                    ", %v: " + act(KD) + ", %c: " + cache + ", %pos: index) -> " +
-                    act(QD) + " {\n %y = xfmr.attention(%q, %k, %v), %c at %pos " +
-                    "{layer = 0 : i64, num_heads = " + std::to_string(H) +
-                    " : i64, rope_theta = 5.0e5 : f64, rope_scaling = " + scaling + "} : (" +
-                    act(QD) + ", " + act(KD) + ", " + act(KD) + "), " + cache + " -> " +
-                    act(QD) + "\n return %y : " + act(QD) + "\n}";
-  Kernel k(src);
+  Kernel k(attentionSource(GetParam(), C,
+                           std::string(", rope_theta = 5.0e5 : f64, rope_scaling = ") + scaling));
   mlir::MLIRContext ctx;
   ctx.loadDialect<mlir::xfmr::XfmrDialect>();
   auto scalingAttr = mlir::cast<mlir::xfmr::RopeScalingAttr>(mlir::parseAttribute(scaling, &ctx));

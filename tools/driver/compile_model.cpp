@@ -65,7 +65,7 @@ PackedWeight packView(const ::xfmr::io::ModelDir &files, const mlir::xfmr::Weigh
   int64_t cols = w.shape.back();
   std::vector<float> out(size_t(rows * cols));
   if (w.transposed) {
-    if (rows * cols != int64_t(src.size())) {
+    if (w.columnOffset != 0 || rows * cols != int64_t(src.size())) {
       p.error = t->file->path() + ": tensor '" + w.name +
                 "' does not have the shape the model reads";
       return p;
