@@ -132,7 +132,7 @@ LogicalResult Interpreter::Impl::run(ArrayRef<int32_t> tokens, Logits &out) {
     // interpreter bug where it happens rather than in the logits.
     for (Value r : op.getResults()) {
       auto t = dyn_cast<RankedTensorType>(r.getType());
-      if (!t || isa<WeightOp>(op))
+      if (!t || isa<WeightOp, ConcatOp>(op))
         continue;
       const Tensor *v = frame.lookup(r);
       if (!v || v->rows != frame.rows() || v->cols != t.getDimSize(1))

@@ -123,9 +123,68 @@ LogicalResult WeightStore::load(func::FuncOp fn, const WeightLoader &loader) {
   // Stored tensors by name, for this call only: several views share one
   // (GPT-2's c_attn holds Q, K and V), the materialized views stay.
   std::map<std::string, std::optional<StoredTensor>> stored;
+  auto storedOf = [&](WeightOp w) -> const StoredTensor * {
+    std::string name = w.getName().str();
+    auto it = stored.find(name);
+    if (it == stored.end())
+      it = stored.emplace(name, loader(name)).first;
+    if (!it->second) {
+      w.emitOpError() << "weight '" << name << "' is not in the model file";
+      return nullptr;
+    }
+    const StoredTensor &s = *it->second;
+    int64_t elements = 1;
+    bool valid = true;
+    for (int64_t d : s.shape)
+      valid = valid && d >= 0 && !__builtin_mul_overflow(elements, d, &elements);
+    if (!valid || elements != int64_t(s.data.size())) {
+      w.emitOpError() << "the loader gave '" << name << "' " << s.data.size()
+                      << " values for shape " << shapeString(s.shape);
+      return nullptr;
+    }
+    return &s;
+  };
+  // A concat's parts, each viewed and typed as the concat's use reads it,
+  // side by side (per-column scales and groups along the rows do not cross
+  // the seams, so this is the concatenation's own rounding).
+  WalkResult rc = fn.walk([&](ConcatOp c) {
+    for (OpOperand &use : c->getUses()) {
+      std::optional<unsigned> dim = reductionDimOf(use);
+      Key key = keyOf(c, dim);
+      if (data_.count(key))
+        continue;
+      auto type = cast<RankedTensorType>(c.getType());
+      WeightData all{type.getRank() == 2 ? type.getDimSize(0) : 1, type.getShape().back(), {}};
+      all.values.resize(size_t(all.rows * all.cols));
+      int64_t at = 0;
+      for (Value pv : c.getParts()) {
+        auto w = pv.getDefiningOp<WeightOp>();
+        const StoredTensor *s = storedOf(w);
+        if (!s)
+          return WalkResult::interrupt();
+        FailureOr<WeightData> d = viewOf(w, *s);
+        if (failed(d) || failed(applyType(w, dim, *d)))
+          return WalkResult::interrupt();
+        for (int64_t r = 0; r < all.rows; ++r)
+          std::copy(d->row(r), d->row(r) + d->cols, all.values.begin() + r * all.cols + at);
+        at += d->cols;
+      }
+      for (size_t i = 0; i < all.values.size(); ++i)
+        if (!std::isfinite(all.values[i])) {
+          c.emitOpError() << "the concatenated weight holds a non-finite value at element " << i;
+          return WalkResult::interrupt();
+        }
+      data_[key] = std::move(all);
+    }
+    return WalkResult::advance();
+  });
+  if (rc.wasInterrupted())
+    return failure();
   WalkResult r = fn.walk([&](WeightOp w) {
     std::string name = w.getName().str();
     for (OpOperand &use : w->getUses()) {
+      if (isa<ConcatOp>(use.getOwner()))
+        continue; // read through the concat, above
       std::optional<unsigned> dim = reductionDimOf(use);
       auto quant = dyn_cast_or_null<QuantAttr>(
           cast<RankedTensorType>(w.getType()).getEncoding());
@@ -138,24 +197,10 @@ LogicalResult WeightStore::load(func::FuncOp fn, const WeightLoader &loader) {
       Key key = keyOf(w, dim);
       if (data_.count(key))
         continue;
-      auto it = stored.find(name);
-      if (it == stored.end())
-        it = stored.emplace(name, loader(name)).first;
-      if (!it->second) {
-        w.emitOpError() << "weight '" << name << "' is not in the model file";
+      const StoredTensor *s = storedOf(w);
+      if (!s)
         return WalkResult::interrupt();
-      }
-      const StoredTensor &s = *it->second;
-      int64_t elements = 1;
-      bool valid = true;
-      for (int64_t d : s.shape)
-        valid = valid && d >= 0 && !__builtin_mul_overflow(elements, d, &elements);
-      if (!valid || elements != int64_t(s.data.size())) {
-        w.emitOpError() << "the loader gave '" << name << "' " << s.data.size()
-                        << " values for shape " << shapeString(s.shape);
-        return WalkResult::interrupt();
-      }
-      FailureOr<WeightData> d = viewOf(w, s);
+      FailureOr<WeightData> d = viewOf(w, *s);
       if (failed(d) || failed(applyType(w, dim, *d)))
         return WalkResult::interrupt();
       for (size_t i = 0; i < d->values.size(); ++i)

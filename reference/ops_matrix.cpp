@@ -11,6 +11,8 @@ namespace xfmr::reference::detail {
 namespace {
 
 LogicalResult weight(WeightOp, Frame &) { return success(); }
+// Concatenated weights are materialized by the WeightStore too.
+LogicalResult concat(ConcatOp, Frame &) { return success(); }
 
 /// act(norm(x) W + b) * u + r, the parts in the order the op states them.
 LogicalResult linear(LinearOp op, Frame &f) {
@@ -93,6 +95,7 @@ LogicalResult lmHead(LMHeadOp op, Frame &f) {
 
 void registerMatrixOps(HandlerRegistry &r) {
   r.add<WeightOp>(weight);
+  r.add<ConcatOp>(concat);
   r.add<LinearOp>(linear);
   r.add<LMHeadOp>(lmHead);
 }

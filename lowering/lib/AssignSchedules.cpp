@@ -39,7 +39,7 @@ struct AssignSchedules
                                /*prefetchTo=*/1);
     };
     getOperation().walk([&](Operation *op) {
-      if (!isa<XfmrDialect>(op->getDialect()) || isa<WeightOp, DispatchOp>(op) ||
+      if (!isa<XfmrDialect>(op->getDialect()) || isa<WeightOp, ConcatOp, DispatchOp>(op) ||
           op->hasAttr("schedule"))
         return;
       ScheduleAttr s;

@@ -87,11 +87,18 @@ struct FuseQKV : mlir::xfmr::impl::XfmrFuseQKVPassBase<FuseQKV> {
       }
       if (!biases.empty() && biases.size() != 3)
         continue;
+      // Side-by-side column views of one tensor (GPT-2's c_attn) become one
+      // wider view; views of separate tensors (Llama's q/k/v_proj) an
+      // xfmr.concat of them.
       auto wOff = adjacentColumns(weights);
       auto bOff = biases.empty() ? std::optional<int64_t>(0) : adjacentColumns(biases);
       RankedTensorType wType = widened(weights);
       RankedTensorType bType = biases.empty() ? RankedTensorType() : widened(biases);
-      if (!wOff || !bOff || !wType || (!biases.empty() && !bType))
+      auto allWeights = [](ArrayRef<Value> vs) {
+        return llvm::all_of(vs, [](Value v) { return bool(v.getDefiningOp<WeightOp>()); });
+      };
+      if (!wType || (!biases.empty() && !bType) || !allWeights(weights) ||
+          !allWeights(biases))
         continue;
 
       // Build the merged weight and linear just before the first projection
@@ -107,8 +114,18 @@ struct FuseQKV : mlir::xfmr::impl::XfmrFuseQKVPassBase<FuseQKV> {
                                   offset ? b.getI64IntegerAttr(offset) : IntegerAttr(),
                                   UnitAttr());
       };
-      Value w = view(weights[0], wType, *wOff);
-      Value bias = biases.empty() ? Value() : view(biases[0], bType, *bOff);
+      auto merged = [&](ArrayRef<Value> parts, RankedTensorType type,
+                        std::optional<int64_t> offset) -> Value {
+        if (offset)
+          return view(parts[0], type, *offset);
+        // The parts' weight ops (no operands) move up to the concat, which
+        // the first projection's position dictates.
+        for (Value p : parts)
+          p.getDefiningOp()->moveBefore(first);
+        return b.create<ConcatOp>(att.getLoc(), type, parts);
+      };
+      Value w = merged(weights, wType, wOff);
+      Value bias = biases.empty() ? Value() : merged(biases, bType, bOff);
       auto outType = cast<RankedTensorType>(proj[0].getType());
       SmallVector<int64_t> outShape(outType.getShape());
       outShape.back() = wType.getShape().back();
@@ -123,7 +140,7 @@ struct FuseQKV : mlir::xfmr::impl::XfmrFuseQKVPassBase<FuseQKV> {
         l.erase();
         for (Operation *d : dead)
           if (d->use_empty())
-            d->erase();
+            d->erase(); // a concat's parts stay, as its operands
       }
     }
   }

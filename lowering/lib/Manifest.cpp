@@ -65,40 +65,52 @@ FailureOr<Manifest> mlir::xfmr::exportManifest(ModuleOp module, int64_t maxToken
       return d.emitOpError("kernel not found");
     Operation *op = &kernel.getBody().front().front();
     for (auto [i, v] : llvm::enumerate(d.getOperands())) {
-      auto w = v.getDefiningOp<WeightOp>();
-      if (!w)
+      Operation *w = v.getDefiningOp();
+      if (!isa_and_nonnull<WeightOp, ConcatOp>(w))
         continue;
       WeightLayout l = layoutOf(op, unsigned(i));
       readWhole[v] |= !isa<EmbeddingOp>(op);
       auto [it, inserted] = layoutOfWeight.insert({v, l});
       if (!inserted && !(it->second == l))
-        return w.emitOpError() << "is read in two layouts ("
+        return w->emitOpError() << "is read in two layouts ("
                                << it->second.describe() << ", " << l.describe()
                                << "); give each reader its own weight op";
     }
   }
 
-  std::map<std::tuple<std::string, int64_t, bool, std::string>, int> weightIds;
+  std::map<std::string, int> weightIds; // parts and layout -> weight id
   std::vector<bool> idReadWhole;
   for (auto &[value, layout] : layoutOfWeight) {
-    auto w = value.getDefiningOp<WeightOp>();
     WeightView view;
-    view.name = w.getName().str();
-    if (view.name.find_first_of(" \t\n") != std::string::npos)
-      return w.emitOpError("weight names must not contain whitespace");
-    view.columnOffset = w.getColumnOffsetAttr() ? w.getColumnOffsetAttr().getInt() : 0;
-    view.transposed = w.getTransposed();
-    auto t = cast<RankedTensorType>(w.getType());
+    SmallVector<WeightOp> parts;
+    if (auto c = value.getDefiningOp<ConcatOp>())
+      for (Value p : c.getParts())
+        parts.push_back(p.getDefiningOp<WeightOp>());
+    else
+      parts.push_back(value.getDefiningOp<WeightOp>());
+    std::string key;
+    for (WeightOp w : parts) {
+      WeightView::Part part;
+      part.name = w.getName().str();
+      if (part.name.empty() || part.name.find_first_of(" \t\n+") != std::string::npos)
+        return w.emitOpError("weight names must be non-empty, without whitespace or '+'");
+      part.columnOffset = w.getColumnOffsetAttr() ? w.getColumnOffsetAttr().getInt() : 0;
+      part.transposed = w.getTransposed();
+      part.cols = cast<RankedTensorType>(w.getType()).getShape().back();
+      view.name += (view.name.empty() ? "" : "+") + part.name;
+      key += part.name + "@" + std::to_string(part.columnOffset) +
+             (part.transposed ? "T" : "") + ":" + std::to_string(part.cols) + ";";
+      view.parts.push_back(std::move(part));
+    }
+    auto t = cast<RankedTensorType>(value.getType());
     view.shape.assign(t.getShape().begin(), t.getShape().end());
     view.layout = layout;
     if (layout.kind == WeightLayout::Dense) {
       view.layout.rows = t.getRank() == 2 ? t.getDimSize(0) : 1;
       view.layout.cols = t.getShape().back();
     }
-    auto key = std::make_tuple(view.name, view.columnOffset, view.transposed,
-                               view.layout.describe() + ":" +
-                                   std::to_string(view.layout.rows) + "x" +
-                                   std::to_string(view.layout.cols));
+    key += view.layout.describe() + ":" + std::to_string(view.layout.rows) + "x" +
+           std::to_string(view.layout.cols);
     auto it = weightIds.find(key);
     if (it == weightIds.end()) {
       view.bytes = view.layout.bytes();

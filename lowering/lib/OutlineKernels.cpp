@@ -69,7 +69,7 @@ struct OutlineKernels : mlir::xfmr::impl::XfmrOutlineKernelsPassBase<OutlineKern
     for (func::FuncOp fwd : forwards) {
       SmallVector<Operation *> ops;
       fwd.walk([&](Operation *op) {
-        if (isa<XfmrDialect>(op->getDialect()) && !isa<WeightOp, DispatchOp>(op))
+        if (isa<XfmrDialect>(op->getDialect()) && !isa<WeightOp, ConcatOp, DispatchOp>(op))
           ops.push_back(op);
       });
       for (Operation *op : ops) {

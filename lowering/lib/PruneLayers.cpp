@@ -95,6 +95,9 @@ struct PruneLayers : mlir::xfmr::impl::XfmrPruneLayersPassBase<PruneLayers> {
       boundary[*it + 1].replaceAllUsesWith(boundary[*it]);
       removable.insert(attention[*it]);
     }
+    // The cache argument, read before the dropped attention ops (layer 0's
+    // among them, perhaps) are erased below.
+    auto cacheArg = llvm::cast<BlockArgument>(attention.front().getCache());
     // Erase what no longer feeds anything (the dropped attention ops write
     // the cache, so they are removed by name, not as dead code).
     Block &body = fwd.getBody().front();
@@ -111,7 +114,6 @@ struct PruneLayers : mlir::xfmr::impl::XfmrPruneLayersPassBase<PruneLayers> {
     }
 
     // Renumber the remaining layers and shrink the cache.
-    auto cacheArg = llvm::cast<BlockArgument>(attention.front().getCache());
     auto oldType = cast<KVCacheType>(cacheArg.getType());
     int64_t kept = layers - int64_t(dropped.size());
     auto newType = KVCacheType::get(&getContext(), kept, oldType.getKvHeads(),

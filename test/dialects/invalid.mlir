@@ -534,3 +534,42 @@ func.func @partial_scale(%q: tensor<?x8xf32>, %c: !c, %p: index) {
   %y = xfmr.attention_partial(%q, %q, %q), %c at %p {layer = 0 : i64, num_heads = 2 : i64, splits = 2 : i64, scale = -1.0 : f64} : (tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>), !c -> tensor<?x24xf32>
   return
 }
+
+// -----
+
+func.func @concat_width() {
+  %a = xfmr.weight "a" : tensor<4x8xf32>
+  %b = xfmr.weight "b" : tensor<4x4xf32>
+  // expected-error @+1 {{parts are 12 wide together, the result 16}}
+  %c = xfmr.concat %a, %b : tensor<4x8xf32>, tensor<4x4xf32> -> tensor<4x16xf32>
+  return
+}
+
+// -----
+
+func.func @concat_rows() {
+  %a = xfmr.weight "a" : tensor<4x8xf32>
+  %b = xfmr.weight "b" : tensor<2x4xf32>
+  // expected-error @+1 {{part 'tensor<2x4xf32>' has 2 rows, the result 4}}
+  %c = xfmr.concat %a, %b : tensor<4x8xf32>, tensor<2x4xf32> -> tensor<4x12xf32>
+  return
+}
+
+// -----
+
+func.func @concat_types() {
+  %a = xfmr.weight "a" : tensor<4x8xf32>
+  %b = xfmr.weight "b" : tensor<4x4xbf16>
+  // expected-error @+1 {{does not have the result's element type and encoding}}
+  %c = xfmr.concat %a, %b : tensor<4x8xf32>, tensor<4x4xbf16> -> tensor<4x12xf32>
+  return
+}
+
+// -----
+
+func.func @concat_of_non_weights(%x: tensor<4x8xf32>) {
+  %a = xfmr.weight "a" : tensor<4x8xf32>
+  // expected-error @+1 {{parts must be xfmr.weight views}}
+  %c = xfmr.concat %a, %x : tensor<4x8xf32>, tensor<4x8xf32> -> tensor<4x16xf32>
+  return
+}

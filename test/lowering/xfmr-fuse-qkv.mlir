@@ -45,14 +45,17 @@ func.func @quantized_gqa(%x: tensor<?x32xf32>, %pos: index, %cache: !cache) -> t
 
 // -----
 
-// Left alone: separate tensors (Llama's q_proj/k_proj/v_proj), views that
-// are not side by side, and a projection used elsewhere.
+// Separate tensors (Llama's q_proj/k_proj/v_proj) and views of one tensor
+// that are not side by side become one linear over an xfmr.concat of the
+// views; a projection used elsewhere is left alone.
 !cache = !xfmr.kv_cache<layers = 1, heads = 2, context = 16, head_dim = 8, f32>
 // CHECK-LABEL: func.func @not_fused
-// CHECK-COUNT-3: xfmr.linear
-// CHECK: xfmr.attention(%{{[0-9]+}}, %{{[0-9]+}}, %{{[0-9]+}})
-// CHECK-COUNT-3: xfmr.linear
-// CHECK: xfmr.attention(%{{[0-9]+}}, %{{[0-9]+}}, %{{[0-9]+}})
+// CHECK: xfmr.concat {{.*}} -> tensor<16x48xf32>
+// CHECK: xfmr.linear {{.*}} -> tensor<?x48xf32>
+// CHECK: xfmr.attention(%{{[0-9]+}}), %arg2
+// CHECK: xfmr.concat {{.*}} -> tensor<16x48xf32>
+// CHECK: xfmr.linear {{.*}} -> tensor<?x48xf32>
+// CHECK: xfmr.attention(%{{[0-9]+}}), %arg2
 // CHECK-COUNT-3: xfmr.linear
 // CHECK: xfmr.attention(%{{[0-9]+}}, %{{[0-9]+}}, %{{[0-9]+}})
 func.func @not_fused(%x: tensor<?x16xf32>, %pos: index, %cache: !cache) -> tensor<?x16xf32> {
@@ -76,4 +79,31 @@ func.func @not_fused(%x: tensor<?x16xf32>, %pos: index, %cache: !cache) -> tenso
   %c = xfmr.attention(%q3, %k3, %v3), %cache at %pos {layer = 0 : i64, num_heads = 2 : i64} : (tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x16xf32>), !cache -> tensor<?x16xf32>
   %s = xfmr.add %c, %q3 : tensor<?x16xf32>
   return %s : tensor<?x16xf32>
+}
+
+// -----
+
+// Llama: separate q_proj, k_proj, v_proj tensors (transposed views, with
+// Qwen2's biases): one linear over their xfmr.concat.
+!cache = !xfmr.kv_cache<layers = 1, heads = 1, context = 16, head_dim = 8, f32>
+// CHECK-LABEL: func.func @llama_separate_tensors
+// CHECK-DAG: %[[Q:.+]] = xfmr.weight "q_proj.weight" transposed : tensor<16x16xf32>
+// CHECK-DAG: %[[K:.+]] = xfmr.weight "k_proj.weight" transposed : tensor<16x8xf32>
+// CHECK-DAG: %[[V:.+]] = xfmr.weight "v_proj.weight" transposed : tensor<16x8xf32>
+// CHECK: %[[W:.+]] = xfmr.concat %[[Q]], %[[K]], %[[V]] : tensor<16x16xf32>, tensor<16x8xf32>, tensor<16x8xf32> -> tensor<16x32xf32>
+// CHECK: %[[B:.+]] = xfmr.concat {{.*}} -> tensor<32xf32>
+// CHECK: %[[QKV:.+]] = xfmr.linear %arg0, %[[W]], %[[B]] : tensor<?x16xf32>, tensor<16x32xf32>, tensor<32xf32> -> tensor<?x32xf32>
+// CHECK: xfmr.attention(%[[QKV]])
+func.func @llama_separate_tensors(%x: tensor<?x16xf32>, %pos: index, %cache: !cache) -> tensor<?x16xf32> {
+  %wq = xfmr.weight "q_proj.weight" transposed : tensor<16x16xf32>
+  %bq = xfmr.weight "q_proj.bias" : tensor<16xf32>
+  %q = xfmr.linear %x, %wq, %bq : tensor<?x16xf32>, tensor<16x16xf32>, tensor<16xf32> -> tensor<?x16xf32>
+  %wk = xfmr.weight "k_proj.weight" transposed : tensor<16x8xf32>
+  %bk = xfmr.weight "k_proj.bias" : tensor<8xf32>
+  %k = xfmr.linear %x, %wk, %bk : tensor<?x16xf32>, tensor<16x8xf32>, tensor<8xf32> -> tensor<?x8xf32>
+  %wv = xfmr.weight "v_proj.weight" transposed : tensor<16x8xf32>
+  %bv = xfmr.weight "v_proj.bias" : tensor<8xf32>
+  %v = xfmr.linear %x, %wv, %bv : tensor<?x16xf32>, tensor<16x8xf32>, tensor<8xf32> -> tensor<?x8xf32>
+  %a = xfmr.attention(%q, %k, %v), %cache at %pos {layer = 0 : i64, num_heads = 2 : i64} : (tensor<?x16xf32>, tensor<?x8xf32>, tensor<?x8xf32>), !cache -> tensor<?x16xf32>
+  return %a : tensor<?x16xf32>
 }

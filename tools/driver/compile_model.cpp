@@ -41,54 +41,66 @@ struct PackedWeight {
   std::string error;
 };
 
-/// Reads the view `w` of its stored tensor and packs it. Weights that are
-/// not finite are refused: a NaN would make every logit NaN and the model
-/// generate token 0 forever.
+/// Reads the views of `w` (one, or a concat's parts side by side) from
+/// their stored tensors and packs them. Weights that are not finite are
+/// refused: a NaN would make every logit NaN and the model generate token 0
+/// forever.
 PackedWeight packView(const ::xfmr::io::ModelDir &files, const mlir::xfmr::WeightView &w) {
   PackedWeight p;
-  const ::xfmr::io::Checkpoint::Tensor *t = files.checkpoint().find(w.name);
-  if (!t) {
-    p.error = files.checkpoint().describe() + ": tensor '" + w.name + "' is missing";
-    return p;
-  }
-  const ::xfmr::io::TensorInfo *info = t->info;
-  std::vector<float> src = files.checkpoint().toF32(*t);
-  for (size_t i = 0; i < src.size(); ++i)
-    if (!std::isfinite(src[i])) {
-      p.error = t->file->path() + ": tensor '" + w.name + "' holds " +
-                (std::isnan(src[i]) ? "NaN" : "an infinity") + " at element " +
-                std::to_string(i) + "; refusing to compile a model that cannot compute";
-      return p;
-    }
-  int64_t srcCols = info->shape.empty() ? 1 : info->shape.back();
   int64_t rows = w.shape.size() == 2 ? w.shape[0] : 1;
   int64_t cols = w.shape.back();
   std::vector<float> out(size_t(rows * cols));
-  if (w.transposed) {
-    if (w.columnOffset != 0 || rows * cols != int64_t(src.size())) {
-      p.error = t->file->path() + ": tensor '" + w.name +
-                "' does not have the shape the model reads";
+  int64_t at = 0; // first column of the part in `out`
+  for (const mlir::xfmr::WeightView::Part &part : w.parts) {
+    const ::xfmr::io::Checkpoint::Tensor *t = files.checkpoint().find(part.name);
+    if (!t) {
+      p.error = files.checkpoint().describe() + ": tensor '" + part.name + "' is missing";
       return p;
     }
-    // In 32 x 32 blocks: a plain loop reads src a column at a time, one
-    // cache line per element, for matrices of hundreds of MB.
-    constexpr int64_t B = 32;
-    for (int64_t r0 = 0; r0 < rows; r0 += B)
-      for (int64_t c0 = 0; c0 < cols; c0 += B)
-        for (int64_t c = c0; c < std::min(cols, c0 + B); ++c)
-          for (int64_t r = r0; r < std::min(rows, r0 + B); ++r)
-            out[size_t(r * cols + c)] = src[size_t(c * rows + r)];
-  } else {
-    if (w.columnOffset + cols > srcCols || rows * srcCols != int64_t(src.size())) {
-      p.error = t->file->path() + ": tensor '" + w.name +
-                "' is too small for the view the model reads";
+    std::vector<float> src = files.checkpoint().toF32(*t);
+    for (size_t i = 0; i < src.size(); ++i)
+      if (!std::isfinite(src[i])) {
+        p.error = t->file->path() + ": tensor '" + part.name + "' holds " +
+                  (std::isnan(src[i]) ? "NaN" : "an infinity") + " at element " +
+                  std::to_string(i) + "; refusing to compile a model that cannot compute";
+        return p;
+      }
+    const int64_t srcCols = t->info->shape.empty() ? 1 : t->info->shape.back();
+    const int64_t pc = part.cols;
+    if (at + pc > cols) {
+      p.error = "internal error: the parts of weight '" + w.name + "' are wider than it";
       return p;
     }
-    for (int64_t r = 0; r < rows; ++r)
-      std::memcpy(out.data() + r * cols, src.data() + r * srcCols + w.columnOffset,
-                  size_t(cols) * sizeof(float));
+    if (part.transposed) {
+      if (part.columnOffset != 0 || rows * pc != int64_t(src.size())) {
+        p.error = t->file->path() + ": tensor '" + part.name +
+                  "' does not have the shape the model reads";
+        return p;
+      }
+      // In 32 x 32 blocks: a plain loop reads src a column at a time, one
+      // cache line per element, for matrices of hundreds of MB.
+      constexpr int64_t B = 32;
+      for (int64_t r0 = 0; r0 < rows; r0 += B)
+        for (int64_t c0 = 0; c0 < pc; c0 += B)
+          for (int64_t c = c0; c < std::min(pc, c0 + B); ++c)
+            for (int64_t r = r0; r < std::min(rows, r0 + B); ++r)
+              out[size_t(r * cols + at + c)] = src[size_t(c * rows + r)];
+    } else {
+      if (part.columnOffset + pc > srcCols || rows * srcCols != int64_t(src.size())) {
+        p.error = t->file->path() + ": tensor '" + part.name +
+                  "' is too small for the view the model reads";
+        return p;
+      }
+      for (int64_t r = 0; r < rows; ++r)
+        std::memcpy(out.data() + r * cols + at, src.data() + r * srcCols + part.columnOffset,
+                    size_t(pc) * sizeof(float));
+    }
+    at += pc;
   }
-  src = {};
+  if (at != cols) {
+    p.error = "internal error: the parts of weight '" + w.name + "' do not fill it";
+    return p;
+  }
   p.bytes = mlir::xfmr::packWeight(out, w.layout);
   if (int64_t(p.bytes.size()) != w.bytes)
     p.error = "internal error: weight '" + w.name + "' packs to " +

@@ -64,6 +64,11 @@ int xfmr::cli::cmdRun(int argc, char **argv) {
   if (ids.empty())
     die(kBadInput, "the prompt has no tokens");
   int vocab = xfmr_model_vocab_size(model);
+  // Checked before a session exists, so the error leaves nothing behind.
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (ids[i] < 0 || ids[i] >= vocab)
+      die(kBadInput, "token " + std::to_string(ids[i]) + " at index " + std::to_string(i) +
+                         " is outside the vocabulary of " + std::to_string(vocab));
   xfmr_session *s = xfmr_session_create(model, 0);
   if (!s)
     die(1, xfmr_last_error());
@@ -78,8 +83,11 @@ int xfmr::cli::cmdRun(int argc, char **argv) {
   };
 
   auto t0 = Clock::now();
-  if (xfmr_prefill(s, ids.data(), int(ids.size()), dump.empty() ? 0 : 1) != 0)
-    die(kBadInput, xfmr_last_error());
+  if (xfmr_prefill(s, ids.data(), int(ids.size()), dump.empty() ? 0 : 1) != 0) {
+    std::string error = xfmr_last_error();
+    xfmr_session_free(s);
+    die(kBadInput, error);
+  }
   double prefillMs = msSince(t0);
   int rows = 0;
   const float *logits = xfmr_logits(s, &rows);

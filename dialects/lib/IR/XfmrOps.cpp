@@ -183,6 +183,32 @@ LogicalResult LMHeadOp::verify() {
   return verifyWeightType(*this, getWeight().getType(), /*reductionDim=*/1);
 }
 
+LogicalResult ConcatOp::verify() {
+  if (getParts().size() < 2)
+    return emitOpError() << "needs at least two parts, got " << getParts().size();
+  auto result = cast<RankedTensorType>(getType());
+  int64_t width = 0;
+  for (Value p : getParts()) {
+    auto t = cast<RankedTensorType>(p.getType());
+    if (!p.getDefiningOp<WeightOp>())
+      return emitOpError("parts must be xfmr.weight views");
+    if (t.getRank() != result.getRank() || (t.getRank() != 1 && t.getRank() != 2))
+      return emitOpError() << "parts and result must all be 1-D or all 2-D, got " << t;
+    if (t.getElementType() != result.getElementType() ||
+        t.getEncoding() != result.getEncoding())
+      return emitOpError() << "part " << t << " does not have the result's element type "
+                              "and encoding";
+    if (t.getRank() == 2 && t.getDimSize(0) != result.getDimSize(0))
+      return emitOpError() << "part " << t << " has " << t.getDimSize(0)
+                           << " rows, the result " << result.getDimSize(0);
+    width += t.getShape().back();
+  }
+  if (width != result.getShape().back())
+    return emitOpError() << "parts are " << width << " wide together, the result "
+                         << result.getShape().back();
+  return success();
+}
+
 LogicalResult RotaryOp::verify() {
   if (failed(checkActivation(*this, getInput(), "input")))
     return failure();

@@ -52,6 +52,27 @@ def Xfmr_WeightOp : Xfmr_Op<"weight", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Xfmr_ConcatOp : Xfmr_Op<"concat", [Pure]> {
+  let summary = "Weights side by side: the columns of each part in order";
+  let description = [{
+    One matrix (or vector) made of the `xfmr.weight` views `parts`, their
+    last dimensions concatenated: Llama's q_proj, k_proj and v_proj become
+    one QKV weight (`xfmr-fuse-qkv`), as GPT-2's c_attn already is. The
+    parts have the same rank, rows, element type and encoding (one
+    quantization pass gave them their types, and per-column scales and
+    groups along the rows do not cross the seams), so the compiled model
+    packs the concatenation as one weight.
+
+    ```mlir
+    %w = xfmr.concat %wq, %wk, %wv : tensor<64x64xf32>, tensor<64x32xf32>, tensor<64x32xf32> -> tensor<64x128xf32>
+    ```
+  }];
+  let arguments = (ins Variadic<AnyRankedTensor>:$parts);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$parts attr-dict `:` type($parts) `->` type($result)";
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Embeddings and norms
 //===----------------------------------------------------------------------===//

@@ -17,11 +17,19 @@
 
 namespace mlir::xfmr {
 
-/// One weight as a kernel reads it: a (view of a) tensor of the model file.
+/// One weight as a kernel reads it: a view of a tensor of the model file,
+/// or (xfmr.concat) several views side by side.
 struct WeightView {
-  std::string name;
-  int64_t columnOffset = 0;
-  bool transposed = false;
+  /// A view of one stored tensor: its columns from `columnOffset`, or the
+  /// tensor transposed; `cols` of the weight's columns.
+  struct Part {
+    std::string name;
+    int64_t columnOffset = 0;
+    bool transposed = false;
+    int64_t cols = 0;
+  };
+  std::vector<Part> parts;    // one, or a concat's in order
+  std::string name;           // the parts' names joined by '+'
   std::vector<int64_t> shape; // the view's logical shape
   WeightLayout layout;        // how its kernel reads it
   int64_t offset = 0;         // byte offset in weights.bin (64-byte aligned)
