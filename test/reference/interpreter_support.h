@@ -4,6 +4,7 @@
 #define XFMR_TEST_REFERENCE_INTERPRETER_SUPPORT_H
 
 #include "../e2e/compare.h"
+#include "../support/small_models.h"
 #include "Interpreter.h"
 #include "xfmr/Lowering/Passes.h"
 #include "xfmr/import/Importer.h"
@@ -173,32 +174,6 @@ private:
     return bool(module);
   }
 };
-
-inline io::GPT2Config smallGPT2() { // as test/e2e's small()
-  io::GPT2Config c;
-  c.nLayer = 2;
-  c.nEmbd = 64;
-  c.nHead = 4;
-  c.nCtx = 64;
-  c.vocab = 512;
-  return c;
-}
-
-inline io::GPT2Config fourLayerGPT2() {
-  io::GPT2Config c = smallGPT2();
-  c.nLayer = 4;
-  return c;
-}
-
-inline io::GPT2Config oddGPT2() { // widths that are not multiples of 16
-  io::GPT2Config c;
-  c.nLayer = 1;
-  c.nEmbd = 24;
-  c.nHead = 3;
-  c.nCtx = 40;
-  c.vocab = 97;
-  return c;
-}
 
 /// The worst relative L2 distance between rows of a and b (b the oracle).
 inline double worstRelativeL2(const reference::Logits &a, const reference::Logits &b) {
