@@ -14,7 +14,8 @@ LogicalResult weight(WeightOp, Frame &) { return success(); }
 // Concatenated weights are materialized by the WeightStore too.
 LogicalResult concat(ConcatOp, Frame &) { return success(); }
 
-/// act(norm(x) W + b) * u + r, the parts in the order the op states them.
+/// act(norm(x) W + b) * u + r, the parts in the order the op states them
+/// (gated: act(norm(x) Wg + bg) * (norm(x) Wu + bu) * u + r).
 LogicalResult linear(LinearOp op, Frame &f) {
   const Tensor *x = f.activation(op, op.getInput());
   const WeightData *w = x ? f.weight(op, op.getWeight()) : nullptr;
@@ -47,21 +48,30 @@ LogicalResult linear(LinearOp op, Frame &f) {
   const Tensor &in = f.prepared(op, *x, norm);
   const int64_t K = w->rows, N = w->cols;
   std::optional<GatedActivation> act = op.getActivation();
-  Tensor y(in.rows, N);
+  // Gated: columns [0, N/2) are the gate, [N/2, N) the up projection.
+  const bool gated = op.getGated();
+  const int64_t outN = gated ? N / 2 : N;
+  Tensor y(in.rows, outN);
+  std::vector<double> acc(static_cast<size_t>(N));
   for (int64_t r = 0; r < in.rows; ++r) {
     double *out = y.row(r);
     if (bias)
-      std::copy(bias->values.begin(), bias->values.end(), out);
+      std::copy(bias->values.begin(), bias->values.end(), acc.begin());
+    else
+      std::fill(acc.begin(), acc.end(), 0.0);
     // k outer: W is input-major, so each step streams one row of it.
     for (int64_t k = 0; k < K; ++k) {
       double xk = in.row(r)[k];
       const float *wk = w->row(k);
       for (int64_t n = 0; n < N; ++n)
-        out[n] += xk * double(wk[n]);
+        acc[size_t(n)] += xk * double(wk[n]);
     }
-    for (int64_t n = 0; n < N; ++n) {
+    for (int64_t n = 0; n < outN; ++n) {
+      out[n] = acc[size_t(n)];
       if (act)
         out[n] = activate(*act, out[n]);
+      if (gated)
+        out[n] *= acc[size_t(outN + n)];
       if (times)
         out[n] *= times->row(r)[n];
       if (residual)

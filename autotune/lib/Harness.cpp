@@ -129,6 +129,8 @@ std::unique_ptr<Harness> Harness::create(const TunableKernel &kernel,
   auto q = dyn_cast_or_null<QuantAttr>(wt.getEncoding());
   ks.floatWeights = !q && !h->base_.dot;
   ks.int4 = q && q.getBits() == 4;
+  auto lin = dyn_cast<LinearOp>(op);
+  ks.gated = lin && lin.getGated();
   ks.amxCapable = options.pipeline.amx && q && q.getBits() == 8 && h->base_.dot;
 
   std::mt19937 rng(1234);

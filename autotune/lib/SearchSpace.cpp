@@ -97,7 +97,9 @@ bool Candidate::valid(std::string *why) const {
 std::vector<Candidate> mlir::xfmr::tune::searchSpace(const KernelShape &k,
                                                      const Candidate &base) {
   std::vector<Candidate> out;
-  const int64_t unit = k.int4 && !k.lmHead ? 2 * base.vectorWidth : base.vectorWidth;
+  // int4 and gated blocks hold two halves of whole vectors.
+  const int64_t unit = (k.int4 || k.gated) && !k.lmHead ? 2 * base.vectorWidth
+                                                        : base.vectorWidth;
   std::vector<int64_t> tileNs;
   for (int64_t tn = unit; tn <= 256; tn += unit)
     if (k.lmHead ? (tn & (tn - 1)) == 0 : k.N % tn == 0)

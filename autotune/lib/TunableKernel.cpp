@@ -33,6 +33,8 @@ std::string fusionsOf(Operation *op) {
     f += "+norm";
   if (auto a = lin.getActivation())
     f += "+" + stringifyGatedActivation(*a).str();
+  if (lin.getGated())
+    f += "+gated";
   if (lin.getMultiplier())
     f += "+times";
   if (lin.getResidual())

@@ -44,15 +44,17 @@ struct AssignSchedules
         return;
       ScheduleAttr s;
       if (auto lin = dyn_cast<LinearOp>(op)) {
-        int64_t n = cols(lin.getResult());
-        // int4 blocks hold two columns per byte: tile_n splits in two halves
-        // of whole vectors.
+        // Weight columns: a unit is a block of them (gated: both halves).
+        int64_t n = cols(lin.getWeight());
+        // int4 blocks hold two columns per byte, gated blocks a gate and an
+        // up half: tile_n splits in two halves of whole vectors.
         auto q = dyn_cast_or_null<QuantAttr>(
             cast<RankedTensorType>(lin.getWeight().getType()).getEncoding());
         bool int4 = q && q.getBits() == 4;
-        int64_t vw = int4 && n % 2 == 0 ? fitWidth(vectorWidth, n / 2)
-                                        : fitWidth(vectorWidth, n);
-        int64_t unit = int4 ? 2 * vw : vw;
+        bool halves = int4 || lin.getGated();
+        int64_t vw = halves && n % 2 == 0 ? fitWidth(vectorWidth, n / 2)
+                                          : fitWidth(vectorWidth, n);
+        int64_t unit = halves ? 2 * vw : vw;
         // VNNI: 16 i32 lanes per vector, activation blocks of 32.
         auto wt = cast<RankedTensorType>(lin.getWeight().getType());
         bool dot = vw == 16 && cols(lin.getInput()) % 32 == 0 &&

@@ -41,7 +41,7 @@ Attribute workAttr(Operation *op, Builder &b) {
   auto rows = [](Value v) { return cast<ShapedType>(v.getType()).getDimSize(0); };
   int64_t tn = sched ? sched.getTileN() : 1;
   if (auto lin = dyn_cast<LinearOp>(op))
-    return b.getI64IntegerAttr(llvm::divideCeil(cols(lin.getResult()), tn));
+    return b.getI64IntegerAttr(llvm::divideCeil(cols(lin.getWeight()), tn)); // blocks
   if (auto head = dyn_cast<LMHeadOp>(op))
     return b.getI64IntegerAttr(llvm::divideCeil(rows(head.getWeight()), tn));
   if (auto att = dyn_cast<AttentionOp>(op))

@@ -10,6 +10,7 @@ using namespace mlir;
 void xfmr::buildFusionPipeline(OpPassManager &pm) {
   pm.addPass(createXfmrFuseRotaryPass());
   pm.addPass(createXfmrFuseQKVPass());
+  pm.addPass(createXfmrFuseGateUpPass());
   pm.addPass(createXfmrFuseNormsPass());
   pm.addPass(createXfmrFuseEpiloguesPass());
 }

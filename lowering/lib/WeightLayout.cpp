@@ -38,6 +38,13 @@ int64_t WeightLayout::blockBytes() const {
   return 0;
 }
 
+int64_t WeightLayout::sourceColumn(int64_t block, int64_t j) const {
+  if (!gated)
+    return block * tileN + j;
+  const int64_t half = tileN / 2;
+  return (j < half ? 0 : cols / 2) + block * half + j % half;
+}
+
 int64_t WeightLayout::rowBytes() const {
   int64_t raw = 0;
   switch (scheme.format) {
@@ -77,6 +84,8 @@ std::string WeightLayout::describe() const {
     f += "-zp";
   if (dot)
     f += "-dot";
+  if (gated)
+    f += "-gated";
   if (kind == ColumnBlocks)
     f += "-cols" + std::to_string(tileN);
   else if (kind == Rows)
@@ -86,7 +95,7 @@ std::string WeightLayout::describe() const {
 
 bool WeightLayout::operator==(const WeightLayout &o) const {
   return kind == o.kind && rows == o.rows && cols == o.cols &&
-         tileN == o.tileN && dot == o.dot && scheme.format == o.scheme.format &&
+         tileN == o.tileN && dot == o.dot && gated == o.gated && scheme.format == o.scheme.format &&
          scheme.group == o.scheme.group &&
          scheme.f16Scales == o.scheme.f16Scales &&
          scheme.zeroPoint == o.scheme.zeroPoint;
@@ -118,6 +127,7 @@ WeightLayout mlir::xfmr::layoutOf(Operation *op, unsigned index) {
     auto s = op->getAttrOfType<ScheduleAttr>("schedule");
     l.tileN = s ? s.getTileN() : l.cols;
     l.dot = s && s.getDot() && l.scheme.format != WeightFormat::F32;
+    l.gated = cast<LinearOp>(op).getGated();
   } else if (isa<LMHeadOp, EmbeddingOp>(op) && index == 1 &&
              l.scheme.format != WeightFormat::F32) {
     l.kind = WeightLayout::Rows;
@@ -158,7 +168,9 @@ std::vector<uint8_t> mlir::xfmr::packWeight(const std::vector<float> &w,
     const int64_t K = l.rows, N = l.cols, tn = l.tileN;
     for (int64_t b = 0; b < N / tn; ++b) {
       uint8_t *block = out.data() + b * l.blockBytes();
-      const float *col0 = w.data() + b * tn; // element (k, j) at col0[k*N + j]
+      // Position j of the block holds logical column col(j): element (k, j)
+      // at col(j)[k*N].
+      auto col = [&](int64_t j) { return w.data() + l.sourceColumn(b, j); };
       switch (s.format) {
       case WeightFormat::F32:
       case WeightFormat::BF16:
@@ -166,12 +178,12 @@ std::vector<uint8_t> mlir::xfmr::packWeight(const std::vector<float> &w,
           for (int64_t j = 0; j < tn; ++j) {
             // AVX512-BF16 pairs: [K/2][tn][2].
             int64_t at = l.dot ? ((k / 2) * tn + j) * 2 + k % 2 : k * tn + j;
-            putElement(block + at * l.elementBytes(), col0[k * N + j], s.format);
+            putElement(block + at * l.elementBytes(), col(j)[k * N], s.format);
           }
         break;
       case WeightFormat::Int8:
         for (int64_t j = 0; j < tn; ++j) {
-          auto q = ::xfmr::io::quantizeGroup(col0 + j, K, N, s);
+          auto q = ::xfmr::io::quantizeGroup(col(j), K, N, s);
           putScale(block + j * sb, q.scale, s.f16Scales);
           for (int64_t k = 0; k < K; ++k) {
             if (l.dot) // [K/4][tn][4], unsigned
@@ -187,7 +199,7 @@ std::vector<uint8_t> mlir::xfmr::packWeight(const std::vector<float> &w,
           uint8_t *grp = block + g * l.groupBytes();
           uint8_t *codes = grp + tn * sb * (s.zeroPoint ? 2 : 1);
           for (int64_t j = 0; j < tn; ++j) {
-            auto q = ::xfmr::io::quantizeGroup(col0 + g * s.group * N + j,
+            auto q = ::xfmr::io::quantizeGroup(col(j) + g * s.group * N,
                                                s.group, N, s);
             putScale(grp + j * sb, q.scale, s.f16Scales);
             if (s.zeroPoint)

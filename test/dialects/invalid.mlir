@@ -113,8 +113,32 @@ func.func @linear_cols(%x: tensor<?x8xf32>, %w: tensor<8x16xf32>) {
 // -----
 
 func.func @linear_bias(%x: tensor<?x8xf32>, %w: tensor<8x16xf32>, %b: tensor<8xf32>) {
-  // expected-error @+1 {{bias of size 8 does not match the 16 output features}}
+  // expected-error @+1 {{bias of size 8 does not match the 16 weight columns}}
   %y = xfmr.linear %x, %w, %b : tensor<?x8xf32>, tensor<8x16xf32>, tensor<8xf32> -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
+func.func @linear_gated_cols(%x: tensor<?x8xf32>, %w: tensor<8x16xf32>) {
+  // expected-error @+1 {{weight has 16 columns but the result has 16 features (gated: needs twice as many columns)}}
+  %y = xfmr.linear %x, %w activation(silu) gated : tensor<?x8xf32>, tensor<8x16xf32> -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
+func.func @linear_gated_no_activation(%x: tensor<?x8xf32>, %w: tensor<8x32xf32>) {
+  // expected-error @+1 {{gated needs an activation (applied to the gate half)}}
+  %y = xfmr.linear %x, %w gated : tensor<?x8xf32>, tensor<8x32xf32> -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
+func.func @linear_gated_bias(%x: tensor<?x8xf32>, %w: tensor<8x32xf32>, %b: tensor<16xf32>) {
+  // expected-error @+1 {{bias of size 16 does not match the 32 weight columns}}
+  %y = xfmr.linear %x, %w, %b activation(silu) gated : tensor<?x8xf32>, tensor<8x32xf32>, tensor<16xf32> -> tensor<?x16xf32>
   return
 }
 

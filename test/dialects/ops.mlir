@@ -43,6 +43,9 @@ func.func @all_ops(%tokens: tensor<?xi32>, %pos: index, %cache: !cache) -> tenso
   %rmsfused = xfmr.linear %h, %wq norm(%g : tensor<64xf32>) activation(silu) {norm_epsilon = 1.0e-06 : f64} : tensor<?x64xf32>, tensor<64x64xf32> -> tensor<?x64xf32>
   // CHECK: xfmr.linear %{{.*}}, %{{.*}} activation(silu) times(%{{.*}} : tensor<?x64xf32>) residual(%{{.*}} : tensor<?x64xf32>) :
   %gated = xfmr.linear %h, %wq activation(silu) times(%q : tensor<?x64xf32>) residual(%h : tensor<?x64xf32>) : tensor<?x64xf32>, tensor<64x64xf32> -> tensor<?x64xf32>
+  // Gate and up side by side: act(x Wg) * (x Wu) from one weight.
+  // CHECK: xfmr.linear %{{.*}}, %{{.*}} norm(%{{.*}} : tensor<64xf32>) activation(silu) gated {norm_epsilon
+  %glu1 = xfmr.linear %h, %wq norm(%g : tensor<64xf32>) activation(silu) gated {norm_epsilon = 1.0e-06 : f64} : tensor<?x64xf32>, tensor<64x64xf32> -> tensor<?x32xf32>
   // A fused QKV projection's output feeds attention packed: [q | k | v].
   %wp = xfmr.weight "qkv.weight" : tensor<64x128xf32>
   %pk = xfmr.linear %x, %wp : tensor<?x64xf32>, tensor<64x128xf32> -> tensor<?x128xf32>

@@ -212,12 +212,15 @@ struct Fusion {
   const char *activation; // "" | "gelu" | "silu"
   bool residual;
   bool times = false; // gate multiply: act(...) * u
+  bool gated = false; // weight [Wg | Wu] of 2N columns: act(x Wg) * (x Wu)
 };
 const Fusion kFusions[] = {{"layer_norm_gelu", true, true, "gelu", false},
                            {"rms_norm_silu", true, false, "silu", false},
                            {"residual", false, false, "", true},
                            {"layer_norm_gelu_residual", true, true, "gelu", true},
-                           {"rms_norm_silu_times_residual", true, false, "silu", true, true}};
+                           {"rms_norm_silu_times_residual", true, false, "silu", true, true},
+                           {"rms_norm_gated_silu", true, false, "silu", false, false, true},
+                           {"gated_gelu_times_residual", false, false, "gelu", true, true, true}};
 struct FusedShape {
   int64_t m, k, n;
   Format format;
@@ -268,7 +271,8 @@ bool nearRoundingBoundary(const std::vector<double> &x) {
 
 TEST_P(FusedLinearKernel, MatchesReference) {
   auto [M, K, N, f, fu] = GetParam();
-  std::string w = wten(K, N, f), args = "%x: " + act(K) + ", %w: " + w + ", %b: " + ten({N});
+  const int64_t WN = fu.gated ? 2 * N : N; // weight columns
+  std::string w = wten(K, WN, f), args = "%x: " + act(K) + ", %w: " + w + ", %b: " + ten({WN});
   std::string op = " %y = xfmr.linear %x, %w, %b";
   if (fu.norm) {
     args += ", %g: " + ten({K});
@@ -280,6 +284,8 @@ TEST_P(FusedLinearKernel, MatchesReference) {
   }
   if (*fu.activation)
     op += std::string(" activation(") + fu.activation + ")";
+  if (fu.gated)
+    op += " gated";
   if (fu.times) {
     args += ", %u: " + act(N);
     op += " times(%u : " + act(N) + ")";
@@ -290,7 +296,7 @@ TEST_P(FusedLinearKernel, MatchesReference) {
   }
   if (fu.norm)
     op += " {norm_epsilon = 1.0e-05 : f64}";
-  op += " : " + act(K) + ", " + w + ", " + ten({N}) + " -> " + act(N);
+  op += " : " + act(K) + ", " + w + ", " + ten({WN}) + " -> " + act(N);
   std::string src = "func.func @forward(" + args + ") -> " + act(N) + " {\n" + op +
                     "\n return %y : " + act(N) + "\n}";
   bool requested = f.vnni && mlir::xfmr::CPUTarget::host().hasVNNI();
@@ -316,9 +322,10 @@ TEST_P(FusedLinearKernel, MatchesReference) {
     xf = vnniActivations(xf, M, K);
     xin.assign(xf.begin(), xf.end());
   }
-  auto wf = randomVec(size_t(K * N)), b = randomVec(size_t(N)),
+  auto wf = randomVec(size_t(K * WN)), b = randomVec(size_t(WN)),
        r = randomVec(size_t(kMaxTokens * N)), u = randomVec(size_t(kMaxTokens * N));
-  PackedWeight pw = pack(wf, K, N, /*reductionIsRows=*/true, f, k.jit->layout(1));
+  PackedWeight pw = pack(wf, K, WN, /*reductionIsRows=*/true, f, k.jit->layout(1));
+  ASSERT_EQ(k.jit->layout(1).gated, fu.gated);
   std::vector<float> y(size_t(kMaxTokens * N), NAN);
   std::vector<void *> buffers{x.data(), pw.bytes.data(), b.data()};
   if (fu.norm)
@@ -334,13 +341,19 @@ TEST_P(FusedLinearKernel, MatchesReference) {
   std::vector<double> ref(size_t(M * N));
   for (int64_t i = 0; i < M; ++i)
     for (int64_t j = 0; j < N; ++j) {
-      double s = b[size_t(j)];
-      for (int64_t kk = 0; kk < K; ++kk)
-        s += xin[size_t(i * K + kk)] * pw.effective[size_t(kk * N + j)];
+      auto column = [&](int64_t c) {
+        double s = b[size_t(c)];
+        for (int64_t kk = 0; kk < K; ++kk)
+          s += xin[size_t(i * K + kk)] * pw.effective[size_t(kk * WN + c)];
+        return s;
+      };
+      double s = column(j);
       if (std::string(fu.activation) == "gelu")
         s = 0.5 * s * (1 + std::tanh(0.7978845608028654 * (s + 0.044715 * s * s * s)));
       else if (std::string(fu.activation) == "silu")
         s = s / (1 + std::exp(-s));
+      if (fu.gated) // the up half: columns N .. 2N
+        s *= column(N + j);
       if (fu.times)
         s *= u[size_t(i * N + j)];
       if (fu.residual)

@@ -139,15 +139,20 @@ LogicalResult LinearOp::verify() {
       failed(checkSameRows(*this, getInput(), getResult())))
     return failure();
   int64_t k = dim(getInput(), 1), n = dim(getResult(), 1);
+  // Gated: gate and up side by side, two weight columns per result column.
+  int64_t wn = getGated() ? 2 * n : n;
+  if (getGated() && !getActivation())
+    return emitOpError("gated needs an activation (applied to the gate half)");
   if (dim(getWeight(), 0) != k)
     return emitOpError() << "weight has " << dim(getWeight(), 0)
                          << " rows but the input has " << k << " features";
-  if (dim(getWeight(), 1) != n)
+  if (dim(getWeight(), 1) != wn)
     return emitOpError() << "weight has " << dim(getWeight(), 1)
-                         << " columns but the result has " << n << " features";
-  if (getBias() && dim(getBias(), 0) != n)
+                         << " columns but the result has " << n << " features"
+                         << (getGated() ? " (gated: needs twice as many columns)" : "");
+  if (getBias() && dim(getBias(), 0) != wn)
     return emitOpError() << "bias of size " << dim(getBias(), 0)
-                         << " does not match the " << n << " output features";
+                         << " does not match the " << wn << " weight columns";
   if (getNormBeta() && !getNormGamma())
     return emitOpError("norm_bias needs norm");
   if (getNormGamma()) {

@@ -20,7 +20,9 @@
 //   and cost float32 accuracy), with zero points sum(x c) * scale +
 //   sum(x) * min.
 // The epilogue applies bias, activation, gate multiply and residual to each
-// output vector before it is stored.
+// output vector before it is stored. A `gated` linear's blocks hold tn/2
+// gate columns and the same tn/2 up columns (WeightLayout), so a register
+// tile pairs gate vector j with up vector j + nv/2 and stores act(g) * u.
 //
 //===----------------------------------------------------------------------===//
 #include "AMXTiles.h"
@@ -50,7 +52,10 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
   ScheduleAttr s = scheduleOf(op);
   WeightLayout l = layoutOf(op, 1);
   const WeightFormat fmt = l.scheme.format;
+  // N: weight columns; a gated linear stores N / 2 of them.
   int64_t K = staticDim(op.getWeight(), 0), N = staticDim(op.getWeight(), 1);
+  const bool gated = op.getGated();
+  const int64_t outN = gated ? N / 2 : N;
   int64_t vw = s.getVectorWidth(), tn = s.getTileN(), tm = s.getTileM();
   int64_t unroll = s.getUnroll();
   if (N % tn != 0)
@@ -61,6 +66,10 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
                             << " does not divide the reduction size " << K;
   if (fmt == WeightFormat::Int4 && tn % (2 * vw) != 0)
     return op.emitOpError() << "int4 weights need tile_n (" << tn
+                            << ") to be a multiple of 2 x vector_width (" << vw
+                            << ")";
+  if (gated && tn % (2 * vw) != 0)
+    return op.emitOpError() << "a gated linear needs tile_n (" << tn
                             << ") to be a multiple of 2 x vector_width (" << vw
                             << ")";
   const int64_t nv = tn / vw, G = l.scheme.group, sb = l.scaleBytes();
@@ -79,15 +88,26 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
   Type sT = scaleTypeOf(b, l);
   auto svt = VectorType::get({vw}, sT);
 
+  // The weight column (= bias index) of vector j of unit `unit`; for the
+  // gate half of a gated block also the result column it is stored at.
+  const int64_t half = tn / 2;
+  auto column = [&](Value unit, int64_t j) -> Value {
+    if (!gated)
+      return k.add(k.mul(unit, k.idx(tn)), k.idx(j * vw));
+    const int64_t p = j * vw;
+    return k.add(k.mul(unit, k.idx(half)), k.idx((p < half ? 0 : outN) + p % half));
+  };
+
   // The output vectors (indices into the block's nv) one register tile
   // covers: at most kAccumulators accumulators, and for int4 whole pairs
-  // (j, j + nv/2) that share their code bytes.
+  // (j, j + nv/2) that share their code bytes; gated likewise, gate vector
+  // j with its up vector j + nv/2.
   // (VNNI keeps an i32 and an f32 accumulator per output vector.)
   const int64_t kAccumulators = l.dot ? 8 : 24;
   auto subTiles = [&](int64_t rows) {
     SmallVector<SmallVector<int64_t>> tiles;
     int64_t per = std::max<int64_t>(1, kAccumulators / rows);
-    if (fmt == WeightFormat::Int4) {
+    if (fmt == WeightFormat::Int4 || gated) {
       int64_t pairs = std::max<int64_t>(1, per / 2);
       for (int64_t j0 = 0; j0 < nv / 2; j0 += pairs) {
         SmallVector<int64_t> t;
@@ -108,13 +128,13 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
     return tiles;
   };
 
-  auto initAcc = [&](Value n0, int64_t rows, ArrayRef<int64_t> vecs,
+  auto initAcc = [&](Value unit, int64_t rows, ArrayRef<int64_t> vecs,
                      bool withBias) {
     SmallVector<Value> init;
     for (int64_t i = 0; i < rows; ++i)
       for (int64_t j : vecs)
         init.push_back(withBias && bias
-                           ? k.vload(vt, bias, {k.add(n0, k.idx(j * vw))})
+                           ? k.vload(vt, bias, {column(unit, j)})
                            : k.splat(vt, 0.0));
     return init;
   };
@@ -234,13 +254,13 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
 
   // AVX512-BF16: weights [K/2][tn][2]; each vdpbf16ps adds, per column, the
   // products of one pair of k with the matching pair of bf16 activations.
-  auto bf16DotTile = [&](Value m0, Value s0, Value n0, Value base, int64_t rows,
+  auto bf16DotTile = [&](Value m0, Value s0, Value unit, Value base, int64_t rows,
                          ArrayRef<int64_t> vecs) -> SmallVector<Value> {
     const int64_t nt = int64_t(vecs.size());
     auto pairs = VectorType::get({32}, b.getBF16Type());
     auto i32v = VectorType::get({16}, b.getI32Type());
     Value wv = k.view(w, base, {K / 2, tn * 2}, b.getBF16Type());
-    SmallVector<Value> init = initAcc(n0, rows, vecs, /*withBias=*/true);
+    SmallVector<Value> init = initAcc(unit, rows, vecs, /*withBias=*/true);
     return k.forLoop(c0, k.idx(K / 2), c1, init, [&](Value kp, ValueRange args) {
       if (rows == 1 && vecs.front() == 0)
         prefetchAhead(wv, kp, K / 2, tn * 4, rows);
@@ -257,7 +277,7 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
       return cur;
     });
   };
-  auto vnniTile = [&](Value m0, Value s0, Value n0, Value base, int64_t rows,
+  auto vnniTile = [&](Value m0, Value s0, Value unit, Value base, int64_t rows,
                       ArrayRef<int64_t> vecs) -> SmallVector<Value> {
     const int64_t nt = int64_t(vecs.size());
     auto i32v = VectorType::get({16}, b.getI32Type());
@@ -303,7 +323,7 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
     for (int64_t t = 0; t < nt; ++t) {
       int64_t j = vecs[t];
       Value sj = k.toF32(k.vload(svt, scales, {k.idx(j * vw)}));
-      Value bj = bias ? k.vload(vt, bias, {k.add(n0, k.idx(j * vw))})
+      Value bj = bias ? k.vload(vt, bias, {column(unit, j)})
                       : k.splat(vt, 0.0);
       for (int64_t i = 0; i < rows; ++i)
         acc[i * nt + t] = k.fma(acc[i * nt + t], sj, bj);
@@ -339,7 +359,7 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
   // the unsigned codes (low nibbles: columns j, high: j + tn/2) with the
   // activation codes; sum(c x) = sum_b s_b dot_b, and with w = c s + m,
   // y += s sum(c x) + m sum(x), sum(x) taken from the rounded activations.
-  auto vnniInt4Tile = [&](Value m0, Value s0, Value n0, Value base, int64_t rows,
+  auto vnniInt4Tile = [&](Value m0, Value s0, Value unit, Value base, int64_t rows,
                           ArrayRef<int64_t> vecs) -> SmallVector<Value> {
     const int64_t nt = int64_t(vecs.size()), half = nt / 2;
     const int64_t gBytes = l.groupBytes();
@@ -352,7 +372,7 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
         DenseElementsAttr::get(b64, b.getI8IntegerAttr(4)));
     Value zero = b.create<arith::ConstantOp>(
         DenseElementsAttr::get(i32v, b.getI32IntegerAttr(0)));
-    SmallVector<Value> init = initAcc(n0, rows, vecs, /*withBias=*/true);
+    SmallVector<Value> init = initAcc(unit, rows, vecs, /*withBias=*/true);
     return k.forLoop(
         c0, k.idx(K / G), c1, init, [&](Value g, ValueRange outer) {
           Value gBase = k.add(base, k.mul(g, k.idx(gBytes)));
@@ -409,15 +429,19 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
         });
   };
 
-  // Epilogue of one output vector: activation, gate multiply, residual.
-  auto finish = [&](Value row, Value col, Value y) {
-    if (act)
-      y = applyActivation(k, vt, *act, y);
+  // Epilogue of one output vector: activation, the gated half's up vector,
+  // gate multiply, residual.
+  auto store = [&](Value row, Value col, Value y) {
     if (multiplier)
       y = k.mul(y, k.vload(vt, multiplier, {row, col}));
     if (residual)
       y = k.add(y, k.vload(vt, residual, {row, col}));
     k.vstore(y, a.out, {row, col});
+  };
+  auto finish = [&](Value row, Value col, Value y, Value up = Value()) {
+    if (act)
+      y = applyActivation(k, vt, *act, y);
+    store(row, col, up ? k.mul(y, up) : y);
   };
 
   // AMX (int8, prefill): 16 rows at a time, one 16-column group at a time
@@ -437,7 +461,7 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
     tileOut = b.create<memref::AllocaOp>(MemRefType::get({2 * 1024}, b.getI8Type()));
   Value xqRaw; // the activation codes, [rows][K] bytes
   AMXTiles amxOps(k);
-  auto amxTile = [&](Value m0, Value n0, Value base) {
+  auto amxTile = [&](Value m0, Value unit, Value base) {
     auto i32v = VectorType::get({16}, b.getI32Type());
     Value out32 = k.view(tileOut, c0, {2, 16, 16}, b.getI32Type());
     Value scales = k.view(w, base, {tn}, sT);
@@ -493,10 +517,21 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
         acc = scaleInto(last, 0, acc);
       }
       Value sj = k.toF32(k.vload(svt, scales, {k.idx(j * 16)}));
-      Value col = k.add(n0, k.idx(j * 16));
+      Value col = column(unit, j); // AMX needs vector_width 16: group = vector
       Value bj = bias ? k.vload(vt, bias, {col}) : k.splat(vt, 0.0);
-      for (int64_t r = 0; r < 16; ++r)
-        finish(k.add(m0, k.idx(r)), col, k.fma(k.sub(acc[r], corr[r]), sj, bj));
+      for (int64_t r = 0; r < 16; ++r) {
+        Value row = k.add(m0, k.idx(r)), y = k.fma(k.sub(acc[r], corr[r]), sj, bj);
+        if (!gated) {
+          finish(row, col, y);
+        } else if (j < nv / 2) {
+          // The gate group goes first: act(g) waits in the output row for
+          // its up group (j + nv/2), which this loop reaches later.
+          k.vstore(applyActivation(k, vt, *act, y), a.out, {row, col});
+        } else {
+          Value gcol = column(unit, j - nv / 2);
+          store(row, gcol, k.mul(k.vload(vt, a.out, {row, gcol}), y));
+        }
+      }
     }
   };
 
@@ -506,16 +541,16 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
 
   // One register tile: `rows` rows from m0, output vectors `vecs` of the
   // block at byte `base`.
-  auto microTile = [&](Value m0, Value s0, Value n0, Value base, int64_t rows,
+  auto microTile = [&](Value m0, Value s0, Value unit, Value base, int64_t rows,
                        ArrayRef<int64_t> vecs) {
     const int64_t nt = int64_t(vecs.size());
     SmallVector<Value> acc;
     if (l.dot && fmt == WeightFormat::Int4) {
-      acc = vnniInt4Tile(m0, s0, n0, base, rows, vecs);
+      acc = vnniInt4Tile(m0, s0, unit, base, rows, vecs);
     } else if (bf16Dot) {
-      acc = bf16DotTile(m0, s0, n0, base, rows, vecs);
+      acc = bf16DotTile(m0, s0, unit, base, rows, vecs);
     } else if (l.dot) {
-      acc = vnniTile(m0, s0, n0, base, rows, vecs);
+      acc = vnniTile(m0, s0, unit, base, rows, vecs);
     } else if (fmt != WeightFormat::Int4) {
       // f32, bf16, int8: one pass over K with elements [K][tn].
       int64_t codeOffset = fmt == WeightFormat::Int8 ? tn * sb : 0;
@@ -532,7 +567,7 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
       const bool prefetches = vecs.front() == 0 && !widenedBlock;
       acc = k.forLoop(
           c0, k.idx(K), k.idx(unroll),
-          initAcc(n0, rows, vecs, fmt != WeightFormat::Int8),
+          initAcc(unit, rows, vecs, fmt != WeightFormat::Int8),
           [&](Value kk, ValueRange args) {
             SmallVector<Value> cur(args.begin(), args.end());
             if (prefetches)
@@ -557,7 +592,7 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
         for (int64_t t = 0; t < nt; ++t) {
           int64_t j = vecs[t];
           Value sj = k.toF32(k.vload(svt, scales, {k.idx(j * vw)}));
-          Value bj = bias ? k.vload(vt, bias, {k.add(n0, k.idx(j * vw))})
+          Value bj = bias ? k.vload(vt, bias, {column(unit, j)})
                           : k.splat(vt, 0.0);
           for (int64_t i = 0; i < rows; ++i)
             acc[i * nt + t] = k.fma(acc[i * nt + t], sj, bj);
@@ -571,13 +606,13 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
       const int64_t half = nt / 2;
       auto bvt = VectorType::get({vw}, b.getI8Type());
       acc = k.forLoop(
-          c0, k.idx(K / G), c1, initAcc(n0, rows, vecs, true),
+          c0, k.idx(K / G), c1, initAcc(unit, rows, vecs, true),
           [&](Value g, ValueRange outer) {
             Value gBase = k.add(base, k.mul(g, k.idx(gBytes)));
             Value codes = k.view(w, k.add(gBase, k.idx(codeOffset)),
                                  {G, tn / 2}, b.getI8Type());
             Value k0 = k.mul(g, k.idx(G));
-            SmallVector<Value> init = initAcc(n0, rows, vecs, false);
+            SmallVector<Value> init = initAcc(unit, rows, vecs, false);
             for (int64_t i = 0; i < rows; ++i)
               init.push_back(k.f32(0.0)); // sum of x over the group, per row
             SmallVector<Value> inner = k.forLoop(
@@ -605,9 +640,17 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
             return applyInt4Group(gBase, rows, vecs, inner, outer);
           });
     }
-    for (int64_t i = 0; i < rows; ++i)
-      for (int64_t t = 0; t < nt; ++t)
-        finish(k.add(m0, k.idx(i)), k.add(n0, k.idx(vecs[t] * vw)), acc[i * nt + t]);
+    for (int64_t i = 0; i < rows; ++i) {
+      Value row = k.add(m0, k.idx(i));
+      if (!gated) {
+        for (int64_t t = 0; t < nt; ++t)
+          finish(row, column(unit, vecs[t]), acc[i * nt + t]);
+        continue;
+      }
+      // Gated tiles are [gate vectors..., their up vectors...].
+      for (int64_t t = 0; t < nt / 2; ++t)
+        finish(row, column(unit, vecs[t]), acc[i * nt + t], acc[i * nt + t + nt / 2]);
+    }
   };
 
   // Rows are prepared once per call and thread. Few rows (decode): into the
@@ -628,11 +671,10 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
     b.setInsertionPoint(ifOp.thenYield());
     prepareAll();
     k.forLoop(a.begin, a.end, c1, [&](Value unit) {
-      Value n0 = k.mul(unit, k.idx(tn));
       Value base = k.mul(unit, k.idx(l.blockBytes()));
       auto rowTiles = [&](Value m) {
         for (auto &vecs : subTiles(1))
-          microTile(m, m, n0, base, 1, vecs);
+          microTile(m, m, unit, base, 1, vecs);
       };
       // Row 0 streams the unit's block from memory (a loop of at most one
       // iteration); the other rows find it in cache.
@@ -670,7 +712,6 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
     if (useAMX) // A: tmm0, tmm3; B: tmm1, tmm2; C: tmm4, tmm5
       amxOps.configure({{16, 32}, {8, 64}, {8, 64}, {16, 32}, {16, 64}, {16, 64}});
     k.forLoop(a.begin, a.end, c1, [&](Value unit) {
-      Value n0 = k.mul(unit, k.idx(tn));
       Value base = k.mul(unit, k.idx(l.blockBytes()));
       if (widened) {
         auto bv = VectorType::get({vw}, b.getBF16Type());
@@ -686,7 +727,7 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
       if (useAMX) {
         Value c16 = k.idx(16);
         mStart = k.mul(b.create<arith::DivUIOp>(a.n, c16), c16);
-        k.forLoop(c0, mStart, c16, [&](Value m0) { amxTile(m0, n0, base); });
+        k.forLoop(c0, mStart, c16, [&](Value m0) { amxTile(m0, unit, base); });
       }
       Value mMain = mStart;
       if (tm > 1) {
@@ -694,12 +735,12 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
         mMain = k.add(mStart, k.mul(b.create<arith::DivUIOp>(k.sub(a.n, mStart), ctm), ctm));
         k.forLoop(mStart, mMain, ctm, [&](Value m0) {
           for (auto &vecs : subTiles(tm))
-            microTile(m0, m0, n0, base, tm, vecs);
+            microTile(m0, m0, unit, base, tm, vecs);
         });
       }
       k.forLoop(mMain, a.n, c1, [&](Value m) {
         for (auto &vecs : subTiles(1))
-          microTile(m, m, n0, base, 1, vecs);
+          microTile(m, m, unit, base, 1, vecs);
       });
     });
     widenedBlock = Value();

@@ -49,6 +49,7 @@ struct KernelShape {
   double weightBytes = 0;    // as stored (codes; scales aside)
   bool floatWeights = false; // f32/bf16 widened: FMA tiles
   bool int4 = false;
+  bool gated = false;        // linear [Wg | Wu]: blocks split in two halves
   bool amxCapable = false;   // int8 VNNI on a target with AMX
   int threads = 2;
 };

@@ -152,6 +152,10 @@ def Xfmr_LinearOp : Xfmr_Op<"linear", [Pure, AttrSizedOperandSegments]> {
     * `activation(gelu | silu)`: applied to `x W + b` in the epilogue.
     * `times(%u)`: the activated result multiplied by `u` (same type as the
       result): the gate multiply of a gated MLP, `act(x Wg) * (x Wu)`.
+    * `gated` (with `activation`): the weight holds a gated MLP's gate and
+      up projections side by side, `[K, 2N] = [Wg | Wu]` (bias `[bg | bu]`),
+      and the result is `act(x Wg + bg) * (x Wu + bu)`, `N` columns: one
+      kernel streams both projections and multiplies in registers.
     * `residual(%r)`: `r` (same type as the result) added last, in the
       epilogue: the residual stream of a transformer block.
 
@@ -169,6 +173,7 @@ def Xfmr_LinearOp : Xfmr_Op<"linear", [Pure, AttrSizedOperandSegments]> {
                        Optional<Xfmr_Activation>:$multiplier,
                        OptionalAttr<F64Attr>:$norm_epsilon,
                        OptionalAttr<Xfmr_GatedActivation>:$activation,
+                       UnitAttr:$gated,
                        OptionalAttr<Xfmr_ScheduleAttr>:$schedule);
   let results = (outs Xfmr_Activation:$result);
   let assemblyFormat = [{
@@ -176,6 +181,7 @@ def Xfmr_LinearOp : Xfmr_Op<"linear", [Pure, AttrSizedOperandSegments]> {
     (`norm` `(` $norm_gamma^ `:` type($norm_gamma) `)`)?
     (`norm_bias` `(` $norm_beta^ `:` type($norm_beta) `)`)?
     (`activation` `(` $activation^ `)`)?
+    (`gated` $gated^)?
     (`times` `(` $multiplier^ `:` type($multiplier) `)`)?
     (`residual` `(` $residual^ `:` type($residual) `)`)?
     attr-dict `:` type($input) `,`
@@ -186,7 +192,8 @@ def Xfmr_LinearOp : Xfmr_Op<"linear", [Pure, AttrSizedOperandSegments]> {
     OpBuilder<(ins "Type":$result, "Value":$input, "Value":$weight,
                    "Value":$bias), [{
       build($_builder, $_state, result, input, weight, bias, Value(), Value(),
-            Value(), Value(), FloatAttr(), GatedActivationAttr(), ScheduleAttr());
+            Value(), Value(), FloatAttr(), GatedActivationAttr(), UnitAttr(),
+            ScheduleAttr());
     }]>
   ];
 }

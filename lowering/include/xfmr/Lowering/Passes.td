@@ -137,6 +137,22 @@ def XfmrFuseQKVPass : Pass<"xfmr-fuse-qkv", "ModuleOp"> {
   let dependentDialects = ["::mlir::xfmr::XfmrDialect"];
 }
 
+def XfmrFuseGateUpPass : Pass<"xfmr-fuse-gate-up", "ModuleOp"> {
+  let summary = "Merge a gated MLP's gate and up projections into one gated linear";
+  let description = [{
+    `xfmr.glu %gate, %up, silu` of two `xfmr.linear` of the same input (and
+    the same fused norm, if any), each used only there and without an
+    epilogue, becomes one `xfmr.linear ... activation(silu) gated` over the
+    weights side by side, `[Wg | Wu]` (a wider view of one stored tensor, or
+    an `xfmr.concat` of two): one kernel streams both matrices and computes
+    `silu(x Wg) * (x Wu)` in registers, one dispatch instead of two, and the
+    up projection's output never goes to memory. Biases merge the same way;
+    projections that differ in input, norm, weight type or bias are left
+    for `xfmr-fuse-epilogues` (the gate's linear then multiplies by `up`).
+  }];
+  let dependentDialects = ["::mlir::xfmr::XfmrDialect"];
+}
+
 def XfmrFuseNormsPass : Pass<"xfmr-fuse-norms", "ModuleOp"> {
   let summary = "Fold a layer/RMS norm into the prologue of the linears it feeds";
   let description = [{

@@ -15,6 +15,9 @@
 //                   bf16 for AVX512-BF16: [K/2][tn][2]
 //                   int4:     per group of G rows: scales[tn], (mins[tn]),
 //                             codes[G][tn/2] with byte j = col j | col j+tn/2 << 4
+//                 gated (a `gated` linear's [Wg | Wu]): block b holds gate
+//                 columns b tn/2 .. +tn/2 then the same up columns, so one
+//                 unit computes both halves of its tn/2 outputs.
 //   Rows          a [V, D] table (xfmr.lm_head, xfmr.embedding), one
 //                 self-contained row per vocabulary entry, 16-byte padded:
 //                   f32/bf16: [D] elements
@@ -41,6 +44,10 @@ struct WeightLayout {
   int64_t rows = 0, cols = 0; // logical shape ([K, N] or [V, D])
   int64_t tileN = 0;          // ColumnBlocks
   bool dot = false;           // ColumnBlocks: k interleaved per 32-bit lane
+  bool gated = false;         // ColumnBlocks: gate and up halves per block
+
+  /// ColumnBlocks: the logical column stored at position j of block b.
+  int64_t sourceColumn(int64_t block, int64_t j) const;
 
   int64_t scaleBytes() const { return scheme.f16Scales ? 2 : 4; }
   int64_t elementBytes() const; // f32: 4, bf16: 2 (quantized: 0)
