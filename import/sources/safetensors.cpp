@@ -44,12 +44,10 @@ std::vector<float> SafeTensors::toF32(const TensorInfo &t) const {
       std::memcpy(out.data(), p, out.size() * 4);
     break;
   case DType::F16:
+    halfToFloat(p, out.data(), out.size());
+    break;
   case DType::BF16:
-    for (size_t i = 0; i < out.size(); ++i) {
-      uint16_t h;
-      std::memcpy(&h, p + 2 * i, 2);
-      out[i] = t.dtype == DType::F16 ? halfToFloat(h) : bf16ToFloat(h);
-    }
+    bf16ToFloat(p, out.data(), out.size());
     break;
   }
   return out;

@@ -155,6 +155,95 @@ void putElement(uint8_t *p, float v, WeightFormat f) {
 }
 } // namespace
 
+namespace {
+/// ColumnBlocks from either storage order. Column n of the logical [K, N]
+/// matrix is at column(n), element k at column(n)[k * stride].
+template <typename ColumnAt>
+void packColumnBlocks(const WeightLayout &l, ColumnAt column, int64_t stride,
+                      std::vector<uint8_t> &out) {
+  const QuantScheme &s = l.scheme;
+  const int64_t sb = l.scaleBytes();
+  const int64_t K = l.rows, N = l.cols, tn = l.tileN;
+  const bool quantized = s.format == WeightFormat::Int8 || s.format == WeightFormat::Int4;
+  std::vector<float> columns;
+  if (quantized && stride != 1)
+    columns.resize(size_t(tn * K));
+  for (int64_t b = 0; b < N / tn; ++b) {
+    uint8_t *block = out.data() + b * l.blockBytes();
+    // Position j of the block holds logical column sourceColumn(b, j).
+    auto col = [&](int64_t j) { return column(l.sourceColumn(b, j)); };
+    // Quantized, row-major: the block's columns gathered contiguous first,
+    // reading the rows in order (a column read straight from a row-major
+    // matrix touches one cache line per element, N apart).
+    if (quantized && stride != 1)
+      for (int64_t k = 0; k < K; ++k)
+        for (int64_t j = 0; j < tn; ++j)
+          columns[size_t(j * K + k)] = col(j)[k * stride];
+    auto contiguous = [&](int64_t j) {
+      return stride == 1 ? col(j) : columns.data() + j * K;
+    };
+    switch (s.format) {
+    case WeightFormat::F32:
+    case WeightFormat::BF16:
+      for (int64_t k = 0; k < K; ++k)
+        for (int64_t j = 0; j < tn; ++j) {
+          // AVX512-BF16 pairs: [K/2][tn][2].
+          int64_t at = l.dot ? ((k / 2) * tn + j) * 2 + k % 2 : k * tn + j;
+          putElement(block + at * l.elementBytes(), col(j)[k * stride], s.format);
+        }
+      break;
+    case WeightFormat::Int8:
+      for (int64_t j = 0; j < tn; ++j) {
+        auto q = ::xfmr::io::quantizeGroup(contiguous(j), K, 1, s);
+        putScale(block + j * sb, q.scale, s.f16Scales);
+        for (int64_t k = 0; k < K; ++k) {
+          if (l.dot) // [K/4][tn][4], unsigned
+            block[tn * sb + ((k / 4) * tn + j) * 4 + k % 4] =
+                uint8_t(int(q.codes[size_t(k)]) + 128);
+          else
+            block[tn * sb + k * tn + j] = uint8_t(q.codes[size_t(k)]);
+        }
+      }
+      break;
+    case WeightFormat::Int4:
+      for (int64_t g = 0; g < K / s.group; ++g) {
+        uint8_t *grp = block + g * l.groupBytes();
+        uint8_t *codes = grp + tn * sb * (s.zeroPoint ? 2 : 1);
+        for (int64_t j = 0; j < tn; ++j) {
+          auto q = ::xfmr::io::quantizeGroup(contiguous(j) + g * s.group, s.group, 1, s);
+          putScale(grp + j * sb, q.scale, s.f16Scales);
+          if (s.zeroPoint)
+            putScale(grp + (tn + j) * sb, q.min, s.f16Scales);
+          for (int64_t k = 0; k < s.group; ++k) {
+            uint8_t c = uint8_t(q.codes[size_t(k)]) & 0xF;
+            // [G][tn/2], or for VNNI [G/4][tn/2][4]: four k per lane.
+            int64_t at = l.dot ? ((k / 4) * (tn / 2) + j % (tn / 2)) * 4 + k % 4
+                               : k * (tn / 2) + j % (tn / 2);
+            codes[at] |= j < tn / 2 ? c : uint8_t(c << 4);
+          }
+        }
+      }
+      break;
+    }
+  }
+}
+} // namespace
+
+std::vector<uint8_t> mlir::xfmr::packColumnMajorWeight(const float *w,
+                                                       const WeightLayout &l) {
+  if (l.kind != WeightLayout::ColumnBlocks) { // row-major for the others
+    std::vector<float> rowMajor(size_t(l.rows * l.cols));
+    for (int64_t n = 0; n < l.cols; ++n)
+      for (int64_t k = 0; k < l.rows; ++k)
+        rowMajor[size_t(k * l.cols + n)] = w[n * l.rows + k];
+    return packWeight(rowMajor, l);
+  }
+  std::vector<uint8_t> out(size_t(l.bytes()), 0);
+  packColumnBlocks(
+      l, [&](int64_t n) { return w + n * l.rows; }, 1, out);
+  return out;
+}
+
 std::vector<uint8_t> mlir::xfmr::packWeight(const std::vector<float> &w,
                                       const WeightLayout &l) {
   std::vector<uint8_t> out(size_t(l.bytes()), 0);
@@ -165,57 +254,8 @@ std::vector<uint8_t> mlir::xfmr::packWeight(const std::vector<float> &w,
     return out;
   }
   if (l.kind == WeightLayout::ColumnBlocks) {
-    const int64_t K = l.rows, N = l.cols, tn = l.tileN;
-    for (int64_t b = 0; b < N / tn; ++b) {
-      uint8_t *block = out.data() + b * l.blockBytes();
-      // Position j of the block holds logical column col(j): element (k, j)
-      // at col(j)[k*N].
-      auto col = [&](int64_t j) { return w.data() + l.sourceColumn(b, j); };
-      switch (s.format) {
-      case WeightFormat::F32:
-      case WeightFormat::BF16:
-        for (int64_t k = 0; k < K; ++k)
-          for (int64_t j = 0; j < tn; ++j) {
-            // AVX512-BF16 pairs: [K/2][tn][2].
-            int64_t at = l.dot ? ((k / 2) * tn + j) * 2 + k % 2 : k * tn + j;
-            putElement(block + at * l.elementBytes(), col(j)[k * N], s.format);
-          }
-        break;
-      case WeightFormat::Int8:
-        for (int64_t j = 0; j < tn; ++j) {
-          auto q = ::xfmr::io::quantizeGroup(col(j), K, N, s);
-          putScale(block + j * sb, q.scale, s.f16Scales);
-          for (int64_t k = 0; k < K; ++k) {
-            if (l.dot) // [K/4][tn][4], unsigned
-              block[tn * sb + ((k / 4) * tn + j) * 4 + k % 4] =
-                  uint8_t(int(q.codes[size_t(k)]) + 128);
-            else
-              block[tn * sb + k * tn + j] = uint8_t(q.codes[size_t(k)]);
-          }
-        }
-        break;
-      case WeightFormat::Int4:
-        for (int64_t g = 0; g < K / s.group; ++g) {
-          uint8_t *grp = block + g * l.groupBytes();
-          uint8_t *codes = grp + tn * sb * (s.zeroPoint ? 2 : 1);
-          for (int64_t j = 0; j < tn; ++j) {
-            auto q = ::xfmr::io::quantizeGroup(col(j) + g * s.group * N,
-                                               s.group, N, s);
-            putScale(grp + j * sb, q.scale, s.f16Scales);
-            if (s.zeroPoint)
-              putScale(grp + (tn + j) * sb, q.min, s.f16Scales);
-            for (int64_t k = 0; k < s.group; ++k) {
-              uint8_t c = uint8_t(q.codes[size_t(k)]) & 0xF;
-              // [G][tn/2], or for VNNI [G/4][tn/2][4]: four k per lane.
-              int64_t at = l.dot ? ((k / 4) * (tn / 2) + j % (tn / 2)) * 4 + k % 4
-                                  : k * (tn / 2) + j % (tn / 2);
-              codes[at] |= j < tn / 2 ? c : uint8_t(c << 4);
-            }
-          }
-        }
-        break;
-      }
-    }
+    packColumnBlocks(
+        l, [&](int64_t n) { return w.data() + n; }, l.cols, out);
     return out;
   }
   // Rows.

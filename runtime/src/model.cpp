@@ -59,16 +59,12 @@ bool loadWeights(Model &m, bool mapped) {
                 " (another model's weights, or changed since the compile)");
   size_t bytes = size_t(m.weightBytes);
   if (bytes > 0 && !mapped) {
-    LargePageBuffer copy(bytes);
-    size_t done = 0;
-    while (copy.ok() && done < bytes) {
-      ssize_t r = pread(fd, copy.data() + done, bytes - done, off_t(done));
-      if (r < 0 && errno == EINTR)
-        continue;
-      if (r <= 0)
-        return fail("read failed at byte " + std::to_string(done) + " of " +
-                    std::to_string(bytes) + (r == 0 ? " (file shrank)" : ""));
-      done += size_t(r);
+    LargePageBuffer copy(bytes); // 2 MiB-aligned and rounded: O_DIRECT can fill it
+    bool direct = false;
+    if (copy.ok() && !xfmr::io::readLargeFile(fd, path, copy.data(), bytes, &direct, &error)) {
+      close(fd);
+      setError(error);
+      return false;
     }
     if (copy.ok()) {
       close(fd);

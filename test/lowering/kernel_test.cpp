@@ -860,5 +860,10 @@ INSTANTIATE_TEST_SUITE_P(
                       AttentionShape{2, 2, 12, 2, 3},   // head_dim not 16
                       AttentionShape{4, 4, 16, 1, 31},  // exactly two blocks of 16
                       AttentionShape{4, 2, 16, 9, 20},  // rows across a block edge
-                      AttentionShape{6, 1, 8, 16, 15})); // 16 rows, lengths 16..31
+                      AttentionShape{6, 1, 8, 16, 15},  // 16 rows, lengths 16..31
+                      // TinyLlama's group of 8 query heads per kv head, head_dim 64
+                      AttentionShape{16, 2, 64, 3, 30},
+                      AttentionShape{8, 1, 64, 1, 38},
+                      // groups of 3: an odd number of queries in the last row
+                      AttentionShape{6, 2, 16, 3, 5}));
 } // namespace

@@ -4,6 +4,7 @@
 #include "compile_model.h"
 #include "model_output.h"
 #include "model_stages.h"
+#include "sequential_writer.h"
 #include "xfmr/io/checksum.h"
 #include "xfmr/io/files.h"
 #include "xfmr/runtime.h"
@@ -11,10 +12,12 @@
 #include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
 #include "xfmr/Lowering/Manifest.h"
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <deque>
@@ -49,6 +52,14 @@ PackedWeight packView(const ::xfmr::io::ModelDir &files, const mlir::xfmr::Weigh
   PackedWeight p;
   int64_t rows = w.shape.size() == 2 ? w.shape[0] : 1;
   int64_t cols = w.shape.back();
+  // Transposed parts (Hugging Face's [out, in] linears) into column blocks:
+  // kept column-major, each part's rows appended as they are, and packed
+  // from there (every column one stream) instead of transposed first.
+  const bool columnMajor =
+      w.layout.kind == mlir::xfmr::WeightLayout::ColumnBlocks && w.shape.size() == 2 &&
+      llvm::all_of(w.parts, [](const mlir::xfmr::WeightView::Part &pt) {
+        return pt.transposed && pt.columnOffset == 0;
+      });
   std::vector<float> out(size_t(rows * cols));
   int64_t at = 0; // first column of the part in `out`
   for (const mlir::xfmr::WeightView::Part &part : w.parts) {
@@ -77,6 +88,11 @@ PackedWeight packView(const ::xfmr::io::ModelDir &files, const mlir::xfmr::Weigh
                   "' does not have the shape the model reads";
         return p;
       }
+      if (columnMajor) { // [pc][rows]: columns at .. at + pc, as stored
+        std::memcpy(out.data() + at * rows, src.data(), src.size() * sizeof(float));
+        at += pc;
+        continue;
+      }
       // In 32 x 32 blocks: a plain loop reads src a column at a time, one
       // cache line per element, for matrices of hundreds of MB.
       constexpr int64_t B = 32;
@@ -101,7 +117,8 @@ PackedWeight packView(const ::xfmr::io::ModelDir &files, const mlir::xfmr::Weigh
     p.error = "internal error: the parts of weight '" + w.name + "' do not fill it";
     return p;
   }
-  p.bytes = mlir::xfmr::packWeight(out, w.layout);
+  p.bytes = columnMajor ? mlir::xfmr::packColumnMajorWeight(out.data(), w.layout)
+                        : mlir::xfmr::packWeight(out, w.layout);
   if (int64_t(p.bytes.size()) != w.bytes)
     p.error = "internal error: weight '" + w.name + "' packs to " +
               std::to_string(p.bytes.size()) + " bytes, the manifest says " +
@@ -117,7 +134,9 @@ PackedWeight packView(const ::xfmr::io::ModelDir &files, const mlir::xfmr::Weigh
 bool writeWeights(const ::xfmr::io::ModelDir &files,
                   const mlir::xfmr::Manifest &manifest, const std::string &path,
                   uint64_t *checksum, uint64_t *fingerprint, std::string *error) {
-  std::ofstream f(path, std::ios::binary);
+  ::xfmr::driver::SequentialWriter f;
+  if (!f.open(path, error))
+    return false;
   std::vector<char> zeros(64, 0);
   ::xfmr::io::Hash64 hash;
   int64_t at = 0;
@@ -140,19 +159,20 @@ bool writeWeights(const ::xfmr::io::ModelDir &files,
       break;
     }
     const mlir::xfmr::WeightView &w = views[i];
-    f.write(zeros.data(), std::streamsize(w.offset - at));
-    hash.update(zeros.data(), size_t(w.offset - at));
-    f.write(reinterpret_cast<const char *>(p.bytes.data()), std::streamsize(p.bytes.size()));
+    size_t gap = size_t(w.offset - at); // alignment padding
+    for (size_t z = 0; z < gap; z += zeros.size())
+      hash.update(zeros.data(), std::min(zeros.size(), gap - z));
     hash.update(p.bytes.data(), p.bytes.size());
+    ok = f.write(nullptr, gap, error) && f.write(p.bytes.data(), p.bytes.size(), error);
     at = w.offset + int64_t(p.bytes.size());
   }
   for (auto &pending : inflight) // let the workers finish before returning
     pending.wait();
-  if (!ok)
+  if (!ok || !f.finish(error))
     return false;
-  f.close();
-  if (!f || at != manifest.weightBytes) {
-    *error = path + ": write failed";
+  if (at != manifest.weightBytes || f.written() != at) {
+    *error = path + ": wrote " + std::to_string(f.written()) + " bytes, the manifest says " +
+             std::to_string(manifest.weightBytes);
     return false;
   }
   *checksum = hash.digest();
@@ -250,7 +270,19 @@ int ::xfmr::importModel(const std::string &modelDir, std::string *text,
 
 int ::xfmr::compileModel(const std::string &modelDir, const std::string &outDir,
                        const ::xfmr::CompileOptions &options, std::string *error,
-                       TuneReport *report) {
+                       TuneReport *report, CompileTimes *times) {
+  using Clock = std::chrono::steady_clock;
+  CompileTimes spent;
+  Clock::time_point mark = Clock::now();
+  auto lap = [&](double &into) {
+    Clock::time_point now = Clock::now();
+    into += std::chrono::duration<double>(now - mark).count();
+    mark = now;
+  };
+  auto report_ = llvm::make_scope_exit([&] {
+    if (times)
+      *times = spent;
+  });
   if (!options.tuneDb.empty() && !options.cpu.empty()) {
     *error = "--tune-db measures on this host: it cannot be combined with --cpu";
     return 2;
@@ -298,6 +330,7 @@ int ::xfmr::compileModel(const std::string &modelDir, const std::string &outDir,
       return rc;
   }
 
+  lap(spent.prepare);
   // Fusion and the attention split ran in prepareModule: schedules (the
   // tuned ones are kept) and outlining.
   mlir::xfmr::CPUPipelineOptions formationOpts = popts;
@@ -319,8 +352,10 @@ int ::xfmr::compileModel(const std::string &modelDir, const std::string &outDir,
   // Weights first: the manifest records their checksum, and kernels.so the
   // manifest's hash, so the three files can be checked against each other.
   uint64_t checksum = 0, fingerprint = 0;
+  lap(spent.kernels);
   if (!writeWeights(*files, *manifest, tmp + "/weights.bin", &checksum, &fingerprint, error))
     return 2;
+  lap(spent.weights);
   std::string manifestText = manifest->finish(checksum, fingerprint);
   mlir::xfmr::CPUPipelineOptions codegenOpts = popts;
   codegenOpts.manifestHash = ::xfmr::io::hash64(manifestText.data(), manifestText.size());
@@ -338,6 +373,7 @@ int ::xfmr::compileModel(const std::string &modelDir, const std::string &outDir,
     *error = "object emission failed: " + diag.text;
     return 1;
   }
+  lap(spent.kernels);
   if (!copyTokenizer(modelDir, tmp, error))
     return 2;
   // The manifest last: a directory without one is no model.

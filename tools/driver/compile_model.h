@@ -81,12 +81,20 @@ struct TuneReport {
   std::vector<Row> rows;
 };
 
+/// Where a compile's wall time went, in seconds: reading the model and the
+/// model-level passes (and tuning), writing weights.bin (reading, packing,
+/// quantizing every tensor), and generating kernels.so (kernel formation,
+/// MLIR lowering, LLVM optimization and object emission).
+struct CompileTimes {
+  double prepare = 0, weights = 0, kernels = 0;
+};
+
 /// Compiles MODEL_DIR into OUT (written to OUT.tmp, then renamed, so a
 /// failure leaves no partial model). Returns 0, 2 for bad input (message in
 /// *error, naming the file and tensor), 1 for internal failures.
 int compileModel(const std::string &modelDir, const std::string &outDir,
                  const CompileOptions &options, std::string *error,
-                 TuneReport *report = nullptr);
+                 TuneReport *report = nullptr, CompileTimes *times = nullptr);
 
 /// Tunes the kernels of MODEL_DIR as `options` would compile it, into
 /// options.tuneDb; with `plotPath`, writes the tuning curves (SVG).

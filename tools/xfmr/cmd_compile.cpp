@@ -114,7 +114,8 @@ int xfmr::cli::cmdCompile(int argc, char **argv) {
   auto t0 = std::chrono::steady_clock::now();
   std::string error;
   TuneReport tuned;
-  int rc = compileModel(pos[0], out, opts, &error, &tuned);
+  CompileTimes times;
+  int rc = compileModel(pos[0], out, opts, &error, &tuned, &times);
   if (rc != 0)
     die(rc, error);
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -128,8 +129,9 @@ int xfmr::cli::cmdCompile(int argc, char **argv) {
                        std::to_string(tuned.measured))
                           .c_str()
                     : "");
-  std::printf("compiled %s -> %s (%s) in %.2f s\n", pos[0].c_str(), out.c_str(),
-              opts.precision.c_str(), s);
+  std::printf("compiled %s -> %s (%s) in %.2f s (model %.1f, weights %.1f, kernels %.1f)\n",
+              pos[0].c_str(), out.c_str(), opts.precision.c_str(), s, times.prepare,
+              times.weights, times.kernels);
   return 0;
 }
 

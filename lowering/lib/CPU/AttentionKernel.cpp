@@ -2,18 +2,20 @@
 //
 // A work unit is one kv head g. The unit first appends the n new keys and
 // values of head g at positions pos..pos+n-1 of this layer's cache, then,
-// for every query head h of g's group and every new row t, runs one pass
-// over the cached positions 0..pos+t with an online softmax, 16 positions
-// (one vector of scores) per step:
+// for every new row t (two at a time in prefill), runs one pass over the
+// cached positions 0..pos+t for all the query heads of g's group at once
+// (grouped-query attention reads each cached key and value from memory
+// once, not once per query head), with an online softmax per query, 16
+// positions (one vector of scores) per step:
 //
 //   s[i] = q.K[j+i] * scale; m' = max(m, max_i s); c = exp(m - m');
 //   p = exp(s - m'); l = l c + sum(p); acc = acc c + sum_i p[i] V[j+i]
 //   out = acc / l
 //
-// so scores are never materialized. Prefill takes query rows two at a
-// time (flash-attention style), so every cached key and value loaded
-// serves both rows. Owning a whole kv head per unit means no other
-// thread reads cache rows this unit is writing.
+// so scores are never materialized. A block of 16 keys and values, loaded
+// once, serves every query of the pass from L1 (flash-attention style),
+// two queries at a time in registers. Owning a whole kv head per unit means
+// no other thread reads cache rows this unit is writing.
 //
 // The cache stores f32, f16 (rounded on write, widened on read) or i8
 // codes with one f32 scale per stored head vector (max|x| / 127), in which
@@ -194,6 +196,14 @@ LogicalResult buildAttentionKernel(ImplicitLocOpBuilder &b,
     return k.toF32(k.vload(svt, h.elems, {g, pj, k.idx(j * vw)}));
   };
 
+  // Per-query scratch of one attend() call (at most two rows of a group):
+  // scaled, rotated q, and the online softmax's m, l and acc.
+  const int64_t maxQ = 2 * group;
+  Value qS = b.create<memref::AllocaOp>(MemRefType::get({maxQ, hd}, b.getF32Type()));
+  Value accS = b.create<memref::AllocaOp>(MemRefType::get({maxQ, hd}, b.getF32Type()));
+  Value mS = b.create<memref::AllocaOp>(MemRefType::get({maxQ}, b.getF32Type()));
+  Value lS = b.create<memref::AllocaOp>(MemRefType::get({maxQ}, b.getF32Type()));
+
   // Unit u: kv head g = u / S, range s = u % S of the cached positions.
   // Every range's unit appends the head's new keys and values first (the
   // same bytes), so whichever positions it reads it has written itself.
@@ -213,146 +223,171 @@ LogicalResult buildAttentionKernel(ImplicitLocOpBuilder &b,
       append(kc, g, p, rotate(kx, p));
       append(vc, g, p, vx);
     });
+    // The queries that share kv head g: every head of its group for a block
+    // of `rows` consecutive rows, query i = (row t0 + i / group, head
+    // h0 + i % group). One pass over the cached positions serves them all:
+    // each block of kBlock keys and values is loaded from memory once and
+    // then read from L1 by every query, in chunks of R whose state (m, l,
+    // acc) and scaled, rotated q wait in stack scratch between blocks.
     Value h0 = k.mul(g, k.idx(group));
-    k.forLoop(h0, k.add(h0, k.idx(group)), c1, [&](Value h) {
-      Value qOff = k.mul(h, k.idx(hd));
-      // Query rows `ts` of head h (consecutive; two at a time in prefill, so
-      // every cached key and value loaded serves both) over their cached
-      // positions, one online softmax per row.
-      auto attend = [&](ArrayRef<Value> ts) {
-        const size_t R = ts.size();
-        const int64_t width = 2 + nv; // per row: m, l, acc[nv]
-        SmallVector<SmallVector<Value>> qv(R);
-        SmallVector<Value> lens;
-        Value sv = k.bcast(vt, scale);
-        SmallVector<Value> init;
-        for (size_t r = 0; r < R; ++r) {
-          SmallVector<Value> raw;
-          for (int64_t j = 0; j < nv; ++j)
-            raw.push_back(k.vload(vt, q, {ts[r], k.add(qOff, k.idx(j * vw))}));
-          for (Value v : rotate(raw, k.add(a.pos, ts[r])))
-            qv[r].push_back(k.mul(v, sv));
-          init.push_back(k.f32(-1.0e30));
-          init.push_back(k.f32(0.0));
-          for (int64_t j = 0; j < nv; ++j)
-            init.push_back(k.splat(vt, 0.0));
-          lens.push_back(k.add(k.add(a.pos, ts[r]), c1));
-        }
-        // This unit's cached positions [lo, hi): a range of the row's
-        // 0 .. pos+t when split, else all of the longest row's.
-        Value lo = c0, hi = lens.back();
-        if (S > 1) {
-          lo = b.create<arith::DivUIOp>(k.mul(s, lens[0]), k.idx(S));
-          hi = b.create<arith::DivUIOp>(k.mul(k.add(s, c1), lens[0]), k.idx(S));
-          lens[0] = hi;
-        }
-        Value last = b.create<arith::MaxUIOp>(k.sub(hi, c1), lo);
-        auto at = [&](Value p0, int64_t i) {
-          return b.create<arith::MinUIOp>(k.add(p0, k.idx(i)), last).getResult();
-        };
-        // Blocks of kBlock positions: their scores form one vector, so the
-        // softmax's max, exp and sum run on vectors; positions past a row's
-        // end read the last valid one and get probability 0.
-        SmallVector<Value> st = k.forLoop(
-            lo, hi, k.idx(kBlock), init, [&](Value p0, ValueRange args) {
-              SmallVector<Value> scores(R, k.splat(bt, -1.0e30));
-              Value ks; // int8: the keys' scales
-              if (int8) {
-                ks = k.splat(bt, 0.0);
-                for (int64_t i = 0; i < kBlock; ++i)
-                  ks = b.create<vector::InsertOp>(
-                      k.load(kc.scales, {g, at(p0, i)}), ks, i);
-              }
-              SmallVector<SmallVector<Value>> dots(R);
-              for (int64_t i = 0; i < kBlock; ++i) {
-                Value pj = at(p0, i);
-                SmallVector<Value> key;
-                for (int64_t j = 0; j < nv; ++j)
-                  key.push_back(read(kc, g, pj, j));
-                for (size_t r = 0; r < R; ++r) {
-                  Value dot = k.splat(vt, 0.0);
-                  for (int64_t j = 0; j < nv; ++j)
-                    dot = k.fma(qv[r][j], key[j], dot);
-                  if (vw == kBlock) { // summed across lanes below, 16 at once
-                    dots[r].push_back(dot);
-                    continue;
-                  }
-                  Value sc = k.sum(dot);
-                  scores[r] = b.create<vector::InsertOp>(sc, scores[r], i);
-                }
-              }
-              Value p0i = b.create<arith::IndexCastOp>(b.getI32Type(), p0);
-              auto i32v = VectorType::get({kBlock}, b.getI32Type());
-              Value lanes = b.create<arith::AddIOp>(laneIds, k.bcast(i32v, p0i));
-              SmallVector<Value> next, pvs;
-              for (size_t r = 0; r < R; ++r) {
-                if (vw == kBlock)
-                  scores[r] = laneSums(dots[r]);
-                if (int8)
-                  scores[r] = k.mul(scores[r], ks);
-                Value leni = b.create<arith::IndexCastOp>(b.getI32Type(), lens[r]);
-                Value valid = b.create<arith::CmpIOp>(arith::CmpIPredicate::ult, lanes,
-                                                      k.bcast(i32v, leni));
-                scores[r] = b.create<arith::SelectOp>(valid, scores[r],
-                                                      k.splat(bt, -1.0e30));
-                Value m = args[r * width], l = args[r * width + 1];
-                Value mBlock = b.create<vector::ReductionOp>(
-                    vector::CombiningKind::MAXIMUMF, scores[r]);
-                Value mNew = b.create<arith::MaximumFOp>(m, mBlock);
-                Value corr = b.create<math::ExpOp>(k.sub(m, mNew));
-                Value pv = b.create<math::ExpOp>(k.sub(scores[r], k.bcast(bt, mNew)));
-                pvs.push_back(pv);
-                next.push_back(mNew);
-                next.push_back(k.add(k.mul(l, corr), k.sum(pv)));
-                Value corrV = k.bcast(vt, corr);
-                for (int64_t j = 0; j < nv; ++j)
-                  next.push_back(k.mul(args[r * width + 2 + j], corrV));
-              }
-              for (int64_t i = 0; i < kBlock; ++i) {
-                Value pj = at(p0, i);
-                SmallVector<Value> value;
-                for (int64_t j = 0; j < nv; ++j)
-                  value.push_back(read(vc, g, pj, j));
-                Value vscale = int8 ? k.load(vc.scales, {g, pj}) : Value();
-                for (size_t r = 0; r < R; ++r) {
-                  Value w = b.create<vector::ExtractOp>(pvs[r], i);
-                  if (int8)
-                    w = k.mul(w, vscale);
-                  Value wV = k.bcast(vt, w);
-                  for (int64_t j = 0; j < nv; ++j)
-                    next[r * width + 2 + j] =
-                        k.fma(wV, value[j], next[r * width + 2 + j]);
-                }
-              }
-              return next;
-            });
-        for (size_t r = 0; r < R; ++r) {
-          ArrayRef<Value> row = ArrayRef<Value>(st).slice(r * width, width);
-          if (S == 1) {
-            Value inv = k.bcast(vt, k.div(k.f32(1.0), row[1]));
-            for (int64_t j = 0; j < nv; ++j)
-              k.vstore(k.mul(row[2 + j], inv), a.out,
-                       {ts[r], k.add(qOff, k.idx(j * vw))});
-            continue;
-          }
-          // Partial: [acc (hd) | m | l] at (h * S + s) * (hd + 2).
-          Value base = k.mul(k.add(k.mul(h, k.idx(S)), s), k.idx(hd + 2));
-          for (int64_t j = 0; j < nv; ++j)
-            k.vstore(row[2 + j], a.out, {ts[r], k.add(base, k.idx(j * vw))});
-          k.store(row[0], a.out, {ts[r], k.add(base, k.idx(hd))});
-          k.store(row[1], a.out, {ts[r], k.add(base, k.idx(hd + 1))});
-        }
+    auto attend = [&](Value t0, int64_t rows) {
+      const int64_t Q = rows * group;
+      auto rowOf = [&](Value i) {
+        return k.add(t0, b.create<arith::DivUIOp>(i, k.idx(group)).getResult());
       };
-      // Pairs of rows (not when split: a range depends on the row), then
-      // the rest one by one.
-      Value nPairs = c0;
-      if (S == 1) {
-        nPairs = k.mul(b.create<arith::DivUIOp>(a.n, k.idx(2)), k.idx(2));
-        k.forLoop(c0, nPairs, k.idx(2),
-                  [&](Value t) { attend({t, k.add(t, c1)}); });
+      auto headOf = [&](Value i) {
+        return k.add(h0, b.create<arith::RemUIOp>(i, k.idx(group)).getResult());
+      };
+      // Every query's row length; the last query's row is the longest.
+      auto lenOf = [&](Value row) { return k.add(k.add(a.pos, row), c1); };
+      Value lenLast = lenOf(k.add(t0, k.idx(rows - 1)));
+      // This unit's cached positions [lo, hi): a range of the row's
+      // 0 .. pos+t when split (one row), else all of the longest row's.
+      Value lo = c0, hi = lenLast;
+      if (S > 1) {
+        lo = b.create<arith::DivUIOp>(k.mul(s, lenLast), k.idx(S));
+        hi = b.create<arith::DivUIOp>(k.mul(k.add(s, c1), lenLast), k.idx(S));
       }
-      k.forLoop(nPairs, a.n, c1, [&](Value t) { attend({t}); });
-    });
+      Value sv = k.bcast(vt, scale);
+      k.forLoop(c0, k.idx(Q), c1, [&](Value i) {
+        Value t = rowOf(i), qOff = k.mul(headOf(i), k.idx(hd));
+        SmallVector<Value> raw;
+        for (int64_t j = 0; j < nv; ++j)
+          raw.push_back(k.vload(vt, q, {t, k.add(qOff, k.idx(j * vw))}));
+        SmallVector<Value> qr = rotate(raw, k.add(a.pos, t));
+        for (int64_t j = 0; j < nv; ++j) {
+          k.vstore(k.mul(qr[j], sv), qS, {i, k.idx(j * vw)});
+          k.vstore(k.splat(vt, 0.0), accS, {i, k.idx(j * vw)});
+        }
+        k.store(k.f32(-1.0e30), mS, {i});
+        k.store(k.f32(0.0), lS, {i});
+      });
+      Value last = b.create<arith::MaxUIOp>(k.sub(hi, c1), lo);
+      auto at = [&](Value p0, int64_t i) {
+        return b.create<arith::MinUIOp>(k.add(p0, k.idx(i)), last).getResult();
+      };
+      const int64_t R = Q % 2 == 0 ? 2 : 1; // queries per chunk, in registers
+      // Blocks of kBlock positions: their scores form one vector, so the
+      // softmax's max, exp and sum run on vectors; positions past a row's
+      // end read the last valid one and get probability 0.
+      k.forLoop(lo, hi, k.idx(kBlock), [&](Value p0) {
+        k.forLoop(c0, k.idx(Q), k.idx(R), [&](Value c) {
+          SmallVector<Value> qi;
+          SmallVector<SmallVector<Value>> qv(R);
+          SmallVector<Value> lens, args;
+          for (int64_t r = 0; r < R; ++r) {
+            Value i = k.add(c, k.idx(r));
+            qi.push_back(i);
+            lens.push_back(S > 1 ? hi : lenOf(rowOf(i)));
+            for (int64_t j = 0; j < nv; ++j)
+              qv[r].push_back(k.vload(vt, qS, {i, k.idx(j * vw)}));
+            args.push_back(k.load(mS, {i}));
+            args.push_back(k.load(lS, {i}));
+            for (int64_t j = 0; j < nv; ++j)
+              args.push_back(k.vload(vt, accS, {i, k.idx(j * vw)}));
+          }
+          const int64_t width = 2 + nv; // per query: m, l, acc[nv]
+          SmallVector<Value> scores(R, k.splat(bt, -1.0e30));
+          Value ks; // int8: the keys' scales
+          if (int8) {
+            ks = k.splat(bt, 0.0);
+            for (int64_t i = 0; i < kBlock; ++i)
+              ks = b.create<vector::InsertOp>(k.load(kc.scales, {g, at(p0, i)}), ks, i);
+          }
+          SmallVector<SmallVector<Value>> dots(R);
+          for (int64_t i = 0; i < kBlock; ++i) {
+            Value pj = at(p0, i);
+            SmallVector<Value> key;
+            for (int64_t j = 0; j < nv; ++j)
+              key.push_back(read(kc, g, pj, j));
+            for (int64_t r = 0; r < R; ++r) {
+              Value dot = k.splat(vt, 0.0);
+              for (int64_t j = 0; j < nv; ++j)
+                dot = k.fma(qv[r][j], key[j], dot);
+              if (vw == kBlock) { // summed across lanes below, 16 at once
+                dots[r].push_back(dot);
+                continue;
+              }
+              scores[r] = b.create<vector::InsertOp>(k.sum(dot), scores[r], i);
+            }
+          }
+          Value p0i = b.create<arith::IndexCastOp>(b.getI32Type(), p0);
+          auto i32v = VectorType::get({kBlock}, b.getI32Type());
+          Value lanes = b.create<arith::AddIOp>(laneIds, k.bcast(i32v, p0i));
+          SmallVector<Value> next, pvs;
+          for (int64_t r = 0; r < R; ++r) {
+            if (vw == kBlock)
+              scores[r] = laneSums(dots[r]);
+            if (int8)
+              scores[r] = k.mul(scores[r], ks);
+            Value leni = b.create<arith::IndexCastOp>(b.getI32Type(), lens[r]);
+            Value valid = b.create<arith::CmpIOp>(arith::CmpIPredicate::ult, lanes,
+                                                  k.bcast(i32v, leni));
+            scores[r] = b.create<arith::SelectOp>(valid, scores[r], k.splat(bt, -1.0e30));
+            Value m = args[r * width], l = args[r * width + 1];
+            Value mBlock =
+                b.create<vector::ReductionOp>(vector::CombiningKind::MAXIMUMF, scores[r]);
+            Value mNew = b.create<arith::MaximumFOp>(m, mBlock);
+            Value corr = b.create<math::ExpOp>(k.sub(m, mNew));
+            Value pv = b.create<math::ExpOp>(k.sub(scores[r], k.bcast(bt, mNew)));
+            pvs.push_back(pv);
+            next.push_back(mNew);
+            next.push_back(k.add(k.mul(l, corr), k.sum(pv)));
+            Value corrV = k.bcast(vt, corr);
+            for (int64_t j = 0; j < nv; ++j)
+              next.push_back(k.mul(args[r * width + 2 + j], corrV));
+          }
+          for (int64_t i = 0; i < kBlock; ++i) {
+            Value pj = at(p0, i);
+            SmallVector<Value> value;
+            for (int64_t j = 0; j < nv; ++j)
+              value.push_back(read(vc, g, pj, j));
+            Value vscale = int8 ? k.load(vc.scales, {g, pj}) : Value();
+            for (int64_t r = 0; r < R; ++r) {
+              Value w = b.create<vector::ExtractOp>(pvs[r], i);
+              if (int8)
+                w = k.mul(w, vscale);
+              Value wV = k.bcast(vt, w);
+              for (int64_t j = 0; j < nv; ++j)
+                next[r * width + 2 + j] = k.fma(wV, value[j], next[r * width + 2 + j]);
+            }
+          }
+          for (int64_t r = 0; r < R; ++r) {
+            k.store(next[r * width], mS, {qi[r]});
+            k.store(next[r * width + 1], lS, {qi[r]});
+            for (int64_t j = 0; j < nv; ++j)
+              k.vstore(next[r * width + 2 + j], accS, {qi[r], k.idx(j * vw)});
+          }
+        });
+      });
+      k.forLoop(c0, k.idx(Q), c1, [&](Value i) {
+        Value t = rowOf(i), h = headOf(i);
+        Value qOff = k.mul(h, k.idx(hd));
+        Value m = k.load(mS, {i}), l = k.load(lS, {i});
+        if (S == 1) {
+          Value inv = k.bcast(vt, k.div(k.f32(1.0), l));
+          for (int64_t j = 0; j < nv; ++j)
+            k.vstore(k.mul(k.vload(vt, accS, {i, k.idx(j * vw)}), inv), a.out,
+                     {t, k.add(qOff, k.idx(j * vw))});
+          return;
+        }
+        // Partial: [acc (hd) | m | l] at (h * S + s) * (hd + 2).
+        Value base = k.mul(k.add(k.mul(h, k.idx(S)), s), k.idx(hd + 2));
+        for (int64_t j = 0; j < nv; ++j)
+          k.vstore(k.vload(vt, accS, {i, k.idx(j * vw)}), a.out,
+                   {t, k.add(base, k.idx(j * vw))});
+        k.store(m, a.out, {t, k.add(base, k.idx(hd))});
+        k.store(l, a.out, {t, k.add(base, k.idx(hd + 1))});
+      });
+    };
+    // Pairs of rows (not when split: a range depends on the row), then the
+    // rest one by one.
+    Value nPairs = c0;
+    if (S == 1) {
+      nPairs = k.mul(b.create<arith::DivUIOp>(a.n, k.idx(2)), k.idx(2));
+      k.forLoop(c0, nPairs, k.idx(2), [&](Value t) { attend(t, 2); });
+    }
+    k.forLoop(nPairs, a.n, c1, [&](Value t) { attend(t, 1); });
   });
   return success();
 }

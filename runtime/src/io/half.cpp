@@ -31,6 +31,41 @@ float xfmr::io::halfToFloat(uint16_t h) {
   return f;
 }
 
+void xfmr::io::halfToFloat(const void *in, float *out, size_t n) {
+  const auto *p = static_cast<const uint8_t *>(in);
+  // Exponent and mantissa shifted into place and rebiased; infinities and
+  // NaNs rebiased once more to exponent 255; subnormals (exponent 0) made
+  // normal by one more exponent step and taking 2^-14 off exactly.
+  for (size_t i = 0; i < n; ++i) {
+    uint16_t h;
+    std::memcpy(&h, p + 2 * i, 2);
+    uint32_t bits = uint32_t(h & 0x7FFF) << 13;
+    uint32_t exp = bits & 0x0F800000u;
+    bits += (127 - 15) << 23;
+    bits += exp == 0x0F800000u ? (128 - 16) << 23 : 0;
+    float f, sub;
+    uint32_t subBits = bits + (1u << 23);
+    std::memcpy(&f, &bits, 4);
+    std::memcpy(&sub, &subBits, 4);
+    const float twoMinus14 = 6.103515625e-05f; // 2^-14
+    f = exp == 0 ? sub - twoMinus14 : f;
+    uint32_t r;
+    std::memcpy(&r, &f, 4);
+    r |= uint32_t(h & 0x8000) << 16;
+    std::memcpy(out + i, &r, 4);
+  }
+}
+
+void xfmr::io::bf16ToFloat(const void *in, float *out, size_t n) {
+  const auto *p = static_cast<const uint8_t *>(in);
+  for (size_t i = 0; i < n; ++i) {
+    uint16_t h;
+    std::memcpy(&h, p + 2 * i, 2);
+    uint32_t bits = uint32_t(h) << 16;
+    std::memcpy(out + i, &bits, 4);
+  }
+}
+
 float xfmr::io::bf16ToFloat(uint16_t h) {
   uint32_t bits = uint32_t(h) << 16;
   float f;

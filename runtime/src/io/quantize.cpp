@@ -14,6 +14,12 @@ float roundScale(float s, bool f16) {
 
 QuantGroup xfmr::io::quantizeGroup(const float *x, int64_t n, int64_t stride,
                                    const QuantScheme &scheme) {
+  if (stride != 1) { // contiguous first: the loops below then vectorize
+    std::vector<float> c(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i)
+      c[size_t(i)] = x[i * stride];
+    return quantizeGroup(c.data(), n, 1, scheme);
+  }
   QuantGroup g;
   g.codes.resize(size_t(n));
   if (scheme.format == WeightFormat::Int8 ||
@@ -23,16 +29,16 @@ QuantGroup xfmr::io::quantizeGroup(const float *x, int64_t n, int64_t stride,
     // largest magnitude is negative, to use the extra code).
     float amax = 0, signedMax = 0;
     for (int64_t i = 0; i < n; ++i)
-      if (std::fabs(x[i * stride]) > amax) {
-        amax = std::fabs(x[i * stride]);
-        signedMax = x[i * stride];
+      if (std::fabs(x[i]) > amax) {
+        amax = std::fabs(x[i]);
+        signedMax = x[i];
       }
     bool int8 = scheme.format == WeightFormat::Int8;
     float d = int8 ? 127.f : (signedMax < 0 ? 8.f : 7.f);
     g.scale = roundScale(amax / d, scheme.f16Scales);
     float inv = g.scale > 0 ? 1.f / g.scale : 0.f;
     for (int64_t i = 0; i < n; ++i) {
-      float q = std::nearbyint(x[i * stride] * inv);
+      float q = std::nearbyint(x[i] * inv);
       if (int8)
         g.codes[size_t(i)] = int8_t(std::clamp(q, -127.f, 127.f));
       else
@@ -44,15 +50,15 @@ QuantGroup xfmr::io::quantizeGroup(const float *x, int64_t n, int64_t stride,
   // Asymmetric int4: [lo, hi] onto codes 0..15.
   float lo = x[0], hi = x[0];
   for (int64_t i = 1; i < n; ++i) {
-    lo = std::min(lo, x[i * stride]);
-    hi = std::max(hi, x[i * stride]);
+    lo = std::min(lo, x[i]);
+    hi = std::max(hi, x[i]);
   }
   g.scale = roundScale((hi - lo) / 15.f, scheme.f16Scales);
   g.min = roundScale(lo, scheme.f16Scales);
   float inv = g.scale > 0 ? 1.f / g.scale : 0.f;
   for (int64_t i = 0; i < n; ++i)
     g.codes[size_t(i)] =
-        int8_t(std::clamp(std::nearbyint((x[i * stride] - g.min) * inv), 0.f, 15.f));
+        int8_t(std::clamp(std::nearbyint((x[i] - g.min) * inv), 0.f, 15.f));
   return g;
 }
 

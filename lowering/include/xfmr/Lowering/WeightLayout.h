@@ -74,6 +74,12 @@ WeightLayout layoutOf(Operation *op, unsigned index);
 std::vector<uint8_t> packWeight(const std::vector<float> &logical,
                                 const WeightLayout &layout);
 
+/// The same for a [rows, cols] matrix stored column-major (element (k, n)
+/// at w[n * rows + k]), as Hugging Face stores a linear's [out, in] weight:
+/// ColumnBlocks then read each column as one stream. Other layouts take the
+/// row-major form.
+std::vector<uint8_t> packColumnMajorWeight(const float *w, const WeightLayout &layout);
+
 } // namespace mlir::xfmr
 
 #endif
