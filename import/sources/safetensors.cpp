@@ -38,6 +38,16 @@ const TensorInfo *SafeTensors::find(const std::string &name) const {
 std::vector<float> SafeTensors::toF32(const TensorInfo &t) const {
   std::vector<float> out(size_t(t.elements()));
   const uint8_t *p = data_ + t.begin;
+  // Ask for the whole tensor at once: converting it faults the mapping in
+  // page by page, and with the file out of the page cache (a model just
+  // copied in, or evicted) those faults' small reads made a 2.2 GB
+  // checkpoint take 76 s to compile instead of 11.
+  const size_t page = size_t(sysconf(_SC_PAGESIZE));
+  const uintptr_t first = reinterpret_cast<uintptr_t>(p) / page * page;
+  const size_t bytes = size_t(t.end - t.begin);
+  const size_t span = size_t(reinterpret_cast<uintptr_t>(p) + bytes - first);
+  if (bytes > 0)
+    madvise(reinterpret_cast<void *>(first), span, MADV_WILLNEED);
   switch (t.dtype) {
   case DType::F32:
     if (!out.empty()) // memcpy of a null vector's data() is undefined

@@ -267,99 +267,124 @@ LogicalResult buildAttentionKernel(ImplicitLocOpBuilder &b,
         return b.create<arith::MinUIOp>(k.add(p0, k.idx(i)), last).getResult();
       };
       const int64_t R = Q % 2 == 0 ? 2 : 1; // queries per chunk, in registers
-      // Blocks of kBlock positions: their scores form one vector, so the
-      // softmax's max, exp and sum run on vectors; positions past a row's
-      // end read the last valid one and get probability 0.
-      k.forLoop(lo, hi, k.idx(kBlock), [&](Value p0) {
-        k.forLoop(c0, k.idx(Q), k.idx(R), [&](Value c) {
-          SmallVector<Value> qi;
-          SmallVector<SmallVector<Value>> qv(R);
-          SmallVector<Value> lens, args;
+      const int64_t width = 2 + nv;          // per query: m, l, acc[nv]
+      // One block of kBlock positions for R queries: their scores form one
+      // vector, so the softmax's max, exp and sum run on vectors; positions
+      // past a row's end read the last valid one and get probability 0.
+      // `args` is the queries' state, the result the next.
+      auto blockStep = [&](Value p0, ArrayRef<SmallVector<Value>> qv, ArrayRef<Value> lens,
+                           ValueRange args) -> SmallVector<Value> {
+        SmallVector<Value> scores(R, k.splat(bt, -1.0e30));
+        Value ks; // int8: the keys' scales
+        if (int8) {
+          ks = k.splat(bt, 0.0);
+          for (int64_t i = 0; i < kBlock; ++i)
+            ks = b.create<vector::InsertOp>(k.load(kc.scales, {g, at(p0, i)}), ks, i);
+        }
+        SmallVector<SmallVector<Value>> dots(R);
+        for (int64_t i = 0; i < kBlock; ++i) {
+          Value pj = at(p0, i);
+          SmallVector<Value> key;
+          for (int64_t j = 0; j < nv; ++j)
+            key.push_back(read(kc, g, pj, j));
           for (int64_t r = 0; r < R; ++r) {
-            Value i = k.add(c, k.idx(r));
-            qi.push_back(i);
-            lens.push_back(S > 1 ? hi : lenOf(rowOf(i)));
+            Value dot = k.splat(vt, 0.0);
             for (int64_t j = 0; j < nv; ++j)
-              qv[r].push_back(k.vload(vt, qS, {i, k.idx(j * vw)}));
-            args.push_back(k.load(mS, {i}));
-            args.push_back(k.load(lS, {i}));
-            for (int64_t j = 0; j < nv; ++j)
-              args.push_back(k.vload(vt, accS, {i, k.idx(j * vw)}));
-          }
-          const int64_t width = 2 + nv; // per query: m, l, acc[nv]
-          SmallVector<Value> scores(R, k.splat(bt, -1.0e30));
-          Value ks; // int8: the keys' scales
-          if (int8) {
-            ks = k.splat(bt, 0.0);
-            for (int64_t i = 0; i < kBlock; ++i)
-              ks = b.create<vector::InsertOp>(k.load(kc.scales, {g, at(p0, i)}), ks, i);
-          }
-          SmallVector<SmallVector<Value>> dots(R);
-          for (int64_t i = 0; i < kBlock; ++i) {
-            Value pj = at(p0, i);
-            SmallVector<Value> key;
-            for (int64_t j = 0; j < nv; ++j)
-              key.push_back(read(kc, g, pj, j));
-            for (int64_t r = 0; r < R; ++r) {
-              Value dot = k.splat(vt, 0.0);
-              for (int64_t j = 0; j < nv; ++j)
-                dot = k.fma(qv[r][j], key[j], dot);
-              if (vw == kBlock) { // summed across lanes below, 16 at once
-                dots[r].push_back(dot);
-                continue;
-              }
-              scores[r] = b.create<vector::InsertOp>(k.sum(dot), scores[r], i);
+              dot = k.fma(qv[r][j], key[j], dot);
+            if (vw == kBlock) { // summed across lanes below, 16 at once
+              dots[r].push_back(dot);
+              continue;
             }
+            scores[r] = b.create<vector::InsertOp>(k.sum(dot), scores[r], i);
           }
-          Value p0i = b.create<arith::IndexCastOp>(b.getI32Type(), p0);
-          auto i32v = VectorType::get({kBlock}, b.getI32Type());
-          Value lanes = b.create<arith::AddIOp>(laneIds, k.bcast(i32v, p0i));
-          SmallVector<Value> next, pvs;
+        }
+        Value p0i = b.create<arith::IndexCastOp>(b.getI32Type(), p0);
+        auto i32v = VectorType::get({kBlock}, b.getI32Type());
+        Value lanes = b.create<arith::AddIOp>(laneIds, k.bcast(i32v, p0i));
+        SmallVector<Value> next, pvs;
+        for (int64_t r = 0; r < R; ++r) {
+          if (vw == kBlock)
+            scores[r] = laneSums(dots[r]);
+          if (int8)
+            scores[r] = k.mul(scores[r], ks);
+          Value leni = b.create<arith::IndexCastOp>(b.getI32Type(), lens[r]);
+          Value valid = b.create<arith::CmpIOp>(arith::CmpIPredicate::ult, lanes,
+                                                k.bcast(i32v, leni));
+          scores[r] = b.create<arith::SelectOp>(valid, scores[r], k.splat(bt, -1.0e30));
+          Value m = args[r * width], l = args[r * width + 1];
+          Value mBlock =
+              b.create<vector::ReductionOp>(vector::CombiningKind::MAXIMUMF, scores[r]);
+          Value mNew = b.create<arith::MaximumFOp>(m, mBlock);
+          Value corr = b.create<math::ExpOp>(k.sub(m, mNew));
+          Value pv = b.create<math::ExpOp>(k.sub(scores[r], k.bcast(bt, mNew)));
+          pvs.push_back(pv);
+          next.push_back(mNew);
+          next.push_back(k.add(k.mul(l, corr), k.sum(pv)));
+          Value corrV = k.bcast(vt, corr);
+          for (int64_t j = 0; j < nv; ++j)
+            next.push_back(k.mul(args[r * width + 2 + j], corrV));
+        }
+        for (int64_t i = 0; i < kBlock; ++i) {
+          Value pj = at(p0, i);
+          SmallVector<Value> value;
+          for (int64_t j = 0; j < nv; ++j)
+            value.push_back(read(vc, g, pj, j));
+          Value vscale = int8 ? k.load(vc.scales, {g, pj}) : Value();
           for (int64_t r = 0; r < R; ++r) {
-            if (vw == kBlock)
-              scores[r] = laneSums(dots[r]);
+            Value w = b.create<vector::ExtractOp>(pvs[r], i);
             if (int8)
-              scores[r] = k.mul(scores[r], ks);
-            Value leni = b.create<arith::IndexCastOp>(b.getI32Type(), lens[r]);
-            Value valid = b.create<arith::CmpIOp>(arith::CmpIPredicate::ult, lanes,
-                                                  k.bcast(i32v, leni));
-            scores[r] = b.create<arith::SelectOp>(valid, scores[r], k.splat(bt, -1.0e30));
-            Value m = args[r * width], l = args[r * width + 1];
-            Value mBlock =
-                b.create<vector::ReductionOp>(vector::CombiningKind::MAXIMUMF, scores[r]);
-            Value mNew = b.create<arith::MaximumFOp>(m, mBlock);
-            Value corr = b.create<math::ExpOp>(k.sub(m, mNew));
-            Value pv = b.create<math::ExpOp>(k.sub(scores[r], k.bcast(bt, mNew)));
-            pvs.push_back(pv);
-            next.push_back(mNew);
-            next.push_back(k.add(k.mul(l, corr), k.sum(pv)));
-            Value corrV = k.bcast(vt, corr);
+              w = k.mul(w, vscale);
+            Value wV = k.bcast(vt, w);
             for (int64_t j = 0; j < nv; ++j)
-              next.push_back(k.mul(args[r * width + 2 + j], corrV));
+              next[r * width + 2 + j] = k.fma(wV, value[j], next[r * width + 2 + j]);
           }
-          for (int64_t i = 0; i < kBlock; ++i) {
-            Value pj = at(p0, i);
-            SmallVector<Value> value;
-            for (int64_t j = 0; j < nv; ++j)
-              value.push_back(read(vc, g, pj, j));
-            Value vscale = int8 ? k.load(vc.scales, {g, pj}) : Value();
-            for (int64_t r = 0; r < R; ++r) {
-              Value w = b.create<vector::ExtractOp>(pvs[r], i);
-              if (int8)
-                w = k.mul(w, vscale);
-              Value wV = k.bcast(vt, w);
-              for (int64_t j = 0; j < nv; ++j)
-                next[r * width + 2 + j] = k.fma(wV, value[j], next[r * width + 2 + j]);
-            }
-          }
-          for (int64_t r = 0; r < R; ++r) {
-            k.store(next[r * width], mS, {qi[r]});
-            k.store(next[r * width + 1], lS, {qi[r]});
-            for (int64_t j = 0; j < nv; ++j)
-              k.vstore(next[r * width + 2 + j], accS, {qi[r], k.idx(j * vw)});
-          }
+        }
+        return next;
+      };
+      // Chunk c's queries: q, row lengths and state from the scratch.
+      auto loadChunk = [&](Value c, SmallVector<SmallVector<Value>> &qv,
+                           SmallVector<Value> &lens, SmallVector<Value> &state) {
+        for (int64_t r = 0; r < R; ++r) {
+          Value i = k.add(c, k.idx(r));
+          lens.push_back(S > 1 ? hi : lenOf(rowOf(i)));
+          qv.emplace_back();
+          for (int64_t j = 0; j < nv; ++j)
+            qv.back().push_back(k.vload(vt, qS, {i, k.idx(j * vw)}));
+          state.push_back(k.load(mS, {i}));
+          state.push_back(k.load(lS, {i}));
+          for (int64_t j = 0; j < nv; ++j)
+            state.push_back(k.vload(vt, accS, {i, k.idx(j * vw)}));
+        }
+      };
+      auto storeChunk = [&](Value c, ArrayRef<Value> state) {
+        for (int64_t r = 0; r < R; ++r) {
+          Value i = k.add(c, k.idx(r));
+          k.store(state[r * width], mS, {i});
+          k.store(state[r * width + 1], lS, {i});
+          for (int64_t j = 0; j < nv; ++j)
+            k.vstore(state[r * width + 2 + j], accS, {i, k.idx(j * vw)});
+        }
+      };
+      if (Q == R) {
+        // One chunk (multi-head attention, or a group of two): its q and
+        // state stay in registers for the whole pass.
+        SmallVector<SmallVector<Value>> qv;
+        SmallVector<Value> lens, init;
+        loadChunk(c0, qv, lens, init);
+        storeChunk(c0, k.forLoop(lo, hi, k.idx(kBlock), init, [&](Value p0, ValueRange args) {
+          return blockStep(p0, qv, lens, args);
+        }));
+      } else {
+        // Every chunk of the group over a block while the block is in L1.
+        k.forLoop(lo, hi, k.idx(kBlock), [&](Value p0) {
+          k.forLoop(c0, k.idx(Q), k.idx(R), [&](Value c) {
+            SmallVector<SmallVector<Value>> qv;
+            SmallVector<Value> lens, state;
+            loadChunk(c, qv, lens, state);
+            storeChunk(c, blockStep(p0, qv, lens, state));
+          });
         });
-      });
+      }
       k.forLoop(c0, k.idx(Q), c1, [&](Value i) {
         Value t = rowOf(i), h = headOf(i);
         Value qOff = k.mul(h, k.idx(hd));
