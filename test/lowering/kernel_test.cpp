@@ -865,5 +865,7 @@ INSTANTIATE_TEST_SUITE_P(
                       AttentionShape{16, 2, 64, 3, 30},
                       AttentionShape{8, 1, 64, 1, 38},
                       // groups of 3: an odd number of queries in the last row
-                      AttentionShape{6, 2, 16, 3, 5}));
+                      AttentionShape{6, 2, 16, 3, 5},
+                      // head_dim 128 (Llama 3): one query per register chunk
+                      AttentionShape{8, 2, 128, 3, 20}));
 } // namespace

@@ -266,7 +266,10 @@ LogicalResult buildAttentionKernel(ImplicitLocOpBuilder &b,
       auto at = [&](Value p0, int64_t i) {
         return b.create<arith::MinUIOp>(k.add(p0, k.idx(i)), last).getResult();
       };
-      const int64_t R = Q % 2 == 0 ? 2 : 1; // queries per chunk, in registers
+      // Queries per chunk, in registers: two (each key and value vector
+      // loaded once for both) where their q, acc and 16 dot products fit,
+      // head_dim up to 64; a pair of rows of one head as before at any.
+      const int64_t R = Q % 2 == 0 && (nv <= 4 || Q == 2) ? 2 : 1;
       const int64_t width = 2 + nv;          // per query: m, l, acc[nv]
       // One block of kBlock positions for R queries: their scores form one
       // vector, so the softmax's max, exp and sum run on vectors; positions

@@ -90,12 +90,13 @@ LogicalResult cpu::buildLinear(ImplicitLocOpBuilder &b, LinearOp op,
 
   // The weight column (= bias index) of vector j of unit `unit`; for the
   // gate half of a gated block also the result column it is stored at.
-  const int64_t half = tn / 2;
+  const int64_t halfTile = tn / 2;
   auto column = [&](Value unit, int64_t j) -> Value {
     if (!gated)
       return k.add(k.mul(unit, k.idx(tn)), k.idx(j * vw));
     const int64_t p = j * vw;
-    return k.add(k.mul(unit, k.idx(half)), k.idx((p < half ? 0 : outN) + p % half));
+    return k.add(k.mul(unit, k.idx(halfTile)),
+                 k.idx((p < halfTile ? 0 : outN) + p % halfTile));
   };
 
   // The output vectors (indices into the block's nv) one register tile
