@@ -1,0 +1,43 @@
+// libFuzzer target: a whole GGUF file in memory, as GGUFFile::open checks
+// a mapped one (header, every metadata value type and nesting, tensor
+// infos, alignment, data ranges); then every tensor of an accepted file is
+// looked up by name and its bytes are read end to end, and the invariants
+// the importers rely on are checked. Seeds: seeds/fuzz_gguf/
+// (make_gguf_seeds.py: a small Llama with a llama.cpp-style tokenizer).
+#include "xfmr/import/gguf.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  std::string error;
+  auto f = xfmr::io::GGUFFile::parse(data, size, "fuzz.gguf", &error);
+  if (!f) {
+    if (error.empty() || error.find('\n') != std::string::npos)
+      std::abort(); // a refusal always says why, on one line
+    return 0;
+  }
+  for (const auto &[key, value] : f->metadata())
+    if (f->find(key) != &value)
+      std::abort(); // every key is indexed once
+  volatile uint8_t sink = 0;
+  for (const xfmr::io::GGUFTensorInfo &t : f->tensors()) {
+    if (f->findTensor(t.name) != &t)
+      std::abort();
+    int64_t be = 0, bb = 0;
+    if (!xfmr::io::ggmlBlock(t.type, &be, &bb) || t.ne.empty() || t.ne[0] % be != 0)
+      std::abort(); // accepted tensors have a known layout of whole blocks
+    if (t.offset % f->alignment() != 0 || t.offset > f->dataBytes() ||
+        t.bytes > f->dataBytes() - t.offset || t.bytes != uint64_t(t.elements() / be * bb))
+      std::abort(); // and lie in the data section
+    const uint8_t *p = f->data(t);
+    for (uint64_t i = 0; i < t.bytes; i += 4096)
+      sink = sink + p[i];
+    if (t.bytes)
+      sink = sink + p[t.bytes - 1];
+  }
+  (void)f->find("no such key");
+  return 0;
+}

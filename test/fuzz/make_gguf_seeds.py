@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""Writes the committed seeds of fuzz_gguf (test/fuzz/seeds/fuzz_gguf/):
+a small Llama-like GGUF v3 (llama.* keys, a tokenizer as llama.cpp stores
+one: tokens, scores, token types, merges, bos/eos; F32, F16, Q8_0, Q4_0
+tensors, alignment 32) and a v2 file with metadata only. Deterministic."""
+import struct, sys, os
+
+def s(x): b = x.encode(); return struct.pack('<Q', len(b)) + b
+def kv(key, t, payload): return s(key) + struct.pack('<I', t) + payload
+U32, I32, F32, BOOL, STR, ARR, U64 = 4, 5, 6, 7, 8, 9, 10
+def arr(et, items, pack): return struct.pack('<IQ', et, len(items)) + b''.join(pack(i) for i in items)
+
+def gguf(version, kvs, tensors, align=32):
+    out = b'GGUF' + struct.pack('<IQQ', version, len(tensors), len(kvs)) + b''.join(kvs)
+    off, infos, datas = 0, b'', []
+    for name, ne, typ, data in tensors:
+        infos += s(name) + struct.pack('<I', len(ne)) + b''.join(struct.pack('<q', d) for d in ne)
+        infos += struct.pack('<IQ', typ, off)
+        datas.append((off, data)); off = (off + len(data) + align - 1) // align * align
+    out += infos
+    out += b'\0' * ((-len(out)) % align)
+    base = len(out)
+    for o, d in datas:
+        out += b'\0' * (base + o - len(out)) + d
+    return out
+
+tokens = ['<unk>', '<s>', '</s>'] + ['<0x%02X>' % i for i in range(8)] + ['▁a', '▁b', 'ab']
+kvs = [
+    kv('general.architecture', STR, s('llama')),
+    kv('general.alignment', U32, struct.pack('<I', 32)),
+    kv('llama.context_length', U32, struct.pack('<I', 64)),
+    kv('llama.embedding_length', U32, struct.pack('<I', 32)),
+    kv('llama.block_count', U32, struct.pack('<I', 1)),
+    kv('llama.feed_forward_length', U32, struct.pack('<I', 64)),
+    kv('llama.attention.head_count', U32, struct.pack('<I', 4)),
+    kv('llama.attention.head_count_kv', U32, struct.pack('<I', 2)),
+    kv('llama.rope.freq_base', F32, struct.pack('<f', 10000.0)),
+    kv('llama.attention.layer_norm_rms_epsilon', F32, struct.pack('<f', 1e-5)),
+    kv('tokenizer.ggml.model', STR, s('llama')),
+    kv('tokenizer.ggml.tokens', ARR, arr(STR, tokens, s)),
+    kv('tokenizer.ggml.scores', ARR, arr(F32, [float(-i) for i in range(len(tokens))], lambda v: struct.pack('<f', v))),
+    kv('tokenizer.ggml.token_type', ARR, arr(I32, [2, 3, 3] + [6] * 8 + [1, 1, 1], lambda v: struct.pack('<i', v))),
+    kv('tokenizer.ggml.merges', ARR, arr(STR, ['a b'], s)),
+    kv('tokenizer.ggml.bos_token_id', U32, struct.pack('<I', 1)),
+    kv('tokenizer.ggml.eos_token_id', U32, struct.pack('<I', 2)),
+    kv('tokenizer.ggml.add_bos_token', BOOL, b'\x01'),
+    kv('tokenizer.chat_template', STR, s('{% for m in messages %}{{ m.content }}{% endfor %}')),
+]
+q8 = b''.join(struct.pack('<e', 0.01) + bytes((i * 5) & 0xFF for i in range(32)) for _ in range(2))
+q4 = b''.join(struct.pack('<e', 0.02) + bytes((i * 3) & 0xFF for i in range(16)) for _ in range(2))
+tensors = [
+    ('token_embd.weight', [32, 2], 0, b''.join(struct.pack('<f', (i % 7) / 7) for i in range(64))),
+    ('output_norm.weight', [32], 1, b''.join(struct.pack('<e', 1.0) for _ in range(32))),
+    ('blk.0.attn_q.weight', [32, 2], 8, q8),
+    ('blk.0.ffn_up.weight', [32, 2], 2, q4),
+]
+d = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), 'seeds', 'fuzz_gguf')
+os.makedirs(d, exist_ok=True)
+open(os.path.join(d, 'small-llama.gguf'), 'wb').write(gguf(3, kvs, tensors))
+open(os.path.join(d, 'metadata-only-v2.gguf'), 'wb').write(gguf(2, kvs[:4], []))

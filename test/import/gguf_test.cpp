@@ -1,0 +1,263 @@
+// The GGUF reader and writer: every metadata value type (arrays, nested
+// arrays, strings) and tensor infos round-trip; every prefix of a valid
+// file and each kind of hostile field is refused with one line naming the
+// file and the key or tensor, never a crash or a file-sized allocation.
+#include "xfmr/import/gguf.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <unistd.h>
+
+using namespace xfmr::io;
+
+namespace {
+using KV = std::vector<std::pair<std::string, GGUFValue>>;
+
+KV everyType() {
+  KV kv;
+  kv.emplace_back("general.architecture", GGUFValue::string("llama"));
+  kv.emplace_back("u8", GGUFValue::unsignedInt(GGUFType::U8, 200));
+  kv.emplace_back("i8", GGUFValue::signedInt(GGUFType::I8, -100));
+  kv.emplace_back("u16", GGUFValue::unsignedInt(GGUFType::U16, 60000));
+  kv.emplace_back("i16", GGUFValue::signedInt(GGUFType::I16, -30000));
+  kv.emplace_back("u32", GGUFValue::unsignedInt(GGUFType::U32, 4000000000u));
+  kv.emplace_back("i32", GGUFValue::signedInt(GGUFType::I32, -2000000000));
+  kv.emplace_back("u64", GGUFValue::unsignedInt(GGUFType::U64, 1ull << 63));
+  kv.emplace_back("i64", GGUFValue::signedInt(GGUFType::I64, -(1ll << 62)));
+  kv.emplace_back("f32", GGUFValue::real(GGUFType::F32, 0.5));
+  kv.emplace_back("f64", GGUFValue::real(GGUFType::F64, 1e-300));
+  kv.emplace_back("bool", GGUFValue::boolean(true));
+  kv.emplace_back("empty", GGUFValue::string(""));
+  kv.emplace_back("tokenizer.ggml.tokens", GGUFValue::strings({"<s>", "▁a", "", "\xF0\x9F\x98\x80"}));
+  kv.emplace_back("scores", GGUFValue::array(GGUFType::F32, {GGUFValue::real(GGUFType::F32, -1),
+                                                             GGUFValue::real(GGUFType::F32, 2)}));
+  kv.emplace_back("nested", GGUFValue::array(GGUFType::Array,
+                                             {GGUFValue::array(GGUFType::I32,
+                                                               {GGUFValue::signedInt(GGUFType::I32, 7)}),
+                                              GGUFValue::array(GGUFType::I32, {})}));
+  kv.emplace_back("general.alignment", GGUFValue::unsignedInt(GGUFType::U32, 64));
+  return kv;
+}
+
+std::vector<GGUFTensorData> someTensors() {
+  std::vector<GGUFTensorData> t(3);
+  t[0].name = "token_embd.weight";
+  t[0].ne = {64, 3};
+  t[0].type = uint32_t(GGMLType::F32);
+  t[0].bytes.resize(64 * 3 * 4);
+  t[1].name = "blk.0.attn_q.weight";
+  t[1].ne = {64, 2};
+  t[1].type = uint32_t(GGMLType::Q8_0);
+  t[1].bytes.resize(2 * 2 * 34);
+  t[2].name = "output_norm.weight";
+  t[2].ne = {64};
+  t[2].type = uint32_t(GGMLType::F16);
+  t[2].bytes.resize(64 * 2);
+  for (auto &x : t)
+    for (size_t i = 0; i < x.bytes.size(); ++i)
+      x.bytes[i] = uint8_t(i * 7 + x.name.size());
+  return t;
+}
+
+std::vector<uint8_t> validFile() {
+  std::vector<uint8_t> bytes;
+  std::string error;
+  EXPECT_TRUE(encodeGGUF(everyType(), someTensors(), &bytes, &error)) << error;
+  return bytes;
+}
+
+void expectSameValue(const GGUFValue &a, const GGUFValue &b, const std::string &key) {
+  EXPECT_EQ(a.type, b.type) << key;
+  EXPECT_EQ(a.u, b.u) << key;
+  EXPECT_EQ(a.i, b.i) << key;
+  if (a.type == GGUFType::F32)
+    EXPECT_EQ(float(a.f), float(b.f)) << key;
+  else
+    EXPECT_EQ(a.f, b.f) << key;
+  EXPECT_EQ(a.s, b.s) << key;
+  ASSERT_EQ(a.elements.size(), b.elements.size()) << key;
+  if (a.type == GGUFType::Array)
+    EXPECT_EQ(a.elementType, b.elementType) << key;
+  for (size_t i = 0; i < a.elements.size(); ++i)
+    expectSameValue(a.elements[i], b.elements[i], key + "[" + std::to_string(i) + "]");
+}
+
+TEST(GGUF, RoundTripsEveryValueTypeAndTensor) {
+  std::vector<uint8_t> bytes = validFile();
+  std::string error;
+  auto f = GGUFFile::parse(bytes.data(), bytes.size(), "m.gguf", &error);
+  ASSERT_TRUE(f) << error;
+  EXPECT_EQ(f->version(), 3u);
+  EXPECT_EQ(f->alignment(), 64u);
+  KV kv = everyType();
+  ASSERT_EQ(f->metadata().size(), kv.size());
+  for (size_t i = 0; i < kv.size(); ++i) {
+    EXPECT_EQ(f->metadata()[i].first, kv[i].first);
+    ASSERT_TRUE(f->find(kv[i].first));
+    expectSameValue(*f->find(kv[i].first), kv[i].second, kv[i].first);
+  }
+  EXPECT_FALSE(f->find("missing"));
+  std::vector<GGUFTensorData> t = someTensors();
+  ASSERT_EQ(f->tensors().size(), t.size());
+  for (const GGUFTensorData &want : t) {
+    const GGUFTensorInfo *got = f->findTensor(want.name);
+    ASSERT_TRUE(got) << want.name;
+    EXPECT_EQ(got->ne, want.ne);
+    EXPECT_EQ(got->type, want.type);
+    EXPECT_EQ(got->offset % 64, 0u);
+    ASSERT_EQ(got->bytes, want.bytes.size());
+    EXPECT_EQ(std::memcmp(f->data(*got), want.bytes.data(), want.bytes.size()), 0) << want.name;
+  }
+  EXPECT_EQ(ggmlTypeName(uint32_t(GGMLType::Q4_K)), "Q4_K");
+  EXPECT_EQ(ggmlTypeName(99), "type 99");
+}
+
+TEST(GGUF, WritesAndOpensAFile) {
+  char dir[] = "/tmp/gguf_testXXXXXX";
+  ASSERT_TRUE(mkdtemp(dir));
+  std::string path = std::string(dir) + "/m.gguf", error;
+  ASSERT_TRUE(writeGGUF(path, everyType(), someTensors(), &error)) << error;
+  auto f = GGUFFile::open(path, &error);
+  ASSERT_TRUE(f) << error;
+  EXPECT_EQ(f->tensors().size(), 3u);
+  EXPECT_EQ(f->find("general.architecture")->s, "llama");
+  f.reset();
+  unlink(path.c_str());
+  rmdir(dir);
+  EXPECT_FALSE(GGUFFile::open(path, &error));
+  EXPECT_NE(error.find(path), std::string::npos) << error;
+}
+
+TEST(GGUF, EveryPrefixIsRefusedWithAReason) {
+  std::vector<uint8_t> bytes = validFile();
+  // Cut inside the header, metadata and tensor infos; cuts in the data
+  // section must name the tensor that runs past the end.
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    std::string error;
+    auto f = GGUFFile::parse(bytes.data(), n, "cut.gguf", &error);
+    ASSERT_FALSE(f) << "accepted a file cut at " << n << " of " << bytes.size();
+    EXPECT_EQ(error.rfind("cut.gguf: ", 0), 0u) << error;
+    EXPECT_EQ(error.find('\n'), std::string::npos) << error;
+  }
+}
+
+/// The valid file with the 8 bytes at `at` replaced by `v`.
+template <typename T>
+std::vector<uint8_t> patched(std::vector<uint8_t> bytes, size_t at, T v) {
+  std::memcpy(bytes.data() + at, &v, sizeof v);
+  return bytes;
+}
+
+/// Byte offset of the first occurrence of `s` (a key or tensor name) in
+/// the file, just past its 8-byte length.
+size_t offsetOf(const std::vector<uint8_t> &bytes, const std::string &s) {
+  auto it = std::search(bytes.begin(), bytes.end(), s.begin(), s.end());
+  EXPECT_NE(it, bytes.end()) << s;
+  return size_t(it - bytes.begin());
+}
+
+void expectRefused(const std::vector<uint8_t> &bytes, const std::string &needle) {
+  std::string error;
+  auto f = GGUFFile::parse(bytes.data(), bytes.size(), "bad.gguf", &error);
+  EXPECT_FALSE(f) << "accepted; wanted: " << needle;
+  EXPECT_NE(error.find(needle), std::string::npos) << "wanted: " << needle << "\n got: " << error;
+  EXPECT_EQ(error.rfind("bad.gguf: ", 0), 0u) << error;
+}
+
+TEST(GGUF, HostileFieldsAreRefusedByName) {
+  const std::vector<uint8_t> good = validFile();
+  // Header.
+  std::vector<uint8_t> b = good;
+  b[0] = 'X';
+  expectRefused(b, "not a GGUF file");
+  expectRefused(patched<uint32_t>(good, 4, 1), "GGUF version 1");
+  expectRefused(patched<uint32_t>(good, 4, 0x03000000), "big-endian");
+  expectRefused(patched<uint32_t>(good, 4, 7), "unknown GGUF version 7");
+  expectRefused(patched<uint64_t>(good, 8, uint64_t(1) << 40), "tensors cannot fit");
+  expectRefused(patched<uint64_t>(good, 16, uint64_t(1) << 60), "metadata entries cannot fit");
+
+  // Metadata: a string length, an array length, a type, a bool, a duplicate.
+  size_t arch = offsetOf(good, "general.architecture");
+  expectRefused(patched<uint64_t>(good, arch - 8, uint64_t(1) << 62), "runs past the end");
+  size_t tokens = offsetOf(good, "tokenizer.ggml.tokens") + 21; // past the key
+  expectRefused(patched<uint64_t>(good, tokens + 8, uint64_t(1) << 58),
+                "metadata 'tokenizer.ggml.tokens': an array of");
+  expectRefused(patched<uint32_t>(good, tokens + 4, 99), "array of unknown value type 99");
+  expectRefused(patched<uint32_t>(good, tokens, 99), "metadata 'tokenizer.ggml.tokens': unknown value type 99");
+  size_t u8 = offsetOf(good, "u8") + 2;
+  expectRefused(patched<uint32_t>(good, u8, 77), "metadata 'u8': unknown value type 77");
+  size_t boolean = offsetOf(good, "bool") + 4 + 4;
+  expectRefused(patched<uint8_t>(good, boolean, 2), "a bool must be 0 or 1");
+  b = good;
+  std::memcpy(b.data() + offsetOf(good, "i16"), "u16", 3); // two keys "u16"
+  expectRefused(b, "metadata 'u16' appears twice");
+  size_t align = offsetOf(good, "general.alignment") + 17 + 4;
+  expectRefused(patched<uint32_t>(good, align, 48), "'general.alignment' must be a u32 power of two");
+
+  // Tensor infos.
+  size_t q = offsetOf(good, "blk.0.attn_q.weight") + 19; // n_dims
+  expectRefused(patched<uint32_t>(good, q, 5), "tensor 'blk.0.attn_q.weight': 5 dimensions");
+  expectRefused(patched<uint32_t>(good, q, 0), "0 dimensions");
+  expectRefused(patched<int64_t>(good, q + 4, -3), "dimension 0 is -3");
+  expectRefused(patched<int64_t>(good, q + 4, 48), "not whole Q8_0 blocks of 32");
+  expectRefused(patched<int64_t>(good, q + 12, int64_t(1) << 40), "need more bytes than the file");
+  expectRefused(patched<uint32_t>(good, q + 20, 16), "ggml type 16, whose block layout");
+  expectRefused(patched<uint64_t>(good, q + 24, 8), "offset 8 is not a multiple of the alignment 64");
+  expectRefused(patched<uint64_t>(good, q + 24, uint64_t(1) << 20),
+                "tensor 'blk.0.attn_q.weight': its 136 bytes at data offset 1048576 run past");
+  std::vector<GGUFTensorData> twice = someTensors();
+  twice[2].name = twice[0].name;
+  twice[2].ne = twice[0].ne;
+  twice[2].type = twice[0].type;
+  twice[2].bytes = twice[0].bytes;
+  std::string error;
+  ASSERT_TRUE(encodeGGUF({}, twice, &b, &error)) << error;
+  expectRefused(b, "tensor 'token_embd.weight': appears twice");
+}
+
+TEST(GGUF, DeepNestingIsRefused) {
+  GGUFValue v = GGUFValue::array(GGUFType::I32, {});
+  for (int d = 0; d < 6; ++d)
+    v = GGUFValue::array(GGUFType::Array, {v});
+  std::vector<uint8_t> bytes;
+  std::string error;
+  ASSERT_TRUE(encodeGGUF({{"deep", v}}, {}, &bytes, &error)) << error;
+  expectRefused(bytes, "metadata 'deep");
+  expectRefused(bytes, "nested deeper than 4 levels");
+}
+
+TEST(GGUF, WriterRefusesBytesThatDoNotMatchTheType) {
+  std::vector<GGUFTensorData> t = someTensors();
+  t[1].bytes.pop_back();
+  std::vector<uint8_t> bytes;
+  std::string error;
+  EXPECT_FALSE(encodeGGUF({}, t, &bytes, &error));
+  EXPECT_NE(error.find("tensor 'blk.0.attn_q.weight': 135 bytes, its Q8_0 shape needs 136"),
+            std::string::npos)
+      << error;
+}
+TEST(GGUF, ReadsTheFuzzSeeds) {
+  // make_gguf_seeds.py writes them as llama.cpp lays a file out, with an
+  // independent encoder (Python's struct), so they also check this reader
+  // against more than its own writer.
+  std::string error;
+  auto f = GGUFFile::open(std::string(XFMR_GGUF_SEEDS_DIR) + "/small-llama.gguf", &error);
+  ASSERT_TRUE(f) << error;
+  EXPECT_EQ(f->find("general.architecture")->s, "llama");
+  EXPECT_EQ(f->find("llama.attention.head_count_kv")->u, 2u);
+  EXPECT_EQ(f->find("tokenizer.ggml.tokens")->elements.size(), 14u);
+  EXPECT_EQ(f->find("tokenizer.ggml.tokens")->elements[11].s, "\xE2\x96\x81" "a"); // ▁a
+  EXPECT_FLOAT_EQ(float(f->find("llama.attention.layer_norm_rms_epsilon")->f), 1e-5f);
+  ASSERT_EQ(f->tensors().size(), 4u);
+  const GGUFTensorInfo *q = f->findTensor("blk.0.attn_q.weight");
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->type, uint32_t(GGMLType::Q8_0));
+  EXPECT_EQ(q->bytes, 68u);
+  EXPECT_EQ(f->data(*q)[2 + 3], 15); // block 0, code 3 = 3 * 5
+  auto v2 = GGUFFile::open(std::string(XFMR_GGUF_SEEDS_DIR) + "/metadata-only-v2.gguf", &error);
+  ASSERT_TRUE(v2) << error;
+  EXPECT_EQ(v2->version(), 2u);
+  EXPECT_TRUE(v2->tensors().empty());
+}
+} // namespace
