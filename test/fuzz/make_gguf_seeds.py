@@ -49,7 +49,8 @@ kvs = [
 q8 = b''.join(struct.pack('<e', 0.01) + bytes((i * 5) & 0xFF for i in range(32)) for _ in range(2))
 q4 = b''.join(struct.pack('<e', 0.02) + bytes((i * 3) & 0xFF for i in range(16)) for _ in range(2))
 tensors = [
-    ('token_embd.weight', [32, 2], 0, b''.join(struct.pack('<f', (i % 7) / 7) for i in range(64))),
+    ('token_embd.weight', [32, len(tokens)], 0,
+     b''.join(struct.pack('<f', (i % 7) / 7) for i in range(32 * len(tokens)))),
     ('output_norm.weight', [32], 1, b''.join(struct.pack('<e', 1.0) for _ in range(32))),
     ('blk.0.attn_q.weight', [32, 2], 8, q8),
     ('blk.0.ffn_up.weight', [32, 2], 2, q4),

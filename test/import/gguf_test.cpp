@@ -3,9 +3,11 @@
 // file and each kind of hostile field is refused with one line naming the
 // file and the key or tensor, never a crash or a file-sized allocation.
 #include "xfmr/import/gguf.h"
+#include "xfmr/import/llama.h"
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <unistd.h>
 
@@ -259,5 +261,148 @@ TEST(GGUF, ReadsTheFuzzSeeds) {
   ASSERT_TRUE(v2) << error;
   EXPECT_EQ(v2->version(), 2u);
   EXPECT_TRUE(v2->tensors().empty());
+}
+TEST(GGUFLlama, ConfigFromMetadata) {
+  std::string error;
+  auto f = GGUFFile::open(std::string(XFMR_GGUF_SEEDS_DIR) + "/small-llama.gguf", &error);
+  ASSERT_TRUE(f) << error;
+  LlamaConfig c;
+  ASSERT_TRUE(llamaConfigFromGGUF(*f, c, &error)) << error;
+  EXPECT_EQ(c.modelType, "llama");
+  EXPECT_EQ(c.layers, 1);
+  EXPECT_EQ(c.hidden, 32);
+  EXPECT_EQ(c.intermediate, 64);
+  EXPECT_EQ(c.heads, 4);
+  EXPECT_EQ(c.kvHeads, 2);
+  EXPECT_EQ(c.headDim, 8);
+  EXPECT_EQ(c.context, 64);
+  EXPECT_EQ(c.vocab, 14); // the token list, as many as token_embd's rows
+  EXPECT_FLOAT_EQ(float(c.rmsEpsilon), 1e-5f);
+  EXPECT_EQ(c.ropeTheta, 10000);
+  EXPECT_TRUE(c.tieEmbeddings); // no output.weight
+  EXPECT_EQ(c.bos, 1);
+  EXPECT_EQ(c.eos, 2);
+}
+
+/// A GGUF of metadata `kv` and no tensors, parsed.
+std::unique_ptr<GGUFFile> metadataFile(const KV &kv, std::vector<uint8_t> &bytes) {
+  std::string error;
+  EXPECT_TRUE(encodeGGUF(kv, {}, &bytes, &error)) << error;
+  auto f = GGUFFile::parse(bytes.data(), bytes.size(), "cfg.gguf", &error);
+  EXPECT_TRUE(f) << error;
+  return f;
+}
+
+TEST(GGUFLlama, BadConfigsAreRefusedByKey) {
+  auto base = [] {
+    KV kv;
+    kv.emplace_back("general.architecture", GGUFValue::string("llama"));
+    kv.emplace_back("llama.block_count", GGUFValue::unsignedInt(GGUFType::U32, 2));
+    kv.emplace_back("llama.embedding_length", GGUFValue::unsignedInt(GGUFType::U32, 64));
+    kv.emplace_back("llama.feed_forward_length", GGUFValue::unsignedInt(GGUFType::U32, 96));
+    kv.emplace_back("llama.attention.head_count", GGUFValue::unsignedInt(GGUFType::U32, 4));
+    kv.emplace_back("llama.context_length", GGUFValue::unsignedInt(GGUFType::U32, 128));
+    kv.emplace_back("tokenizer.ggml.tokens", GGUFValue::strings({"a", "b", "c"}));
+    return kv;
+  };
+  std::vector<uint8_t> bytes;
+  LlamaConfig c;
+  std::string error;
+  ASSERT_TRUE(llamaConfigFromGGUF(*metadataFile(base(), bytes), c, &error)) << error;
+  EXPECT_EQ(c.kvHeads, 4);
+  EXPECT_EQ(c.vocab, 3);
+  auto refused = [&](KV kv, const std::string &needle) {
+    std::vector<uint8_t> b;
+    auto f = metadataFile(kv, b);
+    LlamaConfig cc;
+    std::string e;
+    EXPECT_FALSE(llamaConfigFromGGUF(*f, cc, &e)) << needle;
+    EXPECT_NE(e.find(needle), std::string::npos) << "wanted: " << needle << "\n got: " << e;
+    EXPECT_EQ(e.rfind("cfg.gguf: ", 0), 0u) << e;
+  };
+  KV kv = base();
+  kv[0].second = GGUFValue::string("falcon");
+  refused(kv, "general.architecture 'falcon' is not a Llama-family architecture");
+  kv = base();
+  kv.erase(kv.begin() + 1);
+  refused(kv, "metadata 'llama.block_count' is missing");
+  kv = base();
+  kv[2].second = GGUFValue::string("64");
+  refused(kv, "metadata 'llama.embedding_length' must be an integer, not a string");
+  kv = base();
+  kv[4].second = GGUFValue::unsignedInt(GGUFType::U32, 5000);
+  refused(kv, "metadata 'llama.attention.head_count' = 5000 is outside [1, 1024]");
+  kv = base();
+  kv.emplace_back("llama.attention.head_count_kv", GGUFValue::unsignedInt(GGUFType::U32, 3));
+  refused(kv, "'llama.attention.head_count' 4 is not a multiple of 'llama.attention.head_count_kv' 3");
+  kv = base();
+  kv.emplace_back("llama.rope.scaling.type", GGUFValue::string("yarn"));
+  refused(kv, "metadata 'llama.rope.scaling.type' 'yarn' is not supported");
+  kv = base();
+  kv.emplace_back("llama.rope.dimension_count", GGUFValue::unsignedInt(GGUFType::U32, 8));
+  refused(kv, "partial rotary is not supported");
+  kv = base();
+  kv.emplace_back("tokenizer.ggml.bos_token_id", GGUFValue::unsignedInt(GGUFType::U32, 3));
+  refused(kv, "metadata 'tokenizer.ggml.bos_token_id' = 3 is outside [0, 2]");
+  kv = base();
+  kv.erase(kv.begin() + 6);
+  refused(kv, "no vocabulary");
+}
+
+TEST(GGUFLlama, TensorNames) {
+  EXPECT_EQ(llamaNameFromGGUF("token_embd.weight"), "model.embed_tokens.weight");
+  EXPECT_EQ(llamaNameFromGGUF("output.weight"), "lm_head.weight");
+  EXPECT_EQ(llamaNameFromGGUF("blk.12.attn_k.weight"), "model.layers.12.self_attn.k_proj.weight");
+  EXPECT_EQ(llamaNameFromGGUF("blk.0.ffn_down.weight"), "model.layers.0.mlp.down_proj.weight");
+  EXPECT_EQ(llamaNameFromGGUF("blk.3.attn_q.bias"), "model.layers.3.self_attn.q_proj.bias");
+  EXPECT_EQ(llamaNameFromGGUF("blk.x.attn_k.weight"), "");
+  EXPECT_EQ(llamaNameFromGGUF("blk..attn_k.weight"), "");
+  EXPECT_EQ(llamaNameFromGGUF("blk.1.ffn_gate_exps.weight"), ""); // MoE: not this family
+  EXPECT_EQ(llamaNameFromGGUF("rope_freqs.weight"), "");
+}
+
+// The un-permutation is right when llama.cpp's rotary (adjacent pairs) on
+// the permuted rows equals the permuted Hugging Face rotary (rotate-half)
+// on the original rows, for every head and position.
+TEST(GGUFLlama, QKPermutationMatchesTheRotaries) {
+  for (int64_t hd : {4, 8, 64}) {
+    const int64_t heads = 3, rows = heads * hd;
+    std::vector<double> x(static_cast<size_t>(rows));
+    for (int64_t r = 0; r < rows; ++r)
+      x[size_t(r)] = std::sin(double(r) * 1.7 + 0.3);
+    auto permute = [&](const std::vector<double> &hf) {
+      std::vector<double> g(hf.size());
+      for (int64_t r = 0; r < rows; ++r)
+        g[size_t(r)] = hf[size_t(hfRowOfGGUFRow(r, hd))];
+      return g;
+    };
+    const double pos = 5;
+    auto angle = [&](int64_t i) { return pos * std::pow(10000.0, -2.0 * double(i) / double(hd)); };
+    std::vector<double> neox = x, norm = permute(x);
+    for (int64_t h = 0; h < heads; ++h)
+      for (int64_t i = 0; i < hd / 2; ++i) {
+        double cs = std::cos(angle(i)), sn = std::sin(angle(i));
+        size_t a = size_t(h * hd + i), b = size_t(h * hd + i + hd / 2);
+        double xa = neox[a], xb = neox[b];
+        neox[a] = xa * cs - xb * sn;
+        neox[b] = xb * cs + xa * sn;
+        size_t p = size_t(h * hd + 2 * i), q = p + 1;
+        double ya = norm[p], yb = norm[q];
+        norm[p] = ya * cs - yb * sn;
+        norm[q] = yb * cs + ya * sn;
+      }
+    std::vector<double> want = permute(neox);
+    for (int64_t r = 0; r < rows; ++r)
+      EXPECT_NEAR(norm[size_t(r)], want[size_t(r)], 1e-12) << "head_dim " << hd << " row " << r;
+    // And it is a permutation of each head's rows.
+    std::vector<int> seen(static_cast<size_t>(rows), 0);
+    for (int64_t r = 0; r < rows; ++r) {
+      int64_t s = hfRowOfGGUFRow(r, hd);
+      EXPECT_EQ(s / hd, r / hd);
+      ++seen[size_t(s)];
+    }
+    for (int n : seen)
+      EXPECT_EQ(n, 1);
+  }
 }
 } // namespace

@@ -63,6 +63,26 @@ private:
   LlamaConfig config_;
 };
 
+class GGUFFile;
+
+/// Reads a LlamaConfig from a GGUF file's metadata (general.architecture
+/// llama or qwen2, then "<arch>.block_count", "<arch>.attention.head_count_kv",
+/// "<arch>.rope.freq_base", ...; tied embeddings when there is no
+/// output.weight, biases when the tensors exist); false with *error naming
+/// the file and key. llama3 rope scaling (llama.cpp's rope_freqs.weight),
+/// YaRN and partial rotary are refused by name.
+bool llamaConfigFromGGUF(const GGUFFile &f, LlamaConfig &c, std::string *error);
+
+/// The Hugging Face name of a llama-architecture GGUF tensor
+/// ("blk.3.ffn_gate.weight" -> "model.layers.3.mlp.gate_proj.weight"), or
+/// "" for a name outside the family.
+std::string llamaNameFromGGUF(const std::string &ggufName);
+
+/// The row of Hugging Face's q_proj/k_proj (heads of `headDim` rows) that
+/// row `row` of llama.cpp's permuted copy holds: its converter reorders
+/// each head's rows (two, half) -> (half, two) for its adjacent-pair rotary.
+int64_t hfRowOfGGUFRow(int64_t row, int64_t headDim);
+
 /// How writeRandomLlama stores the model.
 struct RandomLlamaFormat {
   DType dtype = DType::F16;
