@@ -83,7 +83,7 @@ if [ "$FUZZ_SECONDS" -gt 0 ]; then
   SEED_BUILD=$ROOT/build
   [ -x "$SEED_BUILD/bin/xfmr" ] || SEED_BUILD=$ROOT/$BUILD
   bash test/fuzz/make_corpus.sh "$SEED_BUILD" "$CORPUS.seeds"
-  for target in fuzz_safetensors fuzz_config fuzz_tokenizer fuzz_hf_tokenizer fuzz_manifest fuzz_tuning_import; do
+  for target in fuzz_safetensors fuzz_gguf fuzz_config fuzz_tokenizer fuzz_hf_tokenizer fuzz_manifest fuzz_tuning_import; do
     dir=$CORPUS/$target
     rm -rf "$dir" && mkdir -p "$dir" "$CORPUS/artifacts/$target"
     cp "$CORPUS.seeds/$target"/* test/fuzz/seeds/$target/* "$dir/"

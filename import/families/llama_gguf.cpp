@@ -83,7 +83,7 @@ bool xfmr::io::llamaConfigFromGGUF(const GGUFFile &f, LlamaConfig &c, std::strin
     return false;
   }
   if (k.arch != "llama" && k.arch != "qwen2") {
-    *error = f.path() + ": general.architecture '" + k.arch +
+    *error = f.path() + ": general.architecture '" + ggufShown(k.arch) +
              "' is not a Llama-family architecture (llama, qwen2)";
     return false;
   }
@@ -133,7 +133,7 @@ bool xfmr::io::llamaConfigFromGGUF(const GGUFFile &f, LlamaConfig &c, std::strin
     c.ropeScaling.kind = RopeScaling::Kind::Linear;
     k.number(a + "rope.scaling.factor", 1e-3, 1e6, &c.ropeScaling.factor);
   } else if (scaling != "none") {
-    *error = f.path() + ": metadata '" + a + "rope.scaling.type' '" + scaling +
+    *error = f.path() + ": metadata '" + a + "rope.scaling.type' '" + ggufShown(scaling) +
              "' is not supported (none, linear)";
     return false;
   }

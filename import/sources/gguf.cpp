@@ -12,6 +12,29 @@ using namespace xfmr::io;
 namespace {
 constexpr char kMagic[4] = {'G', 'G', 'U', 'F'};
 
+std::string shown(const std::string &s) { return xfmr::io::ggufShown(s); }
+} // namespace
+
+std::string xfmr::io::ggufShown(const std::string &s) {
+  std::string out;
+  for (size_t i = 0; i < s.size() && i < 120; ++i) {
+    unsigned char ch = static_cast<unsigned char>(s[i]);
+    if (ch < 0x20 || ch == 0x7f) {
+      static const char hex[] = "0123456789abcdef";
+      out += "\\x";
+      out += hex[ch >> 4];
+      out += hex[ch & 15];
+    } else {
+      out += char(ch);
+    }
+  }
+  if (s.size() > 120)
+    out += "...";
+  return out;
+}
+
+namespace {
+
 /// The fewest bytes a value of type `t` occupies in the file (0: no such
 /// type): what a count is checked against before anything is allocated.
 size_t minBytes(uint32_t t) {
@@ -282,18 +305,18 @@ std::unique_ptr<GGUFFile> GGUFFile::parse(const uint8_t *bytes, size_t size,
     std::string key;
     uint32_t type;
     if (!c.str(&key, "metadata entry " + std::to_string(k) + " (key)") ||
-        !c.get(&type, "metadata '" + key + "' (type)"))
+        !c.get(&type, "metadata '" + shown(key) + "' (type)"))
       return nullptr;
     if (minBytes(type) == 0) {
-      c.fail("metadata '" + key + "': unknown value type " + std::to_string(type));
+      c.fail("metadata '" + shown(key) + "': unknown value type " + std::to_string(type));
       return nullptr;
     }
     if (f->keyIndex_.count(key)) {
-      c.fail("metadata '" + key + "' appears twice");
+      c.fail("metadata '" + shown(key) + "' appears twice");
       return nullptr;
     }
     GGUFValue v;
-    if (!c.value(type, &v, "metadata '" + key + "'", 0))
+    if (!c.value(type, &v, "metadata '" + shown(key) + "'", 0))
       return nullptr;
     f->keyIndex_[key] = f->kv_.size();
     f->kv_.emplace_back(std::move(key), std::move(v));
@@ -313,10 +336,10 @@ std::unique_ptr<GGUFFile> GGUFFile::parse(const uint8_t *bytes, size_t size,
     GGUFTensorInfo t;
     uint32_t nDims;
     if (!c.str(&t.name, "tensor info " + std::to_string(k) + " (name)") ||
-        !c.get(&nDims, "tensor '" + t.name + "' (dimension count)"))
+        !c.get(&nDims, "tensor '" + shown(t.name) + "' (dimension count)"))
       return nullptr;
     auto bad = [&](const std::string &why) {
-      c.fail("tensor '" + t.name + "': " + why);
+      c.fail("tensor '" + shown(t.name) + "': " + why);
       return nullptr;
     };
     if (nDims == 0 || nDims > uint32_t(kMaxDims))
@@ -325,7 +348,7 @@ std::unique_ptr<GGUFFile> GGUFFile::parse(const uint8_t *bytes, size_t size,
     unsigned __int128 elements = 1;
     for (uint32_t d = 0; d < nDims; ++d) {
       int64_t ne;
-      if (!c.get(&ne, "tensor '" + t.name + "' (dimensions)"))
+      if (!c.get(&ne, "tensor '" + shown(t.name) + "' (dimensions)"))
         return nullptr;
       if (ne <= 0)
         return bad("dimension " + std::to_string(d) + " is " + std::to_string(ne));
@@ -334,8 +357,8 @@ std::unique_ptr<GGUFFile> GGUFFile::parse(const uint8_t *bytes, size_t size,
         return bad("more than 2^63 elements");
       t.ne.push_back(ne);
     }
-    if (!c.get(&t.type, "tensor '" + t.name + "' (type)") ||
-        !c.get(&t.offset, "tensor '" + t.name + "' (offset)"))
+    if (!c.get(&t.type, "tensor '" + shown(t.name) + "' (type)") ||
+        !c.get(&t.offset, "tensor '" + shown(t.name) + "' (offset)"))
       return nullptr;
     int64_t be, bb;
     if (!ggmlBlock(t.type, &be, &bb))
@@ -370,7 +393,7 @@ std::unique_ptr<GGUFFile> GGUFFile::parse(const uint8_t *bytes, size_t size,
   const uint64_t dataBytes = size - dataStart;
   for (const GGUFTensorInfo &t : f->tensors_)
     if (t.offset > dataBytes || t.bytes > dataBytes - t.offset) {
-      *error = name + ": tensor '" + t.name + "': its " + std::to_string(t.bytes) +
+      *error = name + ": tensor '" + shown(t.name) + "': its " + std::to_string(t.bytes) +
                " bytes at data offset " + std::to_string(t.offset) +
                " run past the end of the file (" + std::to_string(dataBytes) +
                " bytes of data)";
@@ -451,14 +474,14 @@ bool xfmr::io::encodeGGUF(const std::vector<std::pair<std::string, GGUFValue>> &
   for (const GGUFTensorData &t : tensors) {
     int64_t be, bb;
     if (!ggmlBlock(t.type, &be, &bb) || t.ne.empty() || t.ne[0] % be != 0) {
-      *error = "tensor '" + t.name + "': " + ggmlTypeName(t.type) + " cannot hold its shape";
+      *error = "tensor '" + shown(t.name) + "': " + ggmlTypeName(t.type) + " cannot hold its shape";
       return false;
     }
     int64_t n = 1;
     for (int64_t d : t.ne)
       n *= d;
     if (uint64_t(n / be * bb) != t.bytes.size()) {
-      *error = "tensor '" + t.name + "': " + std::to_string(t.bytes.size()) + " bytes, its " +
+      *error = "tensor '" + shown(t.name) + "': " + std::to_string(t.bytes.size()) + " bytes, its " +
                ggmlTypeName(t.type) + " shape needs " + std::to_string(n / be * bb);
       return false;
     }

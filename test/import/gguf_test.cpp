@@ -218,6 +218,19 @@ TEST(GGUF, HostileFieldsAreRefusedByName) {
   expectRefused(b, "tensor 'token_embd.weight': appears twice");
 }
 
+TEST(GGUF, NamesFromTheFileStayOnOneLine) {
+  // A tensor name with a newline, in a file refused for its offset: the
+  // message shows the name escaped (found by fuzz_gguf).
+  std::vector<GGUFTensorData> t = someTensors();
+  t[0].name = "evil\nname\x01";
+  std::vector<uint8_t> b;
+  std::string error;
+  ASSERT_TRUE(encodeGGUF({}, t, &b, &error)) << error;
+  size_t at = offsetOf(b, "evil\nname\x01") + 10 + 4 + 16 + 4; // its offset field
+  expectRefused(patched<uint64_t>(b, at, 8), "tensor 'evil\\x0aname\\x01': offset 8");
+  EXPECT_EQ(ggufShown(std::string(200, 'a')).size(), 123u);
+}
+
 TEST(GGUF, DeepNestingIsRefused) {
   GGUFValue v = GGUFValue::array(GGUFType::I32, {});
   for (int d = 0; d < 6; ++d)

@@ -38,6 +38,11 @@ enum class GGUFType : uint32_t {
 };
 const char *ggufTypeName(GGUFType t);
 
+/// A string from the file (a key, a tensor name, a metadata value) as an
+/// error message shows it: on one line (control bytes as \xNN), at most
+/// 120 bytes of it.
+std::string ggufShown(const std::string &s);
+
 /// One metadata value. Integers of every width are held in `u` (unsigned
 /// types, bool) or `i` (signed types), floats in `f`, strings in `s`, and
 /// an array's elements (all of `elementType`) in `elements`.
