@@ -17,14 +17,14 @@ OwningOpRef<ModuleOp> mlir::xfmr::importModel(MLIRContext *ctx,
   int64_t context = options.context > 0 ? options.context : own;
   if (context > own) {
     *error = "--context " + std::to_string(context) + " exceeds the " +
-             std::to_string(own) + " positions of " + model.dir() + "/config.json";
+             std::to_string(own) + " positions of " + model.configPath();
     return nullptr;
   }
   if (const auto *llama = llvm::dyn_cast<::xfmr::io::LlamaModel>(&model)) {
     int64_t window = llama->config().slidingWindow;
     // Within the window, sliding-window attention is full attention.
     if (window > 0 && context > window) {
-      *error = model.dir() + "/config.json: sliding_window " + std::to_string(window) +
+      *error = model.configPath() + ": sliding_window " + std::to_string(window) +
                " is shorter than the compiled context " + std::to_string(context) +
                ", and sliding-window attention is not implemented; compile with "
                "--context " + std::to_string(window) + " or less";

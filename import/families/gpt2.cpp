@@ -78,6 +78,7 @@ std::unique_ptr<ModelDir> GPT2Model::open(const std::string &dir, ConfigJson &co
     return nullptr;
   }
   m->dir_ = dir;
+  m->configPath_ = dir + "/config.json";
   m->modelType_ = "gpt2";
   m->shape_ = {c.nLayer, c.nEmbd, c.nHead, c.nHead, c.nEmbd / c.nHead, c.nCtx,
                c.vocab, -1, c.eosToken};

@@ -136,6 +136,7 @@ std::unique_ptr<ModelDir> LlamaModel::open(const std::string &dir, ConfigJson &c
     return nullptr;
   }
   m->dir_ = dir;
+  m->configPath_ = dir + "/config.json";
   m->modelType_ = c.modelType;
   m->shape_ = {c.layers, c.hidden, c.heads, c.kvHeads, c.headDim,
                c.context, c.vocab, c.bos, c.eos};

@@ -11,8 +11,13 @@
 //===----------------------------------------------------------------------===//
 #include "xfmr/import/gguf.h"
 #include "xfmr/import/llama.h"
+#include "xfmr/io/half.h"
 
 #include <cmath>
+#include <cstring>
+#include <algorithm>
+#include <deque>
+#include <map>
 
 using namespace xfmr::io;
 
@@ -215,4 +220,260 @@ int64_t xfmr::io::hfRowOfGGUFRow(int64_t row, int64_t headDim) {
   // llama.cpp's converter: rows (head, two, half) -> (head, half, two).
   const int64_t head = row / headDim, r = row % headDim;
   return head * headDim + (r % 2) * (headDim / 2) + r / 2;
+}
+
+namespace {
+/// A llama/qwen2 GGUF file's tensors under their Hugging Face names and
+/// shapes. Float tensors are widened; Q8_0 and Q4_0 blocks are expanded to
+/// their exact values (d x q: an f16 scale times a small integer is exact in
+/// f32). q_proj/k_proj rows (architecture llama) are put back in Hugging
+/// Face's order.
+class LlamaGGUFCheckpoint : public Checkpoint {
+public:
+  struct Source {
+    const GGUFTensorInfo *info;
+    int64_t permuteHeadDim; // 0: rows as stored
+  };
+  static std::unique_ptr<Checkpoint> open(std::unique_ptr<GGUFFile> f, const LlamaConfig &c,
+                                          std::string *error) {
+    std::unique_ptr<LlamaGGUFCheckpoint> k(new LlamaGGUFCheckpoint());
+    k->describe_ = f->path();
+    k->fileCount_ = 1;
+    const bool permuted = c.modelType == "llama";
+    for (const GGUFTensorInfo &t : f->tensors()) {
+      std::string hf = llamaNameFromGGUF(t.name);
+      if (hf.empty())
+        continue; // not the family's (checkTensors finds what is missing)
+      switch (GGMLType(t.type)) {
+      case GGMLType::F32: case GGMLType::F16: case GGMLType::BF16:
+      case GGMLType::Q8_0: case GGMLType::Q4_0:
+        break;
+      default:
+        *error = f->path() + ": tensor '" + ggufShown(t.name) + "' is " +
+                 ggmlTypeName(t.type) +
+                 ", which xfmr does not read yet (F32, F16, BF16, Q8_0, Q4_0 are)";
+        return nullptr;
+      }
+      bool qk = hf.find("self_attn.q_proj.") != std::string::npos ||
+                hf.find("self_attn.k_proj.") != std::string::npos;
+      k->sources_.push_back({&t, permuted && qk ? c.headDim : 0});
+      // ne = {in, out}: the Hugging Face shape is its reverse.
+      std::vector<int64_t> shape(t.ne.rbegin(), t.ne.rend());
+      k->tensors_.emplace(hf, Tensor{shape, f->path(), &k->sources_.back()});
+    }
+    k->file_ = std::move(f);
+    return k;
+  }
+
+  std::vector<float> toF32(const Tensor &t) const override {
+    const Source &s = *static_cast<const Source *>(t.source);
+    const GGUFTensorInfo &info = *s.info;
+    const uint8_t *p = file_->data(info);
+    const size_t n = size_t(info.elements());
+    std::vector<float> out(n);
+    auto halfAt = [](const uint8_t *q) {
+      float d;
+      halfToFloat(q, &d, 1);
+      return d;
+    };
+    switch (GGMLType(info.type)) {
+    case GGMLType::F32:
+      std::memcpy(out.data(), p, n * 4);
+      break;
+    case GGMLType::F16:
+      halfToFloat(p, out.data(), n);
+      break;
+    case GGMLType::BF16:
+      bf16ToFloat(p, out.data(), n);
+      break;
+    case GGMLType::Q8_0: // {f16 d, i8 q[32]}: d q
+      for (size_t b = 0; b < n / 32; ++b, p += 34) {
+        float d = halfAt(p);
+        for (int i = 0; i < 32; ++i)
+          out[b * 32 + size_t(i)] = d * float(int8_t(p[2 + i]));
+      }
+      break;
+    case GGMLType::Q4_0: // {f16 d, u8 q[16]}: low nibbles 0..15, high 16..31, d (q - 8)
+      for (size_t b = 0; b < n / 32; ++b, p += 18) {
+        float d = halfAt(p);
+        for (int i = 0; i < 16; ++i) {
+          out[b * 32 + size_t(i)] = d * float(int(p[2 + i] & 15) - 8);
+          out[b * 32 + 16 + size_t(i)] = d * float(int(p[2 + i] >> 4) - 8);
+        }
+      }
+      break;
+    default:
+      break; // refused at open
+    }
+    if (s.permuteHeadDim == 0)
+      return out;
+    const int64_t rows = info.ne.size() == 2 ? info.ne[1] : info.ne[0];
+    const size_t cols = n / size_t(rows);
+    std::vector<float> hf(n);
+    for (int64_t r = 0; r < rows; ++r)
+      std::memcpy(hf.data() + size_t(hfRowOfGGUFRow(r, s.permuteHeadDim)) * cols,
+                  out.data() + size_t(r) * cols, cols * 4);
+    return hf;
+  }
+  uint64_t dataBytes() const override { return file_->dataBytes(); }
+  double minBytesPerValue() const override { return 18.0 / 32; } // Q4_0
+
+private:
+  std::unique_ptr<GGUFFile> file_;
+  std::deque<Source> sources_; // stable addresses for the tensors' handles
+};
+} // namespace
+
+std::unique_ptr<ModelDir> LlamaModel::openGGUF(std::unique_ptr<GGUFFile> f,
+                                               std::string *error) {
+  std::unique_ptr<LlamaModel> m(new LlamaModel());
+  LlamaConfig &c = m->config_;
+  if (!llamaConfigFromGGUF(*f, c, error))
+    return nullptr;
+  m->dir_ = f->path();
+  m->configPath_ = f->path();
+  m->modelType_ = c.modelType;
+  m->shape_ = {c.layers, c.hidden, c.heads, c.kvHeads, c.headDim,
+               c.context, c.vocab, c.bos, c.eos};
+  m->checkpoint_ = LlamaGGUFCheckpoint::open(std::move(f), c, error);
+  if (!m->checkpoint_ || !m->checkTensors(expectedTensors(c), error))
+    return nullptr;
+  return m;
+}
+
+namespace {
+/// One tensor's values in a ggml type: F32, F16, or the Q8_0 / Q4_0
+/// blocks llama.cpp's reference quantizers make (Q8_0: d = max|x| / 127,
+/// q = round(x / d); Q4_0: d = m / -8 for the value m of largest magnitude,
+/// q = min(15, round(x / d + 8))).
+std::vector<uint8_t> encode(const std::vector<float> &x, GGMLType type) {
+  std::vector<uint8_t> out;
+  auto putHalf = [&](float v) {
+    uint16_t h = floatToHalf(v);
+    out.push_back(uint8_t(h));
+    out.push_back(uint8_t(h >> 8));
+  };
+  switch (type) {
+  case GGMLType::F32:
+    out.resize(x.size() * 4);
+    std::memcpy(out.data(), x.data(), out.size());
+    break;
+  case GGMLType::F16:
+    for (float v : x)
+      putHalf(v);
+    break;
+  case GGMLType::Q8_0:
+    for (size_t b = 0; b < x.size(); b += 32) {
+      float amax = 0;
+      for (size_t i = b; i < b + 32; ++i)
+        amax = std::max(amax, std::fabs(x[i]));
+      float d = amax / 127, id = d ? 1 / d : 0;
+      putHalf(d);
+      for (size_t i = b; i < b + 32; ++i)
+        out.push_back(uint8_t(int8_t(std::lround(x[i] * id))));
+    }
+    break;
+  case GGMLType::Q4_0:
+    for (size_t b = 0; b < x.size(); b += 32) {
+      float amax = 0, m = 0;
+      for (size_t i = b; i < b + 32; ++i)
+        if (std::fabs(x[i]) > amax) {
+          amax = std::fabs(x[i]);
+          m = x[i];
+        }
+      float d = m / -8, id = d ? 1 / d : 0;
+      putHalf(d);
+      for (size_t i = 0; i < 16; ++i) {
+        int lo = std::min(15, int(x[b + i] * id + 8.5f));
+        int hi = std::min(15, int(x[b + 16 + i] * id + 8.5f));
+        out.push_back(uint8_t(lo | (hi << 4)));
+      }
+    }
+    break;
+  default:
+    break;
+  }
+  return out;
+}
+} // namespace
+
+bool xfmr::io::writeLlamaGGUF(const LlamaModel &m, const std::string &path, GGMLType type,
+                              std::string *error) {
+  if (type != GGMLType::F32 && type != GGMLType::F16 && type != GGMLType::Q8_0 &&
+      type != GGMLType::Q4_0) {
+    *error = "writeLlamaGGUF: " + ggmlTypeName(uint32_t(type)) + " is not written";
+    return false;
+  }
+  const LlamaConfig &c = m.config();
+  const std::string a = c.modelType == "qwen2" ? "qwen2." : "llama.";
+  auto u32 = [](int64_t v) { return GGUFValue::unsignedInt(GGUFType::U32, uint64_t(v)); };
+  auto f32 = [](double v) { return GGUFValue::real(GGUFType::F32, v); };
+  std::vector<std::pair<std::string, GGUFValue>> kv = {
+      {"general.architecture", GGUFValue::string(a.substr(0, a.size() - 1))},
+      {a + "block_count", u32(c.layers)},
+      {a + "embedding_length", u32(c.hidden)},
+      {a + "feed_forward_length", u32(c.intermediate)},
+      {a + "attention.head_count", u32(c.heads)},
+      {a + "attention.head_count_kv", u32(c.kvHeads)},
+      {a + "attention.key_length", u32(c.headDim)},
+      {a + "attention.value_length", u32(c.headDim)},
+      {a + "context_length", u32(c.context)},
+      {a + "attention.layer_norm_rms_epsilon", f32(c.rmsEpsilon)},
+      {a + "rope.freq_base", f32(c.ropeTheta)},
+  };
+  if (c.ropeScaling.kind == RopeScaling::Kind::Linear) {
+    kv.push_back({a + "rope.scaling.type", GGUFValue::string("linear")});
+    kv.push_back({a + "rope.scaling.factor", f32(c.ropeScaling.factor)});
+  } else if (c.ropeScaling.kind != RopeScaling::Kind::None) {
+    *error = "writeLlamaGGUF: llama3 rope scaling is not written";
+    return false;
+  }
+  if (c.bos >= 0)
+    kv.push_back({"tokenizer.ggml.bos_token_id", u32(c.bos)});
+  if (c.eos >= 0)
+    kv.push_back({"tokenizer.ggml.eos_token_id", u32(c.eos)});
+  // Inverse of the reader's mapping, over the tensors the config implies.
+  std::map<std::string, std::string> ggufOf;
+  auto add = [&](const std::string &g) { ggufOf[llamaNameFromGGUF(g)] = g; };
+  add("token_embd.weight");
+  add("output_norm.weight");
+  add("output.weight");
+  static const char *perBlock[] = {"attn_norm.weight", "attn_q.weight", "attn_k.weight",
+                                   "attn_v.weight", "attn_q.bias", "attn_k.bias",
+                                   "attn_v.bias", "attn_output.weight", "attn_output.bias",
+                                   "ffn_norm.weight", "ffn_gate.weight", "ffn_up.weight",
+                                   "ffn_down.weight"};
+  for (int64_t l = 0; l < c.layers; ++l)
+    for (const char *n : perBlock)
+      add("blk." + std::to_string(l) + "." + n);
+  std::vector<GGUFTensorData> tensors;
+  for (const auto &[hf, shape] : LlamaModel::expectedTensors(c)) {
+    const Checkpoint::Tensor *t = m.checkpoint().find(hf);
+    auto g = ggufOf.find(hf);
+    if (!t || g == ggufOf.end()) {
+      *error = "writeLlamaGGUF: no tensor '" + hf + "'";
+      return false;
+    }
+    std::vector<float> x = m.checkpoint().toF32(*t);
+    const bool qk = c.modelType == "llama" && (hf.find("self_attn.q_proj.") != std::string::npos ||
+                                               hf.find("self_attn.k_proj.") != std::string::npos);
+    if (qk) { // llama.cpp's converter's row order
+      const int64_t rows = shape[0];
+      const size_t cols = x.size() / size_t(rows);
+      std::vector<float> p(x.size());
+      for (int64_t r = 0; r < rows; ++r)
+        std::memcpy(p.data() + size_t(r) * cols, x.data() + size_t(hfRowOfGGUFRow(r, c.headDim)) * cols,
+                    cols * 4);
+      x = std::move(p);
+    }
+    // Vectors (norms, biases) stay F32, as llama.cpp keeps them.
+    GGMLType tt = shape.size() == 1 ? GGMLType::F32 : type;
+    GGUFTensorData d;
+    d.name = g->second;
+    d.ne.assign(shape.rbegin(), shape.rend());
+    d.type = uint32_t(tt);
+    d.bytes = encode(x, tt);
+    tensors.push_back(std::move(d));
+  }
+  return writeGGUF(path, kv, tensors, error);
 }

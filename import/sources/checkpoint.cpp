@@ -22,23 +22,52 @@ bool plainFileName(llvm::StringRef name) {
   return !name.empty() && name != "." && name != ".." && !name.contains('/') &&
          !name.contains('\0') && name.ends_with(".safetensors");
 }
+
+/// Safetensors files; a tensor's handle is its TensorInfo, and `fileOf`
+/// says which file holds it.
+class SafeTensorsCheckpoint : public Checkpoint {
+public:
+  void add(const SafeTensors *file, const TensorInfo &t) {
+    fileOf_[&t] = file;
+    tensors_.emplace(t.name, Tensor{t.shape, file->path(), &t});
+  }
+  void keep(std::unique_ptr<SafeTensors> f) {
+    files_.push_back(std::move(f));
+    fileCount_ = files_.size();
+  }
+  void setDescribe(const std::string &d) { describe_ = d; }
+  std::vector<float> toF32(const Tensor &t) const override {
+    auto *info = static_cast<const TensorInfo *>(t.source);
+    return fileOf_.at(info)->toF32(*info);
+  }
+  uint64_t dataBytes() const override {
+    uint64_t n = 0;
+    for (const auto &f : files_)
+      n += f->dataBytes();
+    return n;
+  }
+
+private:
+  std::vector<std::unique_ptr<SafeTensors>> files_;
+  std::unordered_map<const TensorInfo *, const SafeTensors *> fileOf_;
+};
 } // namespace
 
 std::unique_ptr<Checkpoint> Checkpoint::open(const std::string &dir, std::string *error) {
-  std::unique_ptr<Checkpoint> c(new Checkpoint());
+  auto c = std::make_unique<SafeTensorsCheckpoint>();
   std::string indexPath = dir + "/model.safetensors.index.json";
   if (!exists(indexPath)) {
     std::string path = dir + "/model.safetensors";
     auto st = SafeTensors::open(path, error);
     if (!st)
       return nullptr;
-    c->describe_ = path;
+    c->setDescribe(path);
     for (const TensorInfo &t : st->tensors())
-      c->tensors_.emplace(t.name, Tensor{st.get(), &t});
-    c->files_.push_back(std::move(st));
+      c->add(st.get(), t);
+    c->keep(std::move(st));
     return c;
   }
-  c->describe_ = indexPath;
+  c->setDescribe(indexPath);
   auto fail = [&](const std::string &why) {
     *error = indexPath + ": " + why;
     return nullptr;
@@ -81,11 +110,11 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string &dir, std::string
       const TensorInfo *t = st->find(n);
       if (!t)
         return fail("lists tensor '" + n + "' in '" + shard + "', which does not hold it");
-      c->tensors_.emplace(n, Tensor{st.get(), t});
+      c->add(st.get(), *t);
     }
     // A tensor the index does not list is ignored, as by transformers: the
     // index names exactly one shard per tensor, so none is read twice.
-    c->files_.push_back(std::move(st));
+    c->keep(std::move(st));
   }
   return c;
 }
@@ -95,9 +124,13 @@ const Checkpoint::Tensor *Checkpoint::find(const std::string &name) const {
   return it == tensors_.end() ? nullptr : &it->second;
 }
 
-uint64_t Checkpoint::dataBytes() const {
-  uint64_t n = 0;
-  for (const auto &f : files_)
-    n += f->dataBytes();
+int64_t Checkpoint::values() const {
+  int64_t n = 0;
+  for (const auto &[name, t] : tensors_) {
+    int64_t e = 1;
+    for (int64_t d : t.shape)
+      e *= d;
+    n += e;
+  }
   return n;
 }

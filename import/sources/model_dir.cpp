@@ -1,5 +1,6 @@
 // Model directories by family (model_dir.h).
 #include "xfmr/import/model_dir.h"
+#include "xfmr/import/gguf.h"
 #include "xfmr/import/gpt2.h"
 #include "xfmr/import/llama.h"
 
@@ -40,8 +41,21 @@ std::string ModelDir::knownModelTypes() {
 
 std::unique_ptr<ModelDir> ModelDir::open(const std::string &dir, std::string *error) {
   struct stat st;
+  if (stat(dir.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+    // A file: GGUF, the family by general.architecture.
+    std::unique_ptr<GGUFFile> f = GGUFFile::open(dir, error);
+    if (!f)
+      return nullptr;
+    const GGUFValue *arch = f->find("general.architecture");
+    std::string a = arch && arch->type == GGUFType::String ? arch->s : "";
+    if (a == "llama" || a == "qwen2")
+      return LlamaModel::openGGUF(std::move(f), error);
+    *error = dir + ": general.architecture '" + ggufShown(a) +
+             "' is not supported from GGUF (llama, qwen2 are)";
+    return nullptr;
+  }
   if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    *error = dir + ": not a directory";
+    *error = dir + ": not a model directory or GGUF file";
     return nullptr;
   }
   std::unique_ptr<ConfigJson> config = ConfigJson::read(dir + "/config.json", error);
@@ -68,9 +82,9 @@ bool ModelDir::checkTensors(const TensorList &expected, std::string *error) cons
       *error = checkpoint_->describe() + ": tensor '" + name + "' is missing";
       return false;
     }
-    if (t->info->shape != shape) {
-      *error = t->file->path() + ": tensor '" + name + "' has shape " +
-               shapeString(t->info->shape) + " but config.json implies " +
+    if (t->shape != shape) {
+      *error = t->path + ": tensor '" + name + "' has shape " +
+               shapeString(t->shape) + " but config.json implies " +
                shapeString(shape);
       return false;
     }
@@ -88,8 +102,12 @@ bool ModelDir::checkTensors(const TensorList &expected, std::string *error) cons
       n *= d; // each dimension < 2^24 and rank <= 2: no overflow
     values += n;
   }
-  if (values * 2 > __int128(checkpoint_->dataBytes())) {
-    *error = checkpoint_->describe() + ": config.json declares " +
+  const double perValue = checkpoint_->minBytesPerValue();
+  if (double(values) * perValue > double(checkpoint_->dataBytes())) {
+    *error = checkpoint_->describe() + ": " +
+             (configPath_ == checkpoint_->describe() ? std::string("the metadata")
+                                                     : std::string("config.json")) +
+             " declares " +
              std::to_string(int64_t(values)) + " weights, more than the file's " +
              std::to_string(checkpoint_->dataBytes()) + " data bytes hold";
     return false;

@@ -4,10 +4,12 @@
 // file and the key or tensor, never a crash or a file-sized allocation.
 #include "xfmr/import/gguf.h"
 #include "xfmr/import/llama.h"
+#include "xfmr/import/model_dir.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <unistd.h>
 
@@ -417,5 +419,114 @@ TEST(GGUFLlama, QKPermutationMatchesTheRotaries) {
     for (int n : seen)
       EXPECT_EQ(n, 1);
   }
+}
+// A Hugging Face Llama directory and its GGUF (written as llama.cpp's
+// converter writes one) open to the same tensors: F16 bit for bit, through
+// the names, shapes and q/k row permutation; Q8_0 and Q4_0 within half a
+// quantization step, and as models of the same family and shape.
+std::string randomLlamaDir(const std::string &root, const std::string &type, bool gqa) {
+  LlamaConfig c;
+  c.modelType = type;
+  c.layers = 2;
+  c.hidden = 64;
+  c.intermediate = 96;
+  c.heads = 4;
+  c.kvHeads = gqa ? 2 : 4;
+  c.headDim = 16;
+  c.context = 32;
+  c.vocab = 96;
+  c.qkvBias = type == "qwen2";
+  std::string dir = root + "/" + type + (gqa ? "-gqa" : ""), error;
+  EXPECT_TRUE(writeRandomLlama(dir, c, 7, &error)) << error;
+  return dir;
+}
+
+TEST(GGUFLlama, SameTensorsAsTheHuggingFaceDirectory) {
+  char root[] = "/tmp/gguf_llamaXXXXXX";
+  ASSERT_TRUE(mkdtemp(root));
+  for (auto [type, gqa] : {std::pair<const char *, bool>{"llama", true}, {"llama", false},
+                           {"qwen2", true}}) {
+    std::string dir = randomLlamaDir(root, type, gqa), error;
+    auto hf = ModelDir::open(dir, &error);
+    ASSERT_TRUE(hf) << error;
+    const auto &hfLlama = static_cast<const LlamaModel &>(*hf);
+    for (GGMLType t : {GGMLType::F16, GGMLType::Q8_0, GGMLType::Q4_0}) {
+      std::string path = dir + "/" + ggmlTypeName(uint32_t(t)) + ".gguf";
+      ASSERT_TRUE(writeLlamaGGUF(hfLlama, path, t, &error)) << error;
+      auto gg = ModelDir::open(path, &error);
+      ASSERT_TRUE(gg) << error;
+      ASSERT_EQ(gg->family(), ModelDir::Family::Llama);
+      const LlamaConfig &a = hfLlama.config(), &b = static_cast<const LlamaModel &>(*gg).config();
+      EXPECT_EQ(b.modelType, a.modelType);
+      EXPECT_EQ(b.kvHeads, a.kvHeads);
+      EXPECT_EQ(b.headDim, a.headDim);
+      EXPECT_EQ(b.qkvBias, a.qkvBias);
+      EXPECT_EQ(b.tieEmbeddings, a.tieEmbeddings);
+      EXPECT_FLOAT_EQ(float(b.rmsEpsilon), float(a.rmsEpsilon));
+      for (const auto &[name, shape] : LlamaModel::expectedTensors(a)) {
+        const Checkpoint::Tensor *x = hf->checkpoint().find(name), *y = gg->checkpoint().find(name);
+        ASSERT_TRUE(x && y) << name;
+        EXPECT_EQ(y->shape, shape) << name;
+        std::vector<float> u = hf->checkpoint().toF32(*x), v = gg->checkpoint().toF32(*y);
+        ASSERT_EQ(u.size(), v.size()) << name;
+        if (t == GGMLType::F16 || shape.size() == 1) {
+          EXPECT_EQ(std::memcmp(u.data(), v.data(), u.size() * 4), 0) << name << " " << type;
+          continue;
+        }
+        // Quantized: Q8_0 within half a step of the block's scale, plus the
+        // f16 rounding of the scale times the code (llama.cpp rounds with the
+        // f32 scale and stores it as f16: up to 127 x 2^-11 steps more);
+        // Q4_0 within one step plus 8 x 2^-11 (its codes reach -8 d but only
+        // +7 d, so the far end of the other sign clips).
+        double worst = 0;
+        for (size_t blk = 0; blk < u.size(); blk += 32) {
+          float amax = 0;
+          for (size_t i = blk; i < blk + 32; ++i)
+            amax = std::max(amax, std::fabs(u[i]));
+          double step = t == GGMLType::Q8_0 ? amax / 127.0 : amax / 8.0;
+          for (size_t i = blk; i < blk + 32; ++i)
+            worst = std::max(worst, std::fabs(double(u[i]) - v[i]) /
+                                        (step * (t == GGMLType::Q8_0 ? 0.5 + 127.0 / 2048 : 1.0 + 8.0 / 2048) *
+                                             1.001 + 1e-30));
+        }
+        EXPECT_LE(worst, 1.0) << name << " " << ggmlTypeName(uint32_t(t));
+      }
+    }
+  }
+  std::string cleanup = std::string("rm -rf ") + root;
+  EXPECT_EQ(std::system(cleanup.c_str()), 0);
+}
+
+TEST(GGUFLlama, UnreadTypesAndArchitecturesAreRefused) {
+  char root[] = "/tmp/gguf_llamaXXXXXX";
+  ASSERT_TRUE(mkdtemp(root));
+  std::vector<uint8_t> bytes;
+  std::string error, path = std::string(root) + "/k.gguf";
+  // A Q4_K matrix among the family's tensors.
+  KV kv;
+  kv.emplace_back("general.architecture", GGUFValue::string("llama"));
+  kv.emplace_back("llama.block_count", GGUFValue::unsignedInt(GGUFType::U32, 1));
+  kv.emplace_back("llama.embedding_length", GGUFValue::unsignedInt(GGUFType::U32, 256));
+  kv.emplace_back("llama.feed_forward_length", GGUFValue::unsignedInt(GGUFType::U32, 256));
+  kv.emplace_back("llama.attention.head_count", GGUFValue::unsignedInt(GGUFType::U32, 4));
+  kv.emplace_back("llama.context_length", GGUFValue::unsignedInt(GGUFType::U32, 32));
+  GGUFTensorData t;
+  t.name = "token_embd.weight";
+  t.ne = {256, 8};
+  t.type = uint32_t(GGMLType::Q4_K);
+  t.bytes.resize(8 * 144);
+  ASSERT_TRUE(writeGGUF(path, kv, {t}, &error)) << error;
+  EXPECT_FALSE(ModelDir::open(path, &error));
+  EXPECT_NE(error.find(path + ": tensor 'token_embd.weight' is Q4_K, which xfmr does not read yet"),
+            std::string::npos)
+      << error;
+  kv[0].second = GGUFValue::string("falcon");
+  ASSERT_TRUE(writeGGUF(path, kv, {}, &error)) << error;
+  EXPECT_FALSE(ModelDir::open(path, &error));
+  EXPECT_NE(error.find("general.architecture 'falcon' is not supported from GGUF"),
+            std::string::npos)
+      << error;
+  std::string cleanup = std::string("rm -rf ") + root;
+  EXPECT_EQ(std::system(cleanup.c_str()), 0);
 }
 } // namespace

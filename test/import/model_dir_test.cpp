@@ -111,7 +111,7 @@ TEST(LlamaModel, ShardedCheckpoint) {
   ASSERT_TRUE(std::filesystem::exists(t.path + "/model-00002-of-00003.safetensors"));
   auto m = ModelDir::open(t.path, &err);
   ASSERT_TRUE(m) << err;
-  EXPECT_EQ(m->checkpoint().files().size(), 3u);
+  EXPECT_EQ(m->checkpoint().fileCount(), 3u);
   // The same numbers as one file holds.
   TempDir one;
   f.shards = 1;

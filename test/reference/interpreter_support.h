@@ -159,7 +159,7 @@ struct ImportedModel {
       const io::Checkpoint::Tensor *t = ck.find(name);
       if (!t)
         return std::nullopt;
-      return reference::StoredTensor{t->info->shape, ck.toF32(*t)};
+      return reference::StoredTensor{t->shape, ck.toF32(*t)};
     };
   }
 

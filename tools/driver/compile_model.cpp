@@ -71,12 +71,12 @@ PackedWeight packView(const ::xfmr::io::ModelDir &files, const mlir::xfmr::Weigh
     std::vector<float> src = files.checkpoint().toF32(*t);
     for (size_t i = 0; i < src.size(); ++i)
       if (!std::isfinite(src[i])) {
-        p.error = t->file->path() + ": tensor '" + part.name + "' holds " +
+        p.error = t->path + ": tensor '" + part.name + "' holds " +
                   (std::isnan(src[i]) ? "NaN" : "an infinity") + " at element " +
                   std::to_string(i) + "; refusing to compile a model that cannot compute";
         return p;
       }
-    const int64_t srcCols = t->info->shape.empty() ? 1 : t->info->shape.back();
+    const int64_t srcCols = t->shape.empty() ? 1 : t->shape.back();
     const int64_t pc = part.cols;
     if (at + pc > cols) {
       p.error = "internal error: the parts of weight '" + w.name + "' are wider than it";
@@ -84,7 +84,7 @@ PackedWeight packView(const ::xfmr::io::ModelDir &files, const mlir::xfmr::Weigh
     }
     if (part.transposed) {
       if (part.columnOffset != 0 || rows * pc != int64_t(src.size())) {
-        p.error = t->file->path() + ": tensor '" + part.name +
+        p.error = t->path + ": tensor '" + part.name +
                   "' does not have the shape the model reads";
         return p;
       }
@@ -103,7 +103,7 @@ PackedWeight packView(const ::xfmr::io::ModelDir &files, const mlir::xfmr::Weigh
               out[size_t(r * cols + at + c)] = src[size_t(c * rows + r)];
     } else {
       if (part.columnOffset + pc > srcCols || rows * srcCols != int64_t(src.size())) {
-        p.error = t->file->path() + ": tensor '" + part.name +
+        p.error = t->path + ": tensor '" + part.name +
                   "' is too small for the view the model reads";
         return p;
       }

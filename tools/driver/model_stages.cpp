@@ -143,10 +143,7 @@ int ::xfmr::driver::prepareModel(const std::string &modelDir,
   if (!p.files)
     return 2;
   p.target = targetOf(options);
-  int64_t values = 0;
-  for (const auto &f : p.files->checkpoint().files())
-    for (const ::xfmr::io::TensorInfo &t : f->tensors())
-      values += t.elements();
+  int64_t values = p.files->checkpoint().values();
   p.popts = pipelineOptions(options, p.target,
                            options.context > 0 ? options.context : p.files->shape().context,
                            values);

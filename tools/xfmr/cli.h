@@ -157,6 +157,7 @@ int cmdInitModel(int argc, char **argv);
 int cmdEval(int argc, char **argv);
 int cmdVerify(int argc, char **argv);
 int cmdTokenize(int argc, char **argv);
+int cmdExportGGUF(int argc, char **argv);
 
 } // namespace xfmr::cli
 

@@ -91,9 +91,7 @@ Evaluated runReference(const std::string &dir, const std::vector<int32_t> &token
   if (int rc = xfmr::driver::openReference(dir, xfmr::CompileOptions{}, 0, ref, &error))
     die(rc, error);
   e.vocab = int(ref.interpreter->vocab());
-  e.bytes = 0;
-  for (const auto &f : ref.files->checkpoint().files())
-    e.bytes += int64_t(f->dataBytes());
+  e.bytes = int64_t(ref.files->checkpoint().dataBytes());
   xfmr::reference::Logits logits = ref.interpreter->forward(tokens);
   if (logits.empty() && !tokens.empty())
     die(kBadInput, "reference: " + ref.interpreter->error());

@@ -14,7 +14,8 @@ static const char *kUsage =
     "  eval A B                         compare two models' logits (B: baseline)\n"
     "  tune MODEL_DIR --db PATH         tune the kernels' schedules into a database\n"
     "  tune-db export|import|list DB    share and read tuning databases\n"
-    "  init-model DIR                   write a random GPT-2 or Llama (Hugging Face layout)\n";
+    "  init-model DIR                   write a random GPT-2 or Llama (Hugging Face layout)\n"
+    "  export-gguf MODEL_DIR -o FILE    a Llama-family directory as GGUF (f32/f16/q8_0/q4_0)\n";
 
 int main(int argc, char **argv) {
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
@@ -40,6 +41,8 @@ int main(int argc, char **argv) {
     return xfmr::cli::cmdVerify(argc, argv);
   if (cmd == "tokenize")
     return xfmr::cli::cmdTokenize(argc, argv);
+  if (cmd == "export-gguf")
+    return xfmr::cli::cmdExportGGUF(argc, argv);
   if (cmd == "init-model")
     return xfmr::cli::cmdInitModel(argc, argv);
   std::fprintf(stderr, "xfmr: unknown command '%s'\n%s", cmd.c_str(), kUsage);

@@ -17,33 +17,46 @@
 
 namespace xfmr::io {
 
+/// The tensors of a model source by the name its family gives them
+/// (Hugging Face's), whatever the file format: safetensors here (open), a
+/// GGUF file through its family's mapping (llama.h).
 class Checkpoint {
 public:
-  /// A tensor and the file that holds it.
+  /// A tensor: its shape (Hugging Face order), the file that holds it (for
+  /// messages), and the implementation's handle.
   struct Tensor {
-    const SafeTensors *file;
-    const TensorInfo *info;
+    std::vector<int64_t> shape;
+    std::string path;
+    const void *source = nullptr;
   };
   /// Real indexes are a few hundred kilobytes; a model has at most this many
   /// shards.
   static constexpr int64_t kMaxIndexBytes = 16 << 20;
   static constexpr size_t kMaxShards = 4096;
-
+  /// DIR/model.safetensors, or the shards DIR/model.safetensors.index.json
+  /// lists.
   static std::unique_ptr<Checkpoint> open(const std::string &dir, std::string *error);
-
-  /// nullptr when no shard holds `name`.
+  virtual ~Checkpoint() = default;
+  /// nullptr when no file holds `name`.
   const Tensor *find(const std::string &name) const;
-  std::vector<float> toF32(const Tensor &t) const { return t.file->toF32(*t.info); }
-  /// Data bytes of all shards: what the tensors a config declares must fit in.
-  uint64_t dataBytes() const;
+  /// The tensor as f32, row-major in its shape.
+  virtual std::vector<float> toF32(const Tensor &t) const = 0;
+  /// Data bytes of all files: what the tensors a config declares must fit in.
+  virtual uint64_t dataBytes() const = 0;
+  /// The fewest bytes a value of this source can take (F16: 2; GGUF's
+  /// Q4_0: 18 per 32): a config's sizes are checked against it first.
+  virtual double minBytesPerValue() const { return 2; }
+  /// Values of all tensors.
+  int64_t values() const;
+  /// Files the checkpoint is read from (shards).
+  size_t fileCount() const { return fileCount_; }
   /// What to name in an error about a missing tensor: the file, or the index.
   const std::string &describe() const { return describe_; }
-  const std::vector<std::unique_ptr<SafeTensors>> &files() const { return files_; }
 
-private:
-  std::vector<std::unique_ptr<SafeTensors>> files_;
+protected:
   std::unordered_map<std::string, Tensor> tensors_;
   std::string describe_;
+  size_t fileCount_ = 0;
 };
 
 } // namespace xfmr::io

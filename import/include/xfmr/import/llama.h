@@ -48,10 +48,15 @@ struct LlamaConfig {
 /// (another rope scaling, another activation, MLP biases).
 bool parseLlamaConfig(ConfigJson &config, LlamaConfig &c);
 
+class GGUFFile;
+
 class LlamaModel : public ModelDir {
 public:
   static std::unique_ptr<ModelDir> open(const std::string &dir, ConfigJson &config,
                                         std::string *error);
+  /// A llama or qwen2 GGUF file (llama_gguf.cpp): config from its metadata,
+  /// tensors under their Hugging Face names.
+  static std::unique_ptr<ModelDir> openGGUF(std::unique_ptr<GGUFFile> f, std::string *error);
   const LlamaConfig &config() const { return config_; }
   /// Hugging Face names and shapes of every tensor a model of `c` has
   /// (linear weights `[out, in]`, as nn.Linear stores them).
@@ -62,8 +67,6 @@ private:
   LlamaModel() : ModelDir(Family::Llama) {}
   LlamaConfig config_;
 };
-
-class GGUFFile;
 
 /// Reads a LlamaConfig from a GGUF file's metadata (general.architecture
 /// llama or qwen2, then "<arch>.block_count", "<arch>.attention.head_count_kv",
@@ -82,6 +85,15 @@ std::string llamaNameFromGGUF(const std::string &ggufName);
 /// row `row` of llama.cpp's permuted copy holds: its converter reorders
 /// each head's rows (two, half) -> (half, two) for its adjacent-pair rotary.
 int64_t hfRowOfGGUFRow(int64_t row, int64_t headDim);
+
+enum class GGMLType : uint32_t;
+
+/// Writes `m` as a GGUF file as llama.cpp's converter would (its metadata
+/// keys and tensor names, q/k rows permuted for its rotary), matrices in
+/// `type` (F32, F16, Q8_0 or Q4_0, by llama.cpp's reference quantizers),
+/// vectors F32. For tests and `xfmr export-gguf`.
+bool writeLlamaGGUF(const LlamaModel &m, const std::string &path, GGMLType type,
+                    std::string *error);
 
 /// How writeRandomLlama stores the model.
 struct RandomLlamaFormat {

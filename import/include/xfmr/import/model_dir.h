@@ -36,14 +36,19 @@ public:
   enum class Family { GPT2, Llama };
 
   /// Reads DIR/config.json, picks the family by model_type, and opens and
-  /// checks the checkpoint; nullptr and a one-line *error on failure.
+  /// checks the checkpoint; or, given a file, reads it as GGUF and picks the
+  /// family by general.architecture. nullptr and a one-line *error on
+  /// failure.
   static std::unique_ptr<ModelDir> open(const std::string &dir, std::string *error);
   /// The model_type values families accept ("gpt2, llama, mistral, qwen2").
   static std::string knownModelTypes();
 
   virtual ~ModelDir() = default;
   Family family() const { return family_; }
+  /// The directory, or the GGUF file.
   const std::string &dir() const { return dir_; }
+  /// Where the config was read: DIR/config.json, or the GGUF file.
+  const std::string &configPath() const { return configPath_; }
   const std::string &modelType() const { return modelType_; }
   const ModelShape &shape() const { return shape_; }
   const Checkpoint &checkpoint() const { return *checkpoint_; }
@@ -62,7 +67,7 @@ protected:
   bool checkTensors(const TensorList &expected, std::string *error) const;
 
   Family family_;
-  std::string dir_, modelType_, prefix_;
+  std::string dir_, configPath_, modelType_, prefix_;
   ModelShape shape_;
   std::unique_ptr<Checkpoint> checkpoint_;
 };
