@@ -26,6 +26,16 @@ std::optional<unsigned> reductionDimOf(OpOperand &use) {
 }
 
 namespace {
+/// The first NaN or infinity of `v`: a weight that cannot compute.
+std::optional<size_t> firstNonFinite(const std::vector<float> &v) {
+  for (size_t i = 0; i < v.size(); ++i)
+    if (!std::isfinite(v[i]))
+      return i;
+  return std::nullopt;
+}
+} // namespace
+
+namespace {
 std::string shapeString(ArrayRef<int64_t> shape) {
   std::string s;
   for (int64_t d : shape)
@@ -169,11 +179,10 @@ LogicalResult WeightStore::load(func::FuncOp fn, const WeightLoader &loader) {
           std::copy(d->row(r), d->row(r) + d->cols, all.values.begin() + r * all.cols + at);
         at += d->cols;
       }
-      for (size_t i = 0; i < all.values.size(); ++i)
-        if (!std::isfinite(all.values[i])) {
-          c.emitOpError() << "the concatenated weight holds a non-finite value at element " << i;
-          return WalkResult::interrupt();
-        }
+      if (std::optional<size_t> i = firstNonFinite(all.values)) {
+        c.emitOpError() << "the concatenated weight holds a non-finite value at element " << *i;
+        return WalkResult::interrupt();
+      }
       data_[key] = std::move(all);
     }
     return WalkResult::advance();
@@ -203,11 +212,10 @@ LogicalResult WeightStore::load(func::FuncOp fn, const WeightLoader &loader) {
       FailureOr<WeightData> d = viewOf(w, *s);
       if (failed(d) || failed(applyType(w, dim, *d)))
         return WalkResult::interrupt();
-      for (size_t i = 0; i < d->values.size(); ++i)
-        if (!std::isfinite(d->values[i])) {
-          w.emitOpError() << "weight '" << name << "' holds a non-finite value at element " << i;
-          return WalkResult::interrupt();
-        }
+      if (std::optional<size_t> i = firstNonFinite(d->values)) {
+        w.emitOpError() << "weight '" << name << "' holds a non-finite value at element " << *i;
+        return WalkResult::interrupt();
+      }
       data_[key] = std::move(*d);
     }
     return WalkResult::advance();

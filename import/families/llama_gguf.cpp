@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "xfmr/import/gguf.h"
+#include "xfmr/io/files.h"
 #include "xfmr/import/llama.h"
 #include "xfmr/io/half.h"
 
@@ -88,8 +89,7 @@ bool xfmr::io::llamaConfigFromGGUF(const GGUFFile &f, LlamaConfig &c, std::strin
     return false;
   }
   if (k.arch != "llama" && k.arch != "qwen2") {
-    *error = f.path() + ": general.architecture '" + ggufShown(k.arch) +
-             "' is not a Llama-family architecture (llama, qwen2)";
+    *error = f.path() + ": general.architecture " + xfmr::io::quoted(k.arch) + " is not a Llama-family architecture (llama, qwen2)";
     return false;
   }
   const std::string a = k.arch + ".";
@@ -138,8 +138,7 @@ bool xfmr::io::llamaConfigFromGGUF(const GGUFFile &f, LlamaConfig &c, std::strin
     c.ropeScaling.kind = RopeScaling::Kind::Linear;
     k.number(a + "rope.scaling.factor", 1e-3, 1e6, &c.ropeScaling.factor);
   } else if (scaling != "none") {
-    *error = f.path() + ": metadata '" + a + "rope.scaling.type' '" + ggufShown(scaling) +
-             "' is not supported (none, linear)";
+    *error = f.path() + ": metadata '" + a + "rope.scaling.type' " + xfmr::io::quoted(scaling) + " is not supported (none, linear)";
     return false;
   }
   if (f.findTensor("rope_freqs.weight")) {
@@ -249,7 +248,7 @@ public:
       case GGMLType::Q8_0: case GGMLType::Q4_0:
         break;
       default:
-        *error = f->path() + ": tensor '" + ggufShown(t.name) + "' is " +
+        *error = f->path() + ": tensor " + xfmr::io::quoted(t.name) + " is " +
                  ggmlTypeName(t.type) +
                  ", which xfmr does not read yet (F32, F16, BF16, Q8_0, Q4_0 are)";
         return nullptr;

@@ -12,29 +12,6 @@ using namespace xfmr::io;
 namespace {
 constexpr char kMagic[4] = {'G', 'G', 'U', 'F'};
 
-std::string shown(const std::string &s) { return xfmr::io::ggufShown(s); }
-} // namespace
-
-std::string xfmr::io::ggufShown(const std::string &s) {
-  std::string out;
-  for (size_t i = 0; i < s.size() && i < 120; ++i) {
-    unsigned char ch = static_cast<unsigned char>(s[i]);
-    if (ch < 0x20 || ch == 0x7f) {
-      static const char hex[] = "0123456789abcdef";
-      out += "\\x";
-      out += hex[ch >> 4];
-      out += hex[ch & 15];
-    } else {
-      out += char(ch);
-    }
-  }
-  if (s.size() > 120)
-    out += "...";
-  return out;
-}
-
-namespace {
-
 /// The fewest bytes a value of type `t` occupies in the file (0: no such
 /// type): what a count is checked against before anything is allocated.
 size_t minBytes(uint32_t t) {
@@ -236,25 +213,13 @@ const GGUFTensorInfo *GGUFFile::findTensor(const std::string &name) const {
 }
 
 std::unique_ptr<GGUFFile> GGUFFile::open(const std::string &path, std::string *error) {
-  int64_t size = 0;
-  int fd = openRegularFile(path, &size, error);
-  if (fd < 0)
+  size_t size = 0;
+  const uint8_t *map = mapRegularFile(path, 24, "no room for a GGUF header (24 bytes)", &size, error);
+  if (!map)
     return nullptr;
-  if (size < 24) {
-    ::close(fd);
-    *error = path + ": truncated: " + std::to_string(size) +
-             " bytes, no room for a GGUF header (24 bytes)";
-    return nullptr;
-  }
-  void *map = mmap(nullptr, size_t(size), PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  if (map == MAP_FAILED) {
-    *error = path + ": mmap failed";
-    return nullptr;
-  }
-  auto f = parse(static_cast<const uint8_t *>(map), size_t(size), path, error);
+  auto f = parse(map, size, path, error);
   if (!f) {
-    munmap(map, size_t(size));
+    munmap(const_cast<uint8_t *>(map), size);
     return nullptr;
   }
   f->ownsMap_ = true;
@@ -305,18 +270,18 @@ std::unique_ptr<GGUFFile> GGUFFile::parse(const uint8_t *bytes, size_t size,
     std::string key;
     uint32_t type;
     if (!c.str(&key, "metadata entry " + std::to_string(k) + " (key)") ||
-        !c.get(&type, "metadata '" + shown(key) + "' (type)"))
+        !c.get(&type, "metadata " + xfmr::io::quoted(key) + " (type)"))
       return nullptr;
     if (minBytes(type) == 0) {
-      c.fail("metadata '" + shown(key) + "': unknown value type " + std::to_string(type));
+      c.fail("metadata " + xfmr::io::quoted(key) + ": unknown value type " + std::to_string(type));
       return nullptr;
     }
     if (f->keyIndex_.count(key)) {
-      c.fail("metadata '" + shown(key) + "' appears twice");
+      c.fail("metadata " + xfmr::io::quoted(key) + " appears twice");
       return nullptr;
     }
     GGUFValue v;
-    if (!c.value(type, &v, "metadata '" + shown(key) + "'", 0))
+    if (!c.value(type, &v, "metadata " + xfmr::io::quoted(key), 0))
       return nullptr;
     f->keyIndex_[key] = f->kv_.size();
     f->kv_.emplace_back(std::move(key), std::move(v));
@@ -336,10 +301,10 @@ std::unique_ptr<GGUFFile> GGUFFile::parse(const uint8_t *bytes, size_t size,
     GGUFTensorInfo t;
     uint32_t nDims;
     if (!c.str(&t.name, "tensor info " + std::to_string(k) + " (name)") ||
-        !c.get(&nDims, "tensor '" + shown(t.name) + "' (dimension count)"))
+        !c.get(&nDims, "tensor " + xfmr::io::quoted(t.name) + " (dimension count)"))
       return nullptr;
     auto bad = [&](const std::string &why) {
-      c.fail("tensor '" + shown(t.name) + "': " + why);
+      c.fail("tensor " + xfmr::io::quoted(t.name) + ": " + why);
       return nullptr;
     };
     if (nDims == 0 || nDims > uint32_t(kMaxDims))
@@ -348,7 +313,7 @@ std::unique_ptr<GGUFFile> GGUFFile::parse(const uint8_t *bytes, size_t size,
     unsigned __int128 elements = 1;
     for (uint32_t d = 0; d < nDims; ++d) {
       int64_t ne;
-      if (!c.get(&ne, "tensor '" + shown(t.name) + "' (dimensions)"))
+      if (!c.get(&ne, "tensor " + xfmr::io::quoted(t.name) + " (dimensions)"))
         return nullptr;
       if (ne <= 0)
         return bad("dimension " + std::to_string(d) + " is " + std::to_string(ne));
@@ -357,8 +322,8 @@ std::unique_ptr<GGUFFile> GGUFFile::parse(const uint8_t *bytes, size_t size,
         return bad("more than 2^63 elements");
       t.ne.push_back(ne);
     }
-    if (!c.get(&t.type, "tensor '" + shown(t.name) + "' (type)") ||
-        !c.get(&t.offset, "tensor '" + shown(t.name) + "' (offset)"))
+    if (!c.get(&t.type, "tensor " + xfmr::io::quoted(t.name) + " (type)") ||
+        !c.get(&t.offset, "tensor " + xfmr::io::quoted(t.name) + " (offset)"))
       return nullptr;
     int64_t be, bb;
     if (!ggmlBlock(t.type, &be, &bb))
@@ -393,7 +358,7 @@ std::unique_ptr<GGUFFile> GGUFFile::parse(const uint8_t *bytes, size_t size,
   const uint64_t dataBytes = size - dataStart;
   for (const GGUFTensorInfo &t : f->tensors_)
     if (t.offset > dataBytes || t.bytes > dataBytes - t.offset) {
-      *error = name + ": tensor '" + shown(t.name) + "': its " + std::to_string(t.bytes) +
+      *error = name + ": tensor " + xfmr::io::quoted(t.name) + ": its " + std::to_string(t.bytes) +
                " bytes at data offset " + std::to_string(t.offset) +
                " run past the end of the file (" + std::to_string(dataBytes) +
                " bytes of data)";
@@ -474,14 +439,14 @@ bool xfmr::io::encodeGGUF(const std::vector<std::pair<std::string, GGUFValue>> &
   for (const GGUFTensorData &t : tensors) {
     int64_t be, bb;
     if (!ggmlBlock(t.type, &be, &bb) || t.ne.empty() || t.ne[0] % be != 0) {
-      *error = "tensor '" + shown(t.name) + "': " + ggmlTypeName(t.type) + " cannot hold its shape";
+      *error = "tensor " + xfmr::io::quoted(t.name) + ": " + ggmlTypeName(t.type) + " cannot hold its shape";
       return false;
     }
     int64_t n = 1;
     for (int64_t d : t.ne)
       n *= d;
     if (uint64_t(n / be * bb) != t.bytes.size()) {
-      *error = "tensor '" + shown(t.name) + "': " + std::to_string(t.bytes.size()) + " bytes, its " +
+      *error = "tensor " + xfmr::io::quoted(t.name) + ": " + std::to_string(t.bytes.size()) + " bytes, its " +
                ggmlTypeName(t.type) + " shape needs " + std::to_string(n / be * bb);
       return false;
     }

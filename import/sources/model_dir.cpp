@@ -1,6 +1,7 @@
 // Model directories by family (model_dir.h).
 #include "xfmr/import/model_dir.h"
 #include "xfmr/import/gguf.h"
+#include "xfmr/io/files.h"
 #include "xfmr/import/gpt2.h"
 #include "xfmr/import/llama.h"
 
@@ -50,8 +51,7 @@ std::unique_ptr<ModelDir> ModelDir::open(const std::string &dir, std::string *er
     std::string a = arch && arch->type == GGUFType::String ? arch->s : "";
     if (a == "llama" || a == "qwen2")
       return LlamaModel::openGGUF(std::move(f), error);
-    *error = dir + ": general.architecture '" + ggufShown(a) +
-             "' is not supported from GGUF (llama, qwen2 are)";
+    *error = dir + ": general.architecture " + xfmr::io::quoted(a) + " is not supported from GGUF (llama, qwen2 are)";
     return nullptr;
   }
   if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {

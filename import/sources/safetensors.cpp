@@ -63,27 +63,14 @@ std::vector<float> SafeTensors::toF32(const TensorInfo &t) const {
   return out;
 }
 
-std::unique_ptr<SafeTensors> SafeTensors::open(const std::string &path,
-                                               std::string *error) {
-  int64_t size = 0;
-  int fd = openRegularFile(path, &size, error);
-  if (fd < 0)
+std::unique_ptr<SafeTensors> SafeTensors::open(const std::string &path, std::string *error) {
+  size_t size = 0;
+  const uint8_t *map = mapRegularFile(path, 8, "no room for the 8-byte header length", &size, error);
+  if (!map)
     return nullptr;
-  if (size < 8) {
-    ::close(fd);
-    *error = path + ": truncated: " + std::to_string(size) +
-             " bytes, no room for the 8-byte header length";
-    return nullptr;
-  }
-  void *map = mmap(nullptr, size_t(size), PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  if (map == MAP_FAILED) {
-    *error = path + ": mmap failed";
-    return nullptr;
-  }
-  auto st = parse(static_cast<const uint8_t *>(map), size_t(size), path, error);
+  auto st = parse(map, size, path, error);
   if (!st) {
-    munmap(map, size_t(size));
+    munmap(const_cast<uint8_t *>(map), size);
     return nullptr;
   }
   st->ownsMap_ = true;

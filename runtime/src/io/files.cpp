@@ -232,3 +232,43 @@ bool xfmr::io::readLargeFile(int fd, const std::string &path, uint8_t *dst, size
   }
   return preadLoop(fd, dst, bytes, bytes, path, error);
 }
+
+std::string xfmr::io::quoted(std::string_view s) {
+  constexpr size_t kMaxQuotedBytes = 40;
+  std::string out = "'";
+  for (size_t i = 0; i < s.size() && i < kMaxQuotedBytes; ++i) {
+    unsigned char c = s[i];
+    if (c < 0x20 || c == 0x7F || c == '\\' || c == '\'') {
+      static const char hex[] = "0123456789abcdef";
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else {
+      out += char(c);
+    }
+  }
+  return out + (s.size() > kMaxQuotedBytes ? "'..." : "'");
+}
+
+
+const uint8_t *xfmr::io::mapRegularFile(const std::string &path, size_t minBytes,
+                                        const std::string &tooShort, size_t *size,
+                                        std::string *error) {
+  int64_t bytes = 0;
+  int fd = openRegularFile(path, &bytes, error);
+  if (fd < 0)
+    return nullptr;
+  if (bytes < int64_t(minBytes) || bytes == 0) {
+    ::close(fd);
+    *error = path + ": truncated: " + std::to_string(bytes) + " bytes, " + tooShort;
+    return nullptr;
+  }
+  void *map = mmap(nullptr, size_t(bytes), PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (map == MAP_FAILED) {
+    *error = path + ": mmap failed";
+    return nullptr;
+  }
+  *size = size_t(bytes);
+  return static_cast<const uint8_t *>(map);
+}

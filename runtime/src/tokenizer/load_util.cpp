@@ -7,22 +7,7 @@
 
 namespace xfmr::tok {
 
-std::string quote(std::string_view s) {
-  constexpr size_t kMaxQuotedBytes = 40;
-  std::string out = "'";
-  for (size_t i = 0; i < s.size() && i < kMaxQuotedBytes; ++i) {
-    unsigned char c = s[i];
-    if (c < 0x20 || c == 0x7F || c == '\\' || c == '\'') {
-      static const char hex[] = "0123456789abcdef";
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    } else {
-      out += char(c);
-    }
-  }
-  return out + (s.size() > kMaxQuotedBytes ? "'..." : "'");
-}
+std::string quote(std::string_view s) { return xfmr::io::quoted(s); }
 
 bool parseJson(const std::string &text, const std::string &path, nlohmann::json *out,
                std::string *error, const nlohmann::json::parser_callback_t &callback) {

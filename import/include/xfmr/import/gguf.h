@@ -16,7 +16,7 @@
 // The file is untrusted: every count, length, offset and size is checked
 // against the bytes that remain before anything is allocated or read, so a
 // malformed or hostile file gets one line naming the file and the key or
-// tensor (and the byte where it went wrong), never a crash or an allocation
+// tensor (quoted: io::quoted) and the byte where it went wrong, never a crash or an allocation
 // sized by the file.
 //
 //===----------------------------------------------------------------------===//
@@ -37,11 +37,6 @@ enum class GGUFType : uint32_t {
   String = 8, Array = 9, U64 = 10, I64 = 11, F64 = 12,
 };
 const char *ggufTypeName(GGUFType t);
-
-/// A string from the file (a key, a tensor name, a metadata value) as an
-/// error message shows it: on one line (control bytes as \xNN), at most
-/// 120 bytes of it.
-std::string ggufShown(const std::string &s);
 
 /// One metadata value. Integers of every width are held in `u` (unsigned
 /// types, bool) or `i` (signed types), floats in `f`, strings in `s`, and

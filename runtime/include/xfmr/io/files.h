@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace xfmr::io {
 
@@ -16,6 +17,12 @@ namespace xfmr::io {
 /// are followed), without blocking on FIFOs. Returns the descriptor and its
 /// size, or -1 with a one-line *error naming the path.
 int openRegularFile(const std::string &path, int64_t *size, std::string *error);
+
+/// Maps a regular file read-only (private), refusing one shorter than
+/// `minBytes` with "PATH: truncated: N bytes, <tooShort>". nullptr with a
+/// one-line *error on failure; the caller munmaps `*size` bytes.
+const uint8_t *mapRegularFile(const std::string &path, size_t minBytes,
+                              const std::string &tooShort, size_t *size, std::string *error);
 
 /// Reads all of a regular file of at most `maxBytes` into *out.
 bool readRegularFile(const std::string &path, int64_t maxBytes, std::string *out,
@@ -43,6 +50,11 @@ inline bool writeFileAtomic(const std::string &path, const std::string &text,
 /// `*direct` says which way it went.
 bool readLargeFile(int fd, const std::string &path, uint8_t *dst, size_t bytes,
                    bool *direct, std::string *error);
+
+/// `s` (a name or string from an untrusted file) quoted for a one-line
+/// error message: control bytes, quotes and backslashes as \xNN, cut after
+/// 40 bytes ('abc', 'a\x0ab', 'aaa...'...).
+std::string quoted(std::string_view s);
 
 /// True when the JSON text nests arrays and objects at most `maxDepth`
 /// deep (brackets inside strings do not count). JSON readers call it before
