@@ -86,7 +86,11 @@ if [ "$FUZZ_SECONDS" -gt 0 ]; then
   for target in fuzz_safetensors fuzz_gguf fuzz_config fuzz_tokenizer fuzz_hf_tokenizer fuzz_manifest fuzz_tuning_import; do
     dir=$CORPUS/$target
     rm -rf "$dir" && mkdir -p "$dir" "$CORPUS/artifacts/$target"
-    cp "$CORPUS.seeds/$target"/* test/fuzz/seeds/$target/* "$dir/"
+    # One source per cp: a committed seed may share a name with a made one
+    # (cp refuses to overwrite a file it created in the same call).
+    for src in "$CORPUS.seeds/$target" test/fuzz/seeds/$target; do
+      if compgen -G "$src/*" > /dev/null; then cp -f "$src"/* "$dir/"; fi
+    done
     # Every input that once crashed a target: run first, as regressions.
     if [ -d test/fuzz/crashes/$target ]; then
       cp test/fuzz/crashes/$target/* "$dir/"

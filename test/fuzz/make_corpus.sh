@@ -15,8 +15,8 @@
 #     (fuzz_hf_tokenizer.cpp): excerpts of third_party/tokenizers/{llama2,
 #     llama3,qwen3} (the first N ids, the merges among them, the added tokens
 #     renumbered after them) with their tokenizer_config.json.
-#   fuzz_gguf: make_gguf_seeds.py's files (a small Llama with a llama.cpp-
-#     style tokenizer; a v2 metadata-only file), written by Python's struct.
+#   fuzz_gguf: none here; its seeds are committed (test/fuzz/seeds/fuzz_gguf,
+#     written by make_gguf_seeds.py), since gguf_test reads them too.
 #   fuzz_tuning_import: `xfmr tune-db export` of `xfmr tune` of the tiny
 #     model (--trials 2 --budget 20s), and a copy with its trials dropped.
 set -euo pipefail
@@ -37,9 +37,6 @@ cd "$work"
 for t in fuzz_safetensors fuzz_gguf fuzz_config fuzz_manifest fuzz_tokenizer fuzz_hf_tokenizer fuzz_tuning_import; do
   mkdir -p "$OUT/$t"
 done
-
-# ---- GGUF ---------------------------------------------------------------------
-python3 "$ROOT/test/fuzz/make_gguf_seeds.py" "$OUT/fuzz_gguf"
 
 # ---- models: config.json + model.safetensors --------------------------------
 "$XFMR" init-model m1 --layers 1 --embd 32 --heads 2 --ctx 16 --vocab 64 --seed 3 > /dev/null
