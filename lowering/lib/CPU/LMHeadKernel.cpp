@@ -8,7 +8,7 @@
 // one 256-bit vpdpbusd.
 //
 //===----------------------------------------------------------------------===//
-#include "KernelBuilder.h"
+#include "WeightDecoders.h"
 
 #include <tuple>
 
@@ -25,18 +25,12 @@ LogicalResult cpu::buildLMHead(ImplicitLocOpBuilder &b, LMHeadOp op,
   const WeightFormat fmt = l.scheme.format;
   int64_t V = staticDim(op.getWeight(), 0), D = staticDim(op.getWeight(), 1);
   int64_t vw = s.getVectorWidth(), tn = s.getTileN();
-  const int64_t G = l.scheme.group;
   if (D % vw != 0)
     return op.emitOpError() << "schedule vector_width " << vw
                             << " does not divide the hidden size " << D;
-  if (fmt == WeightFormat::Int4 && (G / 2) % vw != 0)
-    return op.emitOpError() << "schedule vector_width " << vw
-                            << " does not divide half the quant group " << G;
   auto vt = VectorType::get({vw}, b.getF32Type());
   Value x = a.inputs[0], e = a.inputs[1];
   Value c0 = k.idx(0), c1 = k.idx(1);
-  Type sT = scaleTypeOf(b, l);
-  const int64_t sb = l.scaleBytes();
 
   // Decode streams the table from memory once per token (it does not stay
   // in cache behind the other weights): ask for each row aheadRows rows
@@ -47,124 +41,83 @@ LogicalResult cpu::buildLMHead(ImplicitLocOpBuilder &b, LMHeadOp op,
   const int64_t aheadRows =
       s.getPrefetch() < 0 ? kDefaultPrefetchRows : s.getPrefetch();
   const uint32_t locality = s.getPrefetchTo() == 2 ? 2 : 3; // l2: prefetcht1
-  auto prefetchAt = [&](ValueRange at) {
+  std::unique_ptr<RowDecoder> dec = rowDecoder(k, l, e, D, vw);
+  const int64_t G = dec->group(), span = dec->span(), cpl = dec->codesPerLoad();
+  if (span % vw != 0)
+    return op.emitOpError() << "schedule vector_width " << vw
+                            << " does not divide half the quant group " << G;
+  // Small groups (a few dozen bytes) are prefetched once per group, the
+  // others per loaded chunk.
+  const bool prefetchPerGroup = dec->groups() > 1;
+  auto prefetchRows = [&](ArrayRef<Value> rows, Value g, Value j) {
     if (aheadRows == 0)
       return;
-    b.create<memref::PrefetchOp>(e, at, /*isWrite=*/false, /*localityHint=*/locality,
-                                 /*isDataCache=*/true);
-  };
-  // Quantized or bf16 rows (bytes): the byte `byteInRow` of each row.
-  auto prefetchRows = [&](ArrayRef<Value> rowBase, Value byteInRow) {
-    int64_t tableBytes = cast<MemRefType>(e.getType()).getNumElements();
-    for (Value rb : rowBase) {
-      Value at = k.add(k.add(rb, byteInRow), k.idx(aheadRows * l.rowBytes()));
-      prefetchAt({b.create<arith::MinUIOp>(at, k.idx(tableBytes - 1))});
-    }
-  };
-  // f32 rows ([V, D]): element d of each row.
-  auto prefetchF32 = [&](ArrayRef<Value> vs, Value d) {
-    for (Value v : vs)
-      prefetchAt({b.create<arith::MinUIOp>(k.add(v, k.idx(aheadRows)),
-                                           k.idx(V - 1)),
-                  d});
+    for (Value r : rows)
+      dec->prefetch(r, g, j, aheadRows, locality);
   };
 
   // sum_d x[m, d] * row_r[d] for several vocabulary rows at once: each row
   // has its own accumulators, so their FMA chains overlap, and each x
-  // vector is loaded once for all of them.
+  // vector is loaded once for all of them. Per group: partial sums of
+  // x (c - o), then times the group's scale (plus sum(x) times its min).
   auto dots = [&](ArrayRef<Value> vs, Value m) -> SmallVector<Value> {
     const size_t R = vs.size();
     SmallVector<Value> zeros(R, k.splat(vt, 0.0));
-    SmallVector<Value> totals;
-    if (fmt == WeightFormat::F32) {
-      SmallVector<Value> acc = k.forLoop(
-          c0, k.idx(D), k.idx(vw), zeros, [&](Value d, ValueRange args) {
-            prefetchF32(vs, d);
-            Value xv = k.vload(vt, x, {m, d});
-            SmallVector<Value> next;
-            for (size_t r = 0; r < R; ++r)
-              next.push_back(k.fma(xv, k.vload(vt, e, {vs[r], d}), args[r]));
-            return next;
-          });
-      for (Value a : acc)
-        totals.push_back(k.sum(a));
-      return totals;
-    }
-    SmallVector<Value> rowBase;
+    SmallVector<Value> rows;
     for (Value v : vs)
-      rowBase.push_back(k.mul(v, k.idx(l.rowBytes())));
-    if (fmt == WeightFormat::BF16 || fmt == WeightFormat::Int8) {
-      int64_t codeOffset = fmt == WeightFormat::Int8 ? sb : 0;
-      Type et = fmt == WeightFormat::BF16 ? Type(b.getBF16Type()) : b.getI8Type();
-      SmallVector<Value> rows;
-      for (Value rb : rowBase)
-        rows.push_back(k.view(e, k.add(rb, k.idx(codeOffset)), {D}, et));
-      SmallVector<Value> acc = k.forLoop(
-          c0, k.idx(D), k.idx(vw), zeros, [&](Value d, ValueRange args) {
-            int64_t eb = fmt == WeightFormat::BF16 ? 2 : 1;
-            prefetchRows(rowBase, k.add(k.idx(codeOffset), k.mul(d, k.idx(eb))));
-            Value xv = k.vload(vt, x, {m, d});
-            SmallVector<Value> next;
-            for (size_t r = 0; r < R; ++r) {
-              Value raw = k.vload(VectorType::get({vw}, et), rows[r], {d});
-              if (fmt == WeightFormat::Int8)
-                raw = k.unbias(raw);
-              next.push_back(k.fma(xv, k.toF32(raw), args[r]));
-            }
-            return next;
-          });
+      rows.push_back(dec->rowKey(v));
+    // One group's chunks: R partial sums, then sum(x) when there are mins.
+    auto groupPass = [&](Value g, Value d0) {
+      SmallVector<Value> init(zeros);
+      if (dec->hasMin())
+        init.push_back(k.splat(vt, 0.0));
+      if (prefetchPerGroup)
+        prefetchRows(rows, g, c0);
+      return k.forLoop(c0, k.idx(span), k.idx(vw), init, [&](Value j, ValueRange args) {
+        if (!prefetchPerGroup)
+          prefetchRows(rows, g, j);
+        SmallVector<Value> xv;
+        for (int64_t p = 0; p < cpl; ++p)
+          xv.push_back(k.vload(vt, x, {m, k.add(d0 ? k.add(d0, j) : j, k.idx(p * span))}));
+        SmallVector<Value> next;
+        for (size_t r = 0; r < R; ++r) {
+          SmallVector<Value> wv = dec->widen(rows[r], g, j);
+          Value acc = args[r];
+          for (int64_t p = 0; p < cpl; ++p)
+            acc = k.fma(xv[p], wv[p], acc);
+          next.push_back(acc);
+        }
+        if (dec->hasMin()) {
+          Value sx = xv[0];
+          for (int64_t p = 1; p < cpl; ++p)
+            sx = k.add(sx, xv[p]);
+          next.push_back(k.add(args[R], sx));
+        }
+        return next;
+      });
+    };
+    SmallVector<Value> totals;
+    if (dec->groups() == 1) {
+      SmallVector<Value> in = groupPass(c0, Value());
       for (size_t r = 0; r < R; ++r) {
-        Value t = k.sum(acc[r]);
-        if (fmt == WeightFormat::Int8)
-          t = k.mul(t, k.toF32(k.load(k.view(e, rowBase[r], {1}, sT), {c0})));
+        Value t = k.sum(in[r]);
+        if (dec->scaled())
+          t = k.mul(t, dec->scale(rows[r], c0));
+        if (dec->hasMin())
+          t = k.add(t, k.mul(k.sum(in[R]), dec->min(rows[r], c0)));
         totals.push_back(t);
       }
       return totals;
     }
-    // int4 rows: per group, scale (and min), then codes[G/2]: byte j holds
-    // elements j (low) and j + G/2 (high).
-    const int64_t gBytes = l.groupBytes(), half = G / 2;
-    const int64_t codeOffset = sb * (l.scheme.zeroPoint ? 2 : 1);
-    auto bvt = VectorType::get({vw}, b.getI8Type());
     SmallVector<Value> acc = k.forLoop(
-        c0, k.idx(D / G), c1, zeros, [&](Value g, ValueRange outer) {
-          Value d0 = k.mul(g, k.idx(G));
-          prefetchRows(rowBase, k.mul(g, k.idx(gBytes)));
-          SmallVector<Value> gBase, codes;
-          for (Value rb : rowBase) {
-            gBase.push_back(k.add(rb, k.mul(g, k.idx(gBytes))));
-            codes.push_back(k.view(e, k.add(gBase.back(), k.idx(codeOffset)),
-                                   {half}, b.getI8Type()));
-          }
-          SmallVector<Value> init(zeros);
-          init.push_back(k.splat(vt, 0.0)); // sum of x over the group
-          SmallVector<Value> in = k.forLoop(
-              c0, k.idx(half), k.idx(vw), init, [&](Value j, ValueRange args) {
-                Value xl = k.vload(vt, x, {m, k.add(d0, j)});
-                Value xh = k.vload(vt, x, {m, k.add(k.add(d0, j), k.idx(half))});
-                SmallVector<Value> next;
-                for (size_t r = 0; r < R; ++r) {
-                  auto [lo, hi] = k.nibblesF32(k.vload(bvt, codes[r], {j}));
-                  if (!l.scheme.zeroPoint) { // w = (c - 8) s, subtracted exactly
-                    lo = k.sub(lo, k.splat(vt, 8.0));
-                    hi = k.sub(hi, k.splat(vt, 8.0));
-                  }
-                  next.push_back(k.fma(xh, hi, k.fma(xl, lo, args[r])));
-                }
-                next.push_back(k.add(args[R], k.add(xl, xh)));
-                return next;
-              });
+        c0, k.idx(dec->groups()), c1, zeros, [&](Value g, ValueRange outer) {
+          SmallVector<Value> in = groupPass(g, k.mul(g, k.idx(G)));
           SmallVector<Value> next;
           for (size_t r = 0; r < R; ++r) {
-            Value sc = k.toF32(k.load(k.view(e, gBase[r], {1}, sT), {c0}));
-            Value t = k.fma(in[r], k.bcast(vt, sc), outer[r]);
-            if (!l.scheme.zeroPoint) {
-              next.push_back(t);
-              continue;
-            }
-            Value mn = k.toF32(
-                k.load(k.view(e, k.add(gBase[r], k.idx(sb)), {1}, sT), {c0}));
-            next.push_back(k.fma(in[R], k.bcast(vt, mn), t));
+            Value t = k.fma(in[r], k.bcast(vt, dec->scale(rows[r], g)), outer[r]);
+            if (dec->hasMin())
+              t = k.fma(in[R], k.bcast(vt, dec->min(rows[r], g)), t);
+            next.push_back(t);
           }
           return next;
         });
@@ -173,14 +126,15 @@ LogicalResult cpu::buildLMHead(ImplicitLocOpBuilder &b, LMHeadOp op,
     return totals;
   };
 
-  // VNNI (int8 rows): x's row is quantized per block of 32 once per unit
-  // and row; each block of a vocabulary row is one 256-bit vpdpbusd of its
-  // unsigned codes (q + 128) with the activation codes, and
-  // sum_b s_b (dot_b - 128 sum(xq_b)) gives sum(q xq) scaled back.
-  // int4 rows with groups of 32 (one activation block per group) too: the
-  // group's 16 code bytes unpack to 32 unsigned codes in element order.
-  const bool vnni4 = s.getDot() && fmt == WeightFormat::Int4 && G == 32;
-  const bool vnni = (s.getDot() && fmt == WeightFormat::Int8) || vnni4;
+  // VNNI: x's row is quantized per block of 32 once per unit and row; each
+  // block of a vocabulary row is one 256-bit vpdpbusd of its 32 unsigned
+  // codes u (w = (u - o) s + m) with the activation codes. One scale per row
+  // (int8): sum_b s_b (dot_b - o sum(xq_b)) times the row's scale, the
+  // offset term shared by all vocabulary rows. Groups of 32 (one
+  // activation block each): per block, the offset off the 8 lanes and the
+  // group's and block's scales in one multiply.
+  const bool vnni = s.getDot() && dec->hasQuads() && (dec->groups() == 1 || G == 32);
+  const int64_t offset = dec->dotOffset();
   // Scratch for kFew rows' codes: decode (and the last row of a prompt)
   // quantizes its rows once per call; more rows are quantized per unit
   // into slot 0. `slot` is the scratch row the dot products read.
@@ -196,111 +150,72 @@ LogicalResult cpu::buildLMHead(ImplicitLocOpBuilder &b, LMHeadOp op,
   auto codeAt = [&](Value k0) { return k.add(k.mul(slot, k.idx(D)), k0); };
   auto quantizeRow = [&](Value m) {
     quantizeActivationRow(k, x, m, D, hq, k.mul(slot, k.idx(D)), hs, hsum, {slot});
-    // sum_b s_b 128 sum(xq_b): the unsigned codes' offset, shared by all rows.
+    if (dec->groups() != 1)
+      return;
+    // sum_b s_b o sum(xq_b): the unsigned codes' offset, shared by all rows.
     Value corr = k.forLoop(c0, k.idx(D / 32), c1, {k.f32(0.0)},
                            [&](Value blk, ValueRange acc) {
                              Value t = k.mul(k.load(hs, {slot, blk}),
                                              k.load(hsum, {slot, blk}));
                              return SmallVector<Value>{
-                                 k.add(k.mul(t, k.f32(128.0)), acc[0])};
+                                 k.add(k.mul(t, k.f32(double(offset))), acc[0])};
                            })[0];
     k.store(corr, hcorr, {slot});
   };
   auto vnniDots = [&](ArrayRef<Value> vs) -> SmallVector<Value> {
     const size_t R = vs.size();
+    const bool perRow = dec->groups() == 1;
     auto v8 = VectorType::get({8}, b.getF32Type());
     auto i8x32 = VectorType::get({32}, b.getI8Type());
     auto i32x8 = VectorType::get({8}, b.getI32Type());
-    SmallVector<Value> rowBase, rows;
-    for (Value v : vs) {
-      rowBase.push_back(k.mul(v, k.idx(l.rowBytes())));
-      rows.push_back(k.view(e, k.add(rowBase.back(), k.idx(sb)), {D}, b.getI8Type()));
-    }
-    Value zero = b.create<arith::ConstantOp>(
-        DenseElementsAttr::get(i32x8, b.getI32IntegerAttr(0)));
-    SmallVector<Value> acc = k.forLoop(
-        c0, k.idx(D / 32), c1, SmallVector<Value>(R, k.splat(v8, 0.0)),
-        [&](Value blk, ValueRange args) {
-          Value k0 = k.mul(blk, k.idx(32));
-          prefetchRows(rowBase, k0);
-          Value xv = b.create<vector::BitCastOp>(i32x8, k.vload(i8x32, hq, {codeAt(k0)}));
-          Value sc = k.bcast(v8, k.load(hs, {slot, blk}));
-          SmallVector<Value> next;
-          for (size_t r = 0; r < R; ++r) {
-            Value wv = b.create<vector::BitCastOp>(i32x8, k.vload(i8x32, rows[r], {k0}));
-            Value d = k.dpbusd(zero, wv, xv);
-            next.push_back(k.fma(b.create<arith::SIToFPOp>(v8, d), sc, args[r]));
-          }
-          return next;
-        });
-    Value corr = k.load(hcorr, {slot});
-    SmallVector<Value> totals;
-    for (size_t r = 0; r < R; ++r) {
-      Value rs = k.toF32(k.load(k.view(e, rowBase[r], {1}, sT), {c0}));
-      totals.push_back(k.mul(k.sub(k.sum(acc[r]), corr), rs));
-    }
-    return totals;
-  };
-
-  // int4 rows, per group g: w = c s + m, so sum_k w_k x_k is
-  // s s_x sum(c xq) + m s_x sum(xq); vpdpbusd gives sum(c xq) per lane.
-  auto vnniDots4 = [&](ArrayRef<Value> vs) -> SmallVector<Value> {
-    const size_t R = vs.size();
-    auto v8 = VectorType::get({8}, b.getF32Type());
-    auto i8x16 = VectorType::get({16}, b.getI8Type());
-    auto i8x32 = VectorType::get({32}, b.getI8Type());
-    auto i32x8 = VectorType::get({8}, b.getI32Type());
-    const int64_t gBytes = l.groupBytes();
-    const int64_t codeOffset = sb * (l.scheme.zeroPoint ? 2 : 1);
-    SmallVector<Value> rowBase;
+    SmallVector<Value> rows;
     for (Value v : vs)
-      rowBase.push_back(k.mul(v, k.idx(l.rowBytes())));
+      rows.push_back(dec->rowKey(v));
     Value zero = b.create<arith::ConstantOp>(
         DenseElementsAttr::get(i32x8, b.getI32IntegerAttr(0)));
-    Value low = b.create<arith::ConstantOp>(
-        DenseElementsAttr::get(i8x16, b.getI8IntegerAttr(0x0F)));
-    Value four = b.create<arith::ConstantOp>(
-        DenseElementsAttr::get(i8x16, b.getI8IntegerAttr(4)));
-    SmallVector<int64_t> order;
-    for (int64_t i = 0; i < 32; ++i)
-      order.push_back(i);
     SmallVector<Value> init(R, k.splat(v8, 0.0));
-    init.append(R, k.f32(0.0)); // the m s_x sum(xq) terms
+    if (!perRow && dec->hasMin())
+      init.append(R, k.f32(0.0)); // the m s_x sum(xq) terms
     SmallVector<Value> acc = k.forLoop(
-        c0, k.idx(D / 32), c1, init, [&](Value g, ValueRange args) {
-          Value gOff = k.mul(g, k.idx(gBytes));
-          prefetchRows(rowBase, gOff);
-          Value xv = b.create<vector::BitCastOp>(
-              i32x8, k.vload(i8x32, hq, {codeAt(k.mul(g, k.idx(32)))}));
-          Value sx = k.load(hs, {slot, g}), xsum = k.load(hsum, {slot, g});
-          Value xsumV = k.bcast(v8, xsum);
+        c0, k.idx(D / 32), c1, init, [&](Value blk, ValueRange args) {
+          Value k0 = k.mul(blk, k.idx(32));
+          // Per row: the block's bytes; per group of 32: the group.
+          prefetchRows(rows, perRow ? c0 : blk, k0);
+          Value xv = b.create<vector::BitCastOp>(i32x8, k.vload(i8x32, hq, {codeAt(k0)}));
+          Value sx = k.load(hs, {slot, blk});
           SmallVector<Value> next(args.begin(), args.end());
+          Value xsum, offV;
+          if (!perRow) {
+            xsum = k.load(hsum, {slot, blk});
+            // o sum(xq) over the 8 lanes: o/8 sum(xq) off each.
+            if (offset)
+              offV = k.bcast(v8, offset == 8 ? xsum : k.mul(xsum, k.f32(offset / 8.0)));
+          }
           for (size_t r = 0; r < R; ++r) {
-            Value gBase = k.add(rowBase[r], gOff);
-            Value raw = k.vload(i8x16, k.view(e, k.add(gBase, k.idx(codeOffset)),
-                                              {16}, b.getI8Type()),
-                                {c0});
-            Value codes = b.create<vector::ShuffleOp>(
-                b.create<arith::AndIOp>(raw, low), b.create<arith::ShRUIOp>(raw, four),
-                order);
-            Value d = k.dpbusd(zero, b.create<vector::BitCastOp>(i32x8, codes), xv);
-            Value sw = k.toF32(k.load(k.view(e, gBase, {1}, sT), {c0}));
+            Value d = k.dpbusd(zero, dec->quads32(rows[r], perRow ? c0 : blk, perRow ? blk : c0), xv);
             Value f = b.create<arith::SIToFPOp>(v8, d);
-            if (!l.scheme.zeroPoint) {
-              // m = -8 s: sum over the 8 lanes of (dot - sum(xq)) is
-              // sum(c xq) - 8 sum(xq), so the offset costs one vector op.
-              next[r] = k.fma(k.sub(f, xsumV), k.bcast(v8, k.mul(sw, sx)), args[r]);
+            if (perRow) {
+              next[r] = k.fma(f, k.bcast(v8, sx), args[r]);
               continue;
             }
-            Value mn = k.toF32(k.load(k.view(e, k.add(gBase, k.idx(sb)), {1}, sT), {c0}));
-            next[r] = k.fma(f, k.bcast(v8, k.mul(sw, sx)), args[r]);
-            next[R + r] = k.add(args[R + r], k.mul(mn, k.mul(sx, xsum)));
+            Value sw = dec->scale(rows[r], blk);
+            next[r] = k.fma(offV ? k.sub(f, offV) : f, k.bcast(v8, k.mul(sw, sx)), args[r]);
+            if (dec->hasMin())
+              next[R + r] = k.add(args[R + r], k.mul(dec->min(rows[r], blk), k.mul(sx, xsum)));
           }
           return next;
         });
     SmallVector<Value> totals;
-    for (size_t r = 0; r < R; ++r)
-      totals.push_back(k.add(k.sum(acc[r]), acc[R + r]));
+    for (size_t r = 0; r < R; ++r) {
+      if (perRow) {
+        Value t = k.sum(acc[r]);
+        if (offset)
+          t = k.sub(t, k.load(hcorr, {slot}));
+        totals.push_back(k.mul(t, dec->scale(rows[r], c0)));
+        continue;
+      }
+      totals.push_back(dec->hasMin() ? k.add(k.sum(acc[r]), acc[R + r]) : k.sum(acc[r]));
+    }
     return totals;
   };
 
@@ -345,7 +260,7 @@ LogicalResult cpu::buildLMHead(ImplicitLocOpBuilder &b, LMHeadOp op,
     auto [v0, vMain, v1] = unitSpan(unit);
     auto emit = [&](Value v, int64_t count) {
       SmallVector<Value> vs = rowsOf(v, count);
-      SmallVector<Value> t = vnni4 ? vnniDots4(vs) : vnniDots(vs);
+      SmallVector<Value> t = vnniDots(vs);
       for (int64_t r = 0; r < count; ++r)
         k.store(t[r], a.out, {m, vs[r]});
     };

@@ -5,7 +5,7 @@
 // schedule pass picks a width that divides the row.
 //
 //===----------------------------------------------------------------------===//
-#include "KernelBuilder.h"
+#include "WeightDecoders.h"
 
 #include <cmath>
 
@@ -97,20 +97,19 @@ LogicalResult cpu::buildRMSNorm(ImplicitLocOpBuilder &b, RMSNormOp op,
 LogicalResult cpu::buildEmbedding(ImplicitLocOpBuilder &b, EmbeddingOp op,
                                   KernelArgs &a) {
   KB k(b);
-  using ::xfmr::io::WeightFormat;
   int64_t d = featureDim(op.getTable()), vw = scheduleOf(op).getVectorWidth();
   if (failed(checkWidth(op, d, vw)))
     return failure();
   WeightLayout l = layoutOf(op, 1);
-  const WeightFormat fmt = l.scheme.format;
-  const int64_t G = l.scheme.group, sb = l.scaleBytes();
-  if (fmt == WeightFormat::Int4 && (G / 2) % vw != 0)
+  Value tokens = a.inputs[0], table = a.inputs[1];
+  std::unique_ptr<RowDecoder> dec = rowDecoder(k, l, table, d, vw);
+  const int64_t G = dec->group(), span = dec->span();
+  if (span % vw != 0)
     return op.emitOpError() << "schedule vector_width " << vw
                             << " does not divide half the quant group " << G;
   auto vt = VectorType::get({vw}, b.getF32Type());
-  Value tokens = a.inputs[0], table = a.inputs[1];
   Value positions = op.getPositions() ? a.inputs[2] : Value();
-  Type sT = l.scheme.f16Scales ? Type(b.getF16Type()) : Type(b.getF32Type());
+  // Each row decoded group by group: w = (c - o) s (+ m).
   k.forLoop(a.begin, a.end, k.idx(1), [&](Value r) {
     Value tok = b.create<arith::IndexCastOp>(b.getIndexType(),
                                              k.load(tokens, {r}));
@@ -120,48 +119,25 @@ LogicalResult cpu::buildEmbedding(ImplicitLocOpBuilder &b, EmbeddingOp op,
         v = k.add(v, k.vload(vt, positions, {p, c}));
       k.vstore(v, a.out, {r, c});
     };
-    if (fmt == WeightFormat::F32) {
-      k.forLoop(k.idx(0), k.idx(d), k.idx(vw), [&](Value c) {
-        emit(c, k.vload(vt, table, {tok, c}));
+    Value row = dec->rowKey(tok);
+    auto group = [&](Value g, Value d0) {
+      Value sc = dec->scaled() ? k.bcast(vt, dec->scale(row, g)) : Value();
+      Value mn = dec->hasMin() ? k.bcast(vt, dec->min(row, g)) : Value();
+      k.forLoop(k.idx(0), k.idx(span), k.idx(vw), [&](Value j) {
+        SmallVector<Value> v = dec->widen(row, g, j);
+        for (int64_t q = 0; q < int64_t(v.size()); ++q) {
+          Value y = mn ? k.fma(v[q], sc, mn) : sc ? k.mul(v[q], sc) : v[q];
+          Value c = d0 ? k.add(d0, j) : j;
+          emit(q ? k.add(c, k.idx(q * span)) : c, y);
+        }
       });
+    };
+    if (dec->groups() == 1) {
+      group(k.idx(0), Value());
       return;
     }
-    Value rowBase = k.mul(tok, k.idx(l.rowBytes()));
-    if (fmt == WeightFormat::BF16 || fmt == WeightFormat::Int8) {
-      bool int8 = fmt == WeightFormat::Int8;
-      Type et = int8 ? b.getI8Type() : Type(b.getBF16Type());
-      Value row = k.view(table, k.add(rowBase, k.idx(int8 ? sb : 0)), {d}, et);
-      Value scale = int8 ? k.bcast(vt, k.toF32(k.load(
-                                           k.view(table, rowBase, {1}, sT),
-                                           {k.idx(0)})))
-                         : Value();
-      k.forLoop(k.idx(0), k.idx(d), k.idx(vw), [&](Value c) {
-        Value raw = k.vload(VectorType::get({vw}, et), row, {c});
-        Value v = k.toF32(int8 ? k.unbias(raw) : raw);
-        emit(c, scale ? k.mul(v, scale) : v);
-      });
-      return;
-    }
-    // int4 rows: per group, scale (and min), codes[G/2].
-    const int64_t half = G / 2, codeOffset = sb * (l.scheme.zeroPoint ? 2 : 1);
-    k.forLoop(k.idx(0), k.idx(d / G), k.idx(1), [&](Value g) {
-      Value gBase = k.add(rowBase, k.mul(g, k.idx(l.groupBytes())));
-      Value sc = k.toF32(k.load(k.view(table, gBase, {1}, sT), {k.idx(0)}));
-      Value mn = l.scheme.zeroPoint
-                     ? k.toF32(k.load(k.view(table, k.add(gBase, k.idx(sb)), {1}, sT),
-                                      {k.idx(0)}))
-                     : k.mul(sc, k.f32(-8.0));
-      Value codes = k.view(table, k.add(gBase, k.idx(codeOffset)), {half},
-                           b.getI8Type());
-      Value scV = k.bcast(vt, sc), mnV = k.bcast(vt, mn);
-      Value d0 = k.mul(g, k.idx(G));
-      k.forLoop(k.idx(0), k.idx(half), k.idx(vw), [&](Value j) {
-        auto [lo, hi] = k.nibblesF32(
-            k.vload(VectorType::get({vw}, b.getI8Type()), codes, {j}));
-        emit(k.add(d0, j), k.fma(lo, scV, mnV));
-        emit(k.add(k.add(d0, j), k.idx(half)), k.fma(hi, scV, mnV));
-      });
-    });
+    k.forLoop(k.idx(0), k.idx(dec->groups()), k.idx(1),
+              [&](Value g) { group(g, k.mul(g, k.idx(G))); });
   });
   return success();
 }
