@@ -375,3 +375,18 @@ TEST(GGUFTokenizerWriter, RefusesWhatTheMetadataWouldLose) {
 }
 
 } // namespace
+
+namespace {
+// The fuzz target's seeds reach the converter's success path.
+TEST(GGUFTokenizer, FuzzSeedsConvert) {
+  for (const char *seed : {"small-llama.gguf", "byte-level-tokenizer.gguf"}) {
+    std::string error;
+    auto f = GGUFFile::open(std::string(XFMR_GGUF_SEEDS_DIR "/") + seed, &error);
+    ASSERT_TRUE(f) << error;
+    TokenizerFiles files;
+    ASSERT_TRUE(tokenizerFilesFromGGUF(*f, &files, &error)) << seed << ": " << error;
+    ASSERT_EQ(files.size(), 2u) << seed;
+    EXPECT_TRUE(load(files, seed)) << seed << ": " << xfmr_last_error();
+  }
+}
+} // namespace
