@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "xfmr/import/gguf.h"
+#include "xfmr/import/gguf_tokenizer.h"
 #include "xfmr/io/files.h"
 #include "xfmr/import/llama.h"
 #include "xfmr/io/half.h"
@@ -19,6 +20,7 @@
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <unistd.h>
 
 using namespace xfmr::io;
 
@@ -334,6 +336,9 @@ std::unique_ptr<ModelDir> LlamaModel::openGGUF(std::unique_ptr<GGUFFile> f,
   m->modelType_ = c.modelType;
   m->shape_ = {c.layers, c.hidden, c.heads, c.kvHeads, c.headDim,
                c.context, c.vocab, c.bos, c.eos};
+  // The tokenizer now, so bad metadata fails the open as bad config does.
+  if (!tokenizerFilesFromGGUF(*f, &m->tokenizerFiles_, error))
+    return nullptr;
   m->checkpoint_ = LlamaGGUFCheckpoint::open(std::move(f), c, error);
   if (!m->checkpoint_ || !m->checkTensors(expectedTensors(c), error))
     return nullptr;
@@ -396,6 +401,30 @@ std::vector<uint8_t> encode(const std::vector<float> &x, GGMLType type) {
 }
 } // namespace
 
+namespace {
+/// The model's tokenizer as tokenizer.ggml.* entries: from the files made
+/// at open (a GGUF source), or the directory's tokenizer.json (+ config);
+/// none when it has no tokenizer.json.
+bool tokenizerMetadata(const LlamaModel &m, int64_t vocab, GGUFTokenizerMetadata *out,
+                       std::string *error) {
+  std::string json, config;
+  for (const auto &[name, text] : m.tokenizerFiles())
+    (name == "tokenizer.json" ? json : config) = text;
+  if (m.tokenizerFiles().empty()) {
+    const std::string path = m.dir() + "/tokenizer.json";
+    if (::access(path.c_str(), F_OK) != 0)
+      return true;
+    if (!readRegularFile(path, kMaxTokenizerFileBytes, &json, error))
+      return false;
+    const std::string configPath = m.dir() + "/tokenizer_config.json";
+    if (::access(configPath.c_str(), F_OK) == 0 &&
+        !readRegularFile(configPath, kMaxTokenizerFileBytes, &config, error))
+      return false;
+  }
+  return ggufTokenizerFromHF(json, config, m.dir(), vocab, out, error);
+}
+} // namespace
+
 bool xfmr::io::writeLlamaGGUF(const LlamaModel &m, const std::string &path, GGMLType type,
                               std::string *error) {
   if (type != GGMLType::F32 && type != GGMLType::F16 && type != GGMLType::Q8_0 &&
@@ -427,10 +456,17 @@ bool xfmr::io::writeLlamaGGUF(const LlamaModel &m, const std::string &path, GGML
     *error = "writeLlamaGGUF: llama3 rope scaling is not written";
     return false;
   }
-  if (c.bos >= 0)
-    kv.push_back({"tokenizer.ggml.bos_token_id", u32(c.bos)});
-  if (c.eos >= 0)
-    kv.push_back({"tokenizer.ggml.eos_token_id", u32(c.eos)});
+  GGUFTokenizerMetadata tok;
+  if (!tokenizerMetadata(m, c.vocab, &tok, error))
+    return false;
+  kv.insert(kv.end(), tok.kv.begin(), tok.kv.end());
+  // tokenizer_config.json's bos/eos before config.json's, as llama.cpp's
+  // converter takes them.
+  int64_t bos = tok.bos >= 0 ? tok.bos : c.bos, eos = tok.eos >= 0 ? tok.eos : c.eos;
+  if (bos >= 0)
+    kv.push_back({"tokenizer.ggml.bos_token_id", u32(bos)});
+  if (eos >= 0)
+    kv.push_back({"tokenizer.ggml.eos_token_id", u32(eos)});
   // Inverse of the reader's mapping, over the tensors the config implies.
   std::map<std::string, std::string> ggufOf;
   auto add = [&](const std::string &g) { ggufOf[llamaNameFromGGUF(g)] = g; };

@@ -2,9 +2,12 @@
 // a mapped one (header, every metadata value type and nesting, tensor
 // infos, alignment, data ranges); then every tensor of an accepted file is
 // looked up by name and its bytes are read end to end, and the invariants
-// the importers rely on are checked. Seeds: seeds/fuzz_gguf/
-// (make_gguf_seeds.py: a small Llama with a llama.cpp-style tokenizer).
+// the importers rely on are checked, and its tokenizer metadata is turned
+// into tokenizer files (or refused in one line). Seeds: seeds/fuzz_gguf/
+// (make_gguf_seeds.py: a small Llama with a llama.cpp-style tokenizer, and
+// a byte-level one).
 #include "xfmr/import/gguf.h"
+#include "xfmr/import/gguf_tokenizer.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -39,5 +42,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       sink = sink + p[t.bytes - 1];
   }
   (void)f->find("no such key");
+  xfmr::io::TokenizerFiles files;
+  if (!xfmr::io::tokenizerFilesFromGGUF(*f, &files, &error) &&
+      (error.empty() || error.find('\n') != std::string::npos))
+    std::abort();
   return 0;
 }

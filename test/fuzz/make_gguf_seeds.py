@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Writes the committed seeds of fuzz_gguf (test/fuzz/seeds/fuzz_gguf/):
 a small Llama-like GGUF v3 (llama.* keys, a tokenizer as llama.cpp stores
-one: tokens, scores, token types, merges, bos/eos; F32, F16, Q8_0, Q4_0
-tensors, alignment 32) and a v2 file with metadata only. Deterministic."""
+one: tokens, scores, token types, merges (which a SentencePiece
+reader ignores), bos/eos; F32, F16, Q8_0, Q4_0
+tensors, alignment 32), a v2 file with metadata only, and a metadata-only
+byte-level tokenizer (gpt2, tokenizer.ggml.pre qwen2). Deterministic."""
 import struct, sys, os
 
 def s(x): b = x.encode(); return struct.pack('<Q', len(b)) + b
@@ -59,3 +61,12 @@ d = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__)
 os.makedirs(d, exist_ok=True)
 open(os.path.join(d, 'small-llama.gguf'), 'wb').write(gguf(3, kvs, tensors))
 open(os.path.join(d, 'metadata-only-v2.gguf'), 'wb').write(gguf(2, kvs[:4], []))
+bpe = ['a', 'b', 'ab', '\u0120', '\u0120ab', '<|end|>']
+open(os.path.join(d, 'byte-level-tokenizer.gguf'), 'wb').write(gguf(3, [
+    kv('tokenizer.ggml.model', STR, s('gpt2')),
+    kv('tokenizer.ggml.pre', STR, s('qwen2')),
+    kv('tokenizer.ggml.tokens', ARR, arr(STR, bpe, s)),
+    kv('tokenizer.ggml.token_type', ARR, arr(I32, [1] * 5 + [3], lambda v: struct.pack('<i', v))),
+    kv('tokenizer.ggml.merges', ARR, arr(STR, ['a b', '\u0120 ab'], s)),
+    kv('tokenizer.ggml.eos_token_id', U32, struct.pack('<I', 5)),
+], []))

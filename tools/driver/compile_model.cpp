@@ -205,6 +205,20 @@ std::string findTokenizerFile(const std::string &from, const TokenizerFile &t) {
   return "";
 }
 
+/// Whether the runtime loads the tokenizer in `to`; a failure names the
+/// source `from` where the runtime names the copy.
+bool tokenizerLoads(const std::string &from, const std::string &to, std::string *error) {
+  xfmr_tokenizer *tok = xfmr_tokenizer_load(to.c_str());
+  if (!tok) {
+    std::string e = xfmr_last_error();
+    size_t at = e.find(to);
+    *error = at == std::string::npos ? from + ": " + e : e.replace(at, to.size(), from);
+    return false;
+  }
+  xfmr_tokenizer_free(tok);
+  return true;
+}
+
 /// Copies the tokenizer, when the source has one, with a size limit, and
 /// checks that the runtime loads it: a bad tokenizer is an error at compile
 /// time, not at the first prompt. tokenizer.json (with its
@@ -236,16 +250,17 @@ bool copyTokenizer(const std::string &from, const std::string &to, std::string *
         return false;
   if (!hf && found == 0)
     return true;
-  xfmr_tokenizer *tok = xfmr_tokenizer_load(to.c_str());
-  if (!tok) {
-    // The runtime names the copy; name the source.
-    std::string e = xfmr_last_error();
-    size_t at = e.find(to);
-    *error = at == std::string::npos ? from + ": " + e : e.replace(at, to.size(), from);
-    return false;
-  }
-  xfmr_tokenizer_free(tok);
-  return true;
+  return tokenizerLoads(from, to, error);
+}
+
+/// Writes the tokenizer files made from the source (a GGUF file's
+/// metadata) and checks that the runtime loads them.
+bool writeTokenizer(const ::xfmr::io::ModelDir &files, const std::string &to,
+                    std::string *error) {
+  for (const auto &[name, text] : files.tokenizerFiles())
+    if (!::xfmr::io::writeFileAtomic(to + "/" + name, text, error))
+      return false;
+  return tokenizerLoads(files.dir(), to, error);
 }
 } // namespace
 
@@ -374,7 +389,8 @@ int ::xfmr::compileModel(const std::string &modelDir, const std::string &outDir,
     return 1;
   }
   lap(spent.kernels);
-  if (!copyTokenizer(modelDir, tmp, error))
+  if (!(files->tokenizerFiles().empty() ? copyTokenizer(modelDir, tmp, error)
+                                         : writeTokenizer(*files, tmp, error)))
     return 2;
   // The manifest last: a directory without one is no model.
   if (!::xfmr::io::writeFileAtomic(tmp + "/manifest.txt", manifestText, error))

@@ -57,6 +57,12 @@ public:
   std::string fileName(const std::string &canonical) const { return prefix_ + canonical; }
   /// A tensor by canonical name, as f32 (it was checked at open).
   std::vector<float> load(const std::string &canonical) const;
+  /// Tokenizer files made from the source at open (a GGUF file's
+  /// tokenizer.ggml.* metadata), name and contents; empty when the
+  /// tokenizer, if any, is dir()'s own files.
+  const std::vector<std::pair<std::string, std::string>> &tokenizerFiles() const {
+    return tokenizerFiles_;
+  }
 
 protected:
   explicit ModelDir(Family f) : family_(f) {}
@@ -70,6 +76,7 @@ protected:
   std::string dir_, configPath_, modelType_, prefix_;
   ModelShape shape_;
   std::unique_ptr<Checkpoint> checkpoint_;
+  std::vector<std::pair<std::string, std::string>> tokenizerFiles_;
 };
 
 /// "[2048,64]".
