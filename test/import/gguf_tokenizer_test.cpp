@@ -10,6 +10,8 @@
 
 #include "llvm/Support/JSON.h"
 
+#include "../support/tokenizer_calls.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -23,29 +25,8 @@ using namespace xfmr::io;
 
 namespace {
 using KV = std::vector<std::pair<std::string, GGUFValue>>;
-using Ids = std::vector<int32_t>;
+using namespace tokenizer_calls;
 using Tokenizer = std::unique_ptr<xfmr_tokenizer, void (*)(xfmr_tokenizer *)>;
-
-std::string readAll(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-Ids encode(xfmr_tokenizer *t, const std::string &s, unsigned flags = 0) {
-  Ids ids(size_t(xfmr_tokenize_ex(t, s.data(), s.size(), nullptr, 0, flags)));
-  xfmr_tokenize_ex(t, s.data(), s.size(), ids.data(), int(ids.size()), flags);
-  return ids;
-}
-
-std::string decode(xfmr_tokenizer *t, const Ids &ids) {
-  int64_t n = xfmr_detokenize(t, ids.data(), int(ids.size()), nullptr, 0, 0);
-  std::string out(size_t(n < 0 ? 0 : n) + 1, '\0');
-  xfmr_detokenize(t, ids.data(), int(ids.size()), out.data(), out.size(), 0);
-  out.resize(size_t(n < 0 ? 0 : n));
-  return out;
-}
 
 /// A fresh directory under the test's temp dir.
 std::string tempDir(const std::string &name) {

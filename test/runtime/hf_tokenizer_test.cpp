@@ -10,6 +10,8 @@
 #include "tokenizer_load.h"
 #include "xfmr/runtime.h"
 
+#include "../support/tokenizer_calls.h"
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -26,29 +28,7 @@
 
 namespace {
 using json = nlohmann::json;
-using Ids = std::vector<int32_t>;
-
-std::string readAll(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-Ids encode(xfmr_tokenizer *t, const std::string &s, unsigned flags = 0) {
-  Ids ids(size_t(xfmr_tokenize_ex(t, s.data(), s.size(), nullptr, 0, flags)));
-  xfmr_tokenize_ex(t, s.data(), s.size(), ids.data(), int(ids.size()), flags);
-  return ids;
-}
-
-std::string decode(xfmr_tokenizer *t, const Ids &ids, unsigned flags = 0) {
-  int64_t n = xfmr_detokenize(t, ids.data(), int(ids.size()), nullptr, 0, flags);
-  EXPECT_GE(n, 0) << xfmr_last_error();
-  std::string out(size_t(n < 0 ? 0 : n) + 1, '\0');
-  EXPECT_EQ(xfmr_detokenize(t, ids.data(), int(ids.size()), out.data(), out.size(), flags), n);
-  out.resize(size_t(n < 0 ? 0 : n));
-  return out;
-}
+using namespace tokenizer_calls;
 
 /// Feeds the ids one at a time; *pieces gets what each call returned.
 std::string stream(xfmr_tokenizer *t, const Ids &ids, unsigned flags,

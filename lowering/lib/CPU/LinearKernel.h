@@ -47,13 +47,15 @@ struct LinearKernel {
                  ArrayRef<int64_t> vecs);
   void store(Value row, Value col, Value y);
   void finish(Value row, Value col, Value y, Value up = {});
-  /// y = partial * scale + bias (+ sum(x) min) per tile vector, when the
-  /// whole reduction is one scale group.
-  void scaleOnce(ColumnDecoder &d, Value unit, Value base, int64_t rows,
-                 ArrayRef<int64_t> vecs, ArrayRef<Value> partial, SmallVector<Value> &acc);
-  /// acc += partial * scale (+ sum(x) min) at the end of a group.
-  void applyGroup(ColumnDecoder &d, Value gBase, int64_t rows, ArrayRef<int64_t> vecs,
-                  ArrayRef<Value> partial, SmallVector<Value> &acc);
+  /// acc = partial * scale + (bias, for a single group given `unit`, else
+  /// acc) (+ sum(x) min), per tile vector.
+  void applyScales(ColumnDecoder &d, Value gBase, Value unit, int64_t rows,
+                   ArrayRef<int64_t> vecs, ArrayRef<Value> partial, SmallVector<Value> &acc);
+  /// The tile's result from groupPass(gBase, g) (g null for a single
+  /// group): one pass then scales and bias, or a loop over the groups.
+  SmallVector<Value>
+  overGroups(ColumnDecoder &d, Value unit, Value base, int64_t rows, ArrayRef<int64_t> vecs,
+             const std::function<SmallVector<Value>(Value gBase, Value g)> &groupPass);
   void prefetchAhead(Value view, Value row, int64_t rowsInView, int64_t rowBytes, int64_t rows);
   void prefetchNextBlock(Value m0, Value kk, Value base, int64_t rows);
 

@@ -22,6 +22,8 @@
 //===----------------------------------------------------------------------===//
 #include "LinearKernel.h"
 
+#include <functional>
+
 using namespace mlir;
 using namespace mlir::xfmr;
 using namespace mlir::xfmr::cpu;
@@ -173,39 +175,48 @@ void LinearKernel::prefetchNextBlock(Value m0, Value kk, Value base, int64_t row
                                /*isWrite=*/false, /*localityHint=*/2, /*isDataCache=*/true);
 }
 
-void LinearKernel::scaleOnce(ColumnDecoder &d, Value unit, Value base, int64_t rows,
-                             ArrayRef<int64_t> vecs, ArrayRef<Value> partial,
-                             SmallVector<Value> &acc) {
+// Applies a group's scales: acc = partial * scale + addend (+ sum(x) min),
+// from the group's partial sums (rows x vecs vectors, then one sum(x) per
+// row with mins). The addend is acc itself between groups, or for a single
+// group (unit given) the bias.
+void LinearKernel::applyScales(ColumnDecoder &d, Value gBase, Value unit, int64_t rows,
+                               ArrayRef<int64_t> vecs, ArrayRef<Value> partial,
+                               SmallVector<Value> &acc) {
   const int64_t nt = int64_t(vecs.size());
   for (int64_t t = 0; t < nt; ++t) {
     int64_t j = vecs[t];
-    Value sj = d.scale(base, j);
-    Value bj = bias ? k.vload(vt, bias, {column(unit, j)}) : k.splat(vt, 0.0);
-    Value mj = d.hasMin() ? d.min(base, j) : Value();
+    Value sj = d.scale(gBase, j);
+    Value bj = !unit ? Value()
+               : bias ? k.vload(vt, bias, {column(unit, j)})
+                      : k.splat(vt, 0.0);
+    Value mj = d.hasMin() ? d.min(gBase, j) : Value();
     for (int64_t i = 0; i < rows; ++i) {
-      acc[i * nt + t] = k.fma(partial[i * nt + t], sj, bj);
+      acc[i * nt + t] = k.fma(partial[i * nt + t], sj, bj ? bj : acc[i * nt + t]);
       if (mj)
         acc[i * nt + t] = k.fma(k.bcast(vt, partial[rows * nt + i]), mj, acc[i * nt + t]);
     }
   }
 }
 
-// End of a group: acc += sum(c x) * scale + sum(x) * min, from the group's
-// partial sums (rows x vecs vectors, then one sum(x) per row with mins).
-void LinearKernel::applyGroup(ColumnDecoder &d, Value gBase, int64_t rows,
-                              ArrayRef<int64_t> vecs, ArrayRef<Value> partial,
-                              SmallVector<Value> &acc) {
-  const int64_t nt = int64_t(vecs.size());
-  for (int64_t t = 0; t < nt; ++t) {
-    int64_t j = vecs[t];
-    Value sj = d.scale(gBase, j);
-    Value mj = d.hasMin() ? d.min(gBase, j) : Value();
-    for (int64_t i = 0; i < rows; ++i) {
-      acc[i * nt + t] = k.fma(partial[i * nt + t], sj, acc[i * nt + t]);
-      if (mj)
-        acc[i * nt + t] = k.fma(k.bcast(vt, partial[rows * nt + i]), mj, acc[i * nt + t]);
-    }
+SmallVector<Value> LinearKernel::overGroups(
+    ColumnDecoder &d, Value unit, Value base, int64_t rows, ArrayRef<int64_t> vecs,
+    const std::function<SmallVector<Value>(Value gBase, Value g)> &groupPass) {
+  if (d.groups() == 1) {
+    SmallVector<Value> partial = groupPass(base, Value());
+    if (!d.scaled()) // float weights: the pass started from the bias
+      return partial;
+    SmallVector<Value> acc(rows * vecs.size());
+    applyScales(d, base, unit, rows, vecs, partial, acc);
+    return acc;
   }
+  return k.forLoop(c0, k.idx(d.groups()), c1, initAcc(unit, rows, vecs, true),
+                   [&](Value g, ValueRange outer) {
+                     Value gBase = d.groupBase(base, g);
+                     SmallVector<Value> partial = groupPass(gBase, g);
+                     SmallVector<Value> acc(outer.begin(), outer.end());
+                     applyScales(d, gBase, Value(), rows, vecs, partial, acc);
+                     return acc;
+                   });
 }
 
 // Prepares rows m0 .. m0+rows-1 of x into slots s0 .. s0+rows-1: the fused

@@ -58,24 +58,11 @@ SmallVector<Value> LinearKernel::fmaTile(ColumnDecoder &d, Value m0, Value s0, V
       return cur;
     });
   };
-  if (d.groups() == 1) {
-    SmallVector<Value> partial =
-        groupPass(base, Value(), initAcc(unit, rows, vecs, /*withBias=*/!d.scaled()));
-    if (!d.scaled())
-      return partial;
-    SmallVector<Value> acc(rows * nt);
-    scaleOnce(d, unit, base, rows, vecs, partial, acc);
-    return acc;
-  }
-  return k.forLoop(c0, k.idx(d.groups()), c1, initAcc(unit, rows, vecs, true),
-                   [&](Value g, ValueRange outer) {
-                     Value gBase = d.groupBase(base, g);
-                     SmallVector<Value> partial =
-                         groupPass(gBase, k.mul(g, k.idx(G)), initAcc(unit, rows, vecs, false));
-                     SmallVector<Value> acc(outer.begin(), outer.end());
-                     applyGroup(d, gBase, rows, vecs, partial, acc);
-                     return acc;
-                   });
+  return overGroups(d, unit, base, rows, vecs, [&](Value gBase, Value g) {
+    // Float weights (no scales) start from the bias.
+    return groupPass(gBase, g ? k.mul(g, k.idx(G)) : Value(),
+                     initAcc(unit, rows, vecs, /*withBias=*/!g && !d.scaled()));
+  });
 }
 
 SmallVector<Value> LinearKernel::vnniTile(ColumnDecoder &d, Value m0, Value s0, Value unit,
@@ -128,20 +115,7 @@ SmallVector<Value> LinearKernel::vnniTile(ColumnDecoder &d, Value m0, Value s0, 
       return next;
     });
   };
-  if (d.groups() == 1) {
-    SmallVector<Value> partial = groupPass(base, Value());
-    SmallVector<Value> acc(rows * nt);
-    scaleOnce(d, unit, base, rows, vecs, partial, acc);
-    return acc;
-  }
-  return k.forLoop(c0, k.idx(d.groups()), c1, initAcc(unit, rows, vecs, true),
-                   [&](Value g, ValueRange outer) {
-                     Value gBase = d.groupBase(base, g);
-                     SmallVector<Value> partial = groupPass(gBase, g);
-                     SmallVector<Value> acc(outer.begin(), outer.end());
-                     applyGroup(d, gBase, rows, vecs, partial, acc);
-                     return acc;
-                   });
+  return overGroups(d, unit, base, rows, vecs, groupPass);
 }
 
 // AVX512-BF16: weights [K/2][tn][2]; each vdpbf16ps adds, per column, the
