@@ -22,6 +22,8 @@
 
 #include <cstdint>
 #include <functional>
+#include "xfmr/io/quantize.h"
+
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,6 +35,10 @@ namespace xfmr::reference {
 struct StoredTensor {
   std::vector<int64_t> shape;
   std::vector<float> data;
+  /// Set when the file holds this 2-D tensor as quantized blocks of an
+  /// xfmr scheme along its rows (GGUF's Q8_0, Q4_0): `data` is then their
+  /// exact dequantization, which a weight of that type reads as it is.
+  std::optional<io::QuantScheme> storedAs;
 };
 
 /// The model file: the stored tensor an `xfmr.weight "name"` names, or

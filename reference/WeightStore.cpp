@@ -88,7 +88,7 @@ FailureOr<WeightData> viewOf(WeightOp w, const StoredTensor &s) {
 /// Rounds `d` as the weight's type stores it, the way the compiled model
 /// packs it (io::fakeQuantize: the same code as the packer).
 LogicalResult applyType(WeightOp w, std::optional<unsigned> reductionDim,
-                        WeightData &d) {
+                        const StoredTensor &stored, WeightData &d) {
   // Only a quantized weight's numbers depend on the reduction dimension.
   auto type = cast<RankedTensorType>(w.getType());
   Type elem = type.getElementType();
@@ -113,7 +113,14 @@ LogicalResult applyType(WeightOp w, std::optional<unsigned> reductionDim,
   // The verifiers checked the group against this consumer's reduction, but
   // the interpreter must not loop on a zero group whatever it is given.
   int64_t length = *reductionDim == 0 ? d.rows : d.cols;
-  if (scheme.format == io::WeightFormat::Int4 &&
+  // Blocks the file already holds in this scheme, read along their rows
+  // (a transposed linear view, or a table as stored): the stored values are
+  // the weight's values; rounding them again would change them.
+  const bool alongStoredRows = w.getTransposed() == (*reductionDim == 0) &&
+                               !w.getColumnOffset();
+  if (stored.storedAs && io::sameScheme(*stored.storedAs, scheme) && alongStoredRows)
+    return success();
+  if ((scheme.format == io::WeightFormat::Int4 || scheme.group != 0) &&
       (scheme.group <= 0 || length % scheme.group != 0))
     return w.emitOpError() << "quant group " << scheme.group
                            << " does not divide the reduction dimension " << length;
@@ -173,7 +180,7 @@ LogicalResult WeightStore::load(func::FuncOp fn, const WeightLoader &loader) {
         if (!s)
           return WalkResult::interrupt();
         FailureOr<WeightData> d = viewOf(w, *s);
-        if (failed(d) || failed(applyType(w, dim, *d)))
+        if (failed(d) || failed(applyType(w, dim, *s, *d)))
           return WalkResult::interrupt();
         for (int64_t r = 0; r < all.rows; ++r)
           std::copy(d->row(r), d->row(r) + d->cols, all.values.begin() + r * all.cols + at);
@@ -210,7 +217,7 @@ LogicalResult WeightStore::load(func::FuncOp fn, const WeightLoader &loader) {
       if (!s)
         return WalkResult::interrupt();
       FailureOr<WeightData> d = viewOf(w, *s);
-      if (failed(d) || failed(applyType(w, dim, *d)))
+      if (failed(d) || failed(applyType(w, dim, *s, *d)))
         return WalkResult::interrupt();
       if (std::optional<size_t> i = firstNonFinite(d->values)) {
         w.emitOpError() << "weight '" << name << "' holds a non-finite value at element " << *i;

@@ -42,7 +42,48 @@ Value ForwardBuilder::weight(const std::string &canonical, ArrayRef<int64_t> sha
   return op;
 }
 
+namespace {
+/// Whether every use of `w` reduces along the stored tensor's rows, where a
+/// file's quantized blocks run: a linear's transposed [out, in] view, or an
+/// LM head / embedding table as stored.
+bool reducesAlongStoredRows(WeightOp w) {
+  if (w.getColumnOffset() || w->use_empty())
+    return false;
+  for (OpOperand &use : w->getUses()) {
+    Operation *op = use.getOwner();
+    bool linear = isa<LinearOp>(op) && use.getOperandNumber() == 1;
+    bool table = isa<LMHeadOp, EmbeddingOp>(op) && use.getOperandNumber() == 1;
+    if (!(linear && w.getTransposed()) && !(table && !w.getTransposed()))
+      return false;
+  }
+  return true;
+}
+
+/// `xfmr.quant` for a scheme the checkpoint stores.
+RankedTensorType storedType(RankedTensorType t, const ::xfmr::io::QuantScheme &s) {
+  MLIRContext *ctx = t.getContext();
+  const bool int8 = s.format == ::xfmr::io::WeightFormat::Int8;
+  Type scale = s.f16Scales ? Type(Float16Type::get(ctx)) : Type(Float32Type::get(ctx));
+  auto q = QuantAttr::get(ctx, int8 ? 8 : 4, s.group, scale, s.zeroPoint);
+  return RankedTensorType::get(t.getShape(), IntegerType::get(ctx, int8 ? 8 : 4), q);
+}
+} // namespace
+
+void ForwardBuilder::typeStoredWeights() {
+  module_->walk([&](WeightOp w) {
+    const ::xfmr::io::Checkpoint::Tensor *t = files_.checkpoint().find(w.getName().str());
+    if (!t)
+      return;
+    std::optional<::xfmr::io::QuantScheme> s = files_.checkpoint().storedScheme(*t);
+    // Elsewhere (a view across the blocks) the weight stays f32, which
+    // holds the dequantized values exactly.
+    if (s && reducesAlongStoredRows(w))
+      w.getResult().setType(storedType(cast<RankedTensorType>(w.getType()), *s));
+  });
+}
+
 OwningOpRef<ModuleOp> ForwardBuilder::finish(Value logits) {
   b.create<func::ReturnOp>(loc, logits);
+  typeStoredWeights();
   return std::move(module_);
 }

@@ -37,10 +37,15 @@ public:
   Value weight(const std::string &canonical, ArrayRef<int64_t> shape,
                int64_t colOffset = -1, bool transposed = false);
   IntegerAttr i64(int64_t v) { return b.getI64IntegerAttr(v); }
-  /// Ends @forward with `logits` and hands the module over.
+  /// Ends @forward with `logits` and hands the module over, each weight
+  /// the checkpoint stores quantized typed with its scheme.
   OwningOpRef<ModuleOp> finish(Value logits);
 
 private:
+  /// Weights whose tensors hold quantized blocks (GGUF's Q8_0, Q4_0) take
+  /// the xfmr.quant type that is those blocks, so their codes are packed as
+  /// the file has them.
+  void typeStoredWeights();
   const ::xfmr::io::ModelDir &files_;
   OwningOpRef<ModuleOp> module_;
 };

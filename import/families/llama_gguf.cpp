@@ -316,6 +316,43 @@ public:
                   out.data() + size_t(r) * cols, cols * 4);
     return hf;
   }
+  std::optional<QuantScheme> storedScheme(const Tensor &t) const override {
+    const GGUFTensorInfo &info = *static_cast<const Source *>(t.source)->info;
+    if (info.ne.size() != 2)
+      return std::nullopt;
+    switch (GGMLType(info.type)) {
+    case GGMLType::Q8_0:
+      return QuantScheme{WeightFormat::Int8, 32, true, false};
+    case GGMLType::Q4_0:
+      return QuantScheme{WeightFormat::Int4, 32, true, false};
+    default:
+      return std::nullopt;
+    }
+  }
+  bool storedGroup(const Tensor &t, int64_t row, int64_t g, QuantGroup &out) const override {
+    const Source &s = *static_cast<const Source *>(t.source);
+    const GGUFTensorInfo &info = *s.info;
+    if (!storedScheme(t) || row < 0 || row >= info.ne[1] || g < 0 || g >= info.ne[0] / 32)
+      return false;
+    const int64_t fileRow = s.permuteHeadDim ? ggufRowOfHFRow(row, s.permuteHeadDim) : row;
+    const bool q8 = GGMLType(info.type) == GGMLType::Q8_0;
+    const int64_t blockBytes = q8 ? 34 : 18;
+    const uint8_t *p = file_->data(info) + (fileRow * (info.ne[0] / 32) + g) * blockBytes;
+    halfToFloat(p, &out.scale, 1);
+    out.codes.resize(32);
+    if (q8) { // {f16 d, i8 q[32]}: d q
+      for (int i = 0; i < 32; ++i)
+        out.codes[size_t(i)] = int8_t(p[2 + i]);
+      out.min = 0;
+    } else { // {f16 d, u8 q[16]}: low nibbles 0..15, high 16..31, d (q - 8)
+      for (int i = 0; i < 16; ++i) {
+        out.codes[size_t(i)] = int8_t(p[2 + i] & 15);
+        out.codes[size_t(16 + i)] = int8_t(p[2 + i] >> 4);
+      }
+      out.min = -8 * out.scale;
+    }
+    return true;
+  }
   uint64_t dataBytes() const override { return file_->dataBytes(); }
   double minBytesPerValue() const override { return 18.0 / 32; } // Q4_0
 
@@ -343,6 +380,11 @@ std::unique_ptr<ModelDir> LlamaModel::openGGUF(std::unique_ptr<GGUFFile> f,
   if (!m->checkpoint_ || !m->checkTensors(expectedTensors(c), error))
     return nullptr;
   return m;
+}
+
+int64_t xfmr::io::ggufRowOfHFRow(int64_t row, int64_t headDim) {
+  const int64_t head = row / headDim, x = row % headDim, half = headDim / 2;
+  return head * headDim + (x < half ? 2 * x : 2 * (x - half) + 1);
 }
 
 namespace {

@@ -10,6 +10,7 @@
 using namespace mlir;
 using namespace mlir::xfmr;
 using ::xfmr::io::QuantScheme;
+using ::xfmr::io::QuantGroup;
 using ::xfmr::io::WeightFormat;
 
 int64_t WeightLayout::elementBytes() const {
@@ -19,10 +20,12 @@ int64_t WeightLayout::elementBytes() const {
 }
 
 int64_t WeightLayout::groupBytes() const {
-  int64_t g = scheme.group;
+  const int64_t g = scheme.group;
+  const int64_t scales = scaleBytes() * (scheme.zeroPoint ? 2 : 1);
+  const int64_t codes = scheme.format == WeightFormat::Int8 ? g : g / 2; // per lane
   if (kind == ColumnBlocks)
-    return tileN * scaleBytes() * (scheme.zeroPoint ? 2 : 1) + g * tileN / 2;
-  return scaleBytes() * (scheme.zeroPoint ? 2 : 1) + g / 2;
+    return tileN * (scales + codes);
+  return scales + codes;
 }
 
 int64_t WeightLayout::blockBytes() const {
@@ -31,7 +34,9 @@ int64_t WeightLayout::blockBytes() const {
   case WeightFormat::BF16:
     return rows * tileN * elementBytes();
   case WeightFormat::Int8:
-    return tileN * scaleBytes() + rows * tileN;
+    if (!scheme.group)
+      return tileN * scaleBytes() + rows * tileN;
+    [[fallthrough]];
   case WeightFormat::Int4:
     return rows / scheme.group * groupBytes();
   }
@@ -52,7 +57,7 @@ int64_t WeightLayout::rowBytes() const {
   case WeightFormat::BF16:
     return cols * elementBytes();
   case WeightFormat::Int8:
-    raw = scaleBytes() + cols;
+    raw = scheme.group ? cols / scheme.group * groupBytes() : scaleBytes() + cols;
     break;
   case WeightFormat::Int4:
     raw = cols / scheme.group * groupBytes();
@@ -76,7 +81,8 @@ int64_t WeightLayout::bytes() const {
 std::string WeightLayout::describe() const {
   std::string f = scheme.format == WeightFormat::F32    ? "f32"
                   : scheme.format == WeightFormat::BF16 ? "bf16"
-                  : scheme.format == WeightFormat::Int8 ? "int8"
+                  : scheme.format == WeightFormat::Int8
+                      ? (scheme.group ? "int8g" + std::to_string(scheme.group) : "int8")
                                                         : "int4g" + std::to_string(scheme.group);
   if (scheme.format == WeightFormat::Int8 || scheme.format == WeightFormat::Int4)
     f += scheme.f16Scales ? "-f16s" : "-f32s";
@@ -156,78 +162,129 @@ void putElement(uint8_t *p, float v, WeightFormat f) {
 } // namespace
 
 namespace {
-/// ColumnBlocks from either storage order. Column n of the logical [K, N]
-/// matrix is at column(n), element k at column(n)[k * stride].
+/// Writes one quantized group's codes, `code(i)` for element i of the
+/// group, where `at(i)` says (int8: one byte each; int4: a nibble, the
+/// high one for `high`).
+void putCodes(uint8_t *base, const QuantGroup &q, WeightFormat f, bool unsignedInt8,
+              llvm::function_ref<int64_t(int64_t)> at, bool high) {
+  for (int64_t i = 0; i < int64_t(q.codes.size()); ++i) {
+    int c = q.codes[size_t(i)];
+    if (f == WeightFormat::Int8)
+      base[at(i)] = uint8_t(unsignedInt8 ? c + 128 : c);
+    else
+      base[at(i)] |= high ? uint8_t((c & 0xF) << 4) : uint8_t(c & 0xF);
+  }
+}
+
+/// The scale (and min) of one group, and its codes.
+void putGroup(uint8_t *scales, int64_t minStride, const QuantGroup &q, const QuantScheme &s) {
+  putScale(scales, q.scale, s.f16Scales);
+  if (s.zeroPoint)
+    putScale(scales + minStride, q.min, s.f16Scales);
+}
+
+/// Float ColumnBlocks: element (k, n) of the logical [K, N] matrix at
+/// column(n)[k * stride].
 template <typename ColumnAt>
-void packColumnBlocks(const WeightLayout &l, ColumnAt column, int64_t stride,
+void packFloatColumns(const WeightLayout &l, ColumnAt column, int64_t stride,
                       std::vector<uint8_t> &out) {
-  const QuantScheme &s = l.scheme;
-  const int64_t sb = l.scaleBytes();
   const int64_t K = l.rows, N = l.cols, tn = l.tileN;
-  const bool quantized = s.format == WeightFormat::Int8 || s.format == WeightFormat::Int4;
-  std::vector<float> columns;
-  if (quantized && stride != 1)
-    columns.resize(size_t(tn * K));
   for (int64_t b = 0; b < N / tn; ++b) {
     uint8_t *block = out.data() + b * l.blockBytes();
-    // Position j of the block holds logical column sourceColumn(b, j).
-    auto col = [&](int64_t j) { return column(l.sourceColumn(b, j)); };
-    // Quantized, row-major: the block's columns gathered contiguous first,
-    // reading the rows in order (a column read straight from a row-major
-    // matrix touches one cache line per element, N apart).
-    if (quantized && stride != 1)
-      for (int64_t k = 0; k < K; ++k)
-        for (int64_t j = 0; j < tn; ++j)
-          columns[size_t(j * K + k)] = col(j)[k * stride];
-    auto contiguous = [&](int64_t j) {
-      return stride == 1 ? col(j) : columns.data() + j * K;
-    };
-    switch (s.format) {
-    case WeightFormat::F32:
-    case WeightFormat::BF16:
-      for (int64_t k = 0; k < K; ++k)
-        for (int64_t j = 0; j < tn; ++j) {
-          // AVX512-BF16 pairs: [K/2][tn][2].
-          int64_t at = l.dot ? ((k / 2) * tn + j) * 2 + k % 2 : k * tn + j;
-          putElement(block + at * l.elementBytes(), col(j)[k * stride], s.format);
-        }
-      break;
-    case WeightFormat::Int8:
+    // Rows in order: a row-major source is read a row segment at a time.
+    for (int64_t k = 0; k < K; ++k)
       for (int64_t j = 0; j < tn; ++j) {
-        auto q = ::xfmr::io::quantizeGroup(contiguous(j), K, 1, s);
-        putScale(block + j * sb, q.scale, s.f16Scales);
-        for (int64_t k = 0; k < K; ++k) {
-          if (l.dot) // [K/4][tn][4], unsigned
-            block[tn * sb + ((k / 4) * tn + j) * 4 + k % 4] =
-                uint8_t(int(q.codes[size_t(k)]) + 128);
-          else
-            block[tn * sb + k * tn + j] = uint8_t(q.codes[size_t(k)]);
-        }
+        // AVX512-BF16 pairs: [K/2][tn][2].
+        int64_t at = l.dot ? ((k / 2) * tn + j) * 2 + k % 2 : k * tn + j;
+        putElement(block + at * l.elementBytes(), column(l.sourceColumn(b, j))[k * stride],
+                   l.scheme.format);
       }
-      break;
-    case WeightFormat::Int4:
-      for (int64_t g = 0; g < K / s.group; ++g) {
-        uint8_t *grp = block + g * l.groupBytes();
+  }
+}
+
+/// Quantized ColumnBlocks from their groups.
+void packQuantizedColumns(const WeightLayout &l, const GroupSource &groups,
+                          std::vector<uint8_t> &out) {
+  const QuantScheme &s = l.scheme;
+  const int64_t sb = l.scaleBytes(), tn = l.tileN, half = tn / 2;
+  const bool int8 = s.format == WeightFormat::Int8;
+  const int64_t G = s.group ? s.group : l.rows;
+  // One group of one block: int8 per channel is one group at the block's
+  // base; otherwise groupBytes() apart.
+  const int64_t groupStride = s.group ? l.groupBytes() : 0;
+  QuantGroup q;
+  for (int64_t b = 0; b < l.cols / tn; ++b) {
+    uint8_t *block = out.data() + b * l.blockBytes();
+    for (int64_t j = 0; j < tn; ++j) {
+      const int64_t n = l.sourceColumn(b, j);
+      for (int64_t g = 0; g < l.rows / G; ++g) {
+        groups(n, g, q);
+        uint8_t *grp = block + g * groupStride;
+        putGroup(grp + j * sb, tn * sb, q, s);
         uint8_t *codes = grp + tn * sb * (s.zeroPoint ? 2 : 1);
-        for (int64_t j = 0; j < tn; ++j) {
-          auto q = ::xfmr::io::quantizeGroup(contiguous(j) + g * s.group, s.group, 1, s);
-          putScale(grp + j * sb, q.scale, s.f16Scales);
-          if (s.zeroPoint)
-            putScale(grp + (tn + j) * sb, q.min, s.f16Scales);
-          for (int64_t k = 0; k < s.group; ++k) {
-            uint8_t c = uint8_t(q.codes[size_t(k)]) & 0xF;
-            // [G][tn/2], or for VNNI [G/4][tn/2][4]: four k per lane.
-            int64_t at = l.dot ? ((k / 4) * (tn / 2) + j % (tn / 2)) * 4 + k % 4
-                               : k * (tn / 2) + j % (tn / 2);
-            codes[at] |= j < tn / 2 ? c : uint8_t(c << 4);
-          }
-        }
+        if (int8) // [G][tn] signed, or for VNNI [G/4][tn][4] unsigned
+          putCodes(codes, q, s.format, l.dot, [&](int64_t k) {
+            return l.dot ? ((k / 4) * tn + j) * 4 + k % 4 : k * tn + j;
+          }, false);
+        else // [G][tn/2], or for VNNI [G/4][tn/2][4]: four k per lane
+          putCodes(codes, q, s.format, false, [&](int64_t k) {
+            return l.dot ? ((k / 4) * half + j % half) * 4 + k % 4 : k * half + j % half;
+          }, j >= half);
       }
-      break;
     }
   }
 }
+
+/// Quantized Rows from their groups.
+void packQuantizedRows(const WeightLayout &l, const GroupSource &groups,
+                       std::vector<uint8_t> &out) {
+  const QuantScheme &s = l.scheme;
+  const int64_t sb = l.scaleBytes(), D = l.cols;
+  const int64_t G = s.group ? s.group : D;
+  QuantGroup q;
+  for (int64_t v = 0; v < l.rows; ++v) {
+    uint8_t *row = out.data() + v * l.rowBytes();
+    for (int64_t g = 0; g < D / G; ++g) {
+      groups(v, g, q);
+      uint8_t *grp = row + (s.group ? g * l.groupBytes() : 0);
+      putGroup(grp, sb, q, s);
+      uint8_t *codes = grp + sb * (s.zeroPoint ? 2 : 1);
+      if (s.format == WeightFormat::Int8) // unsigned, ready for vpdpbusd
+        putCodes(codes, q, s.format, true, [](int64_t i) { return i; }, false);
+      else // byte i = element i | element i + G/2 << 4
+        for (int hi = 0; hi < 2; ++hi) {
+          QuantGroup halfGroup;
+          halfGroup.codes.assign(q.codes.begin() + hi * (G / 2),
+                                 q.codes.begin() + (hi + 1) * (G / 2));
+          putCodes(codes, halfGroup, s.format, false, [](int64_t i) { return i; }, hi);
+        }
+    }
+  }
+}
+
+bool quantized(const WeightLayout &l) {
+  return l.scheme.format == WeightFormat::Int8 || l.scheme.format == WeightFormat::Int4;
+}
+
+/// The groups of a quantized column-major [K, N] matrix (column n at
+/// w + n K), quantized here.
+GroupSource quantizingColumns(const float *w, const WeightLayout &l) {
+  const int64_t G = l.scheme.group ? l.scheme.group : l.rows;
+  return [w, &l, G](int64_t n, int64_t g, QuantGroup &q) {
+    q = ::xfmr::io::quantizeGroup(w + n * l.rows + g * G, G, 1, l.scheme);
+  };
+}
 } // namespace
+
+std::vector<uint8_t> mlir::xfmr::packQuantizedWeight(const GroupSource &groups,
+                                                     const WeightLayout &l) {
+  std::vector<uint8_t> out(size_t(l.bytes()), 0);
+  if (l.kind == WeightLayout::ColumnBlocks)
+    packQuantizedColumns(l, groups, out);
+  else
+    packQuantizedRows(l, groups, out);
+  return out;
+}
 
 std::vector<uint8_t> mlir::xfmr::packColumnMajorWeight(const float *w,
                                                        const WeightLayout &l) {
@@ -238,8 +295,10 @@ std::vector<uint8_t> mlir::xfmr::packColumnMajorWeight(const float *w,
         rowMajor[size_t(k * l.cols + n)] = w[n * l.rows + k];
     return packWeight(rowMajor, l);
   }
+  if (quantized(l))
+    return packQuantizedWeight(quantizingColumns(w, l), l);
   std::vector<uint8_t> out(size_t(l.bytes()), 0);
-  packColumnBlocks(
+  packFloatColumns(
       l, [&](int64_t n) { return w + n * l.rows; }, 1, out);
   return out;
 }
@@ -248,49 +307,38 @@ std::vector<uint8_t> mlir::xfmr::packWeight(const std::vector<float> &w,
                                       const WeightLayout &l) {
   std::vector<uint8_t> out(size_t(l.bytes()), 0);
   const QuantScheme &s = l.scheme;
-  const int64_t sb = l.scaleBytes();
   if (l.kind == WeightLayout::Dense) {
     std::memcpy(out.data(), w.data(), out.size());
     return out;
   }
   if (l.kind == WeightLayout::ColumnBlocks) {
-    packColumnBlocks(
+    if (quantized(l)) { // each column one stream: column-major first
+      std::vector<float> columns(size_t(l.rows * l.cols));
+      constexpr int64_t B = 32; // in blocks: a column read is a cache line per element
+      for (int64_t k0 = 0; k0 < l.rows; k0 += B)
+        for (int64_t n0 = 0; n0 < l.cols; n0 += B)
+          for (int64_t k = k0; k < std::min(l.rows, k0 + B); ++k)
+            for (int64_t n = n0; n < std::min(l.cols, n0 + B); ++n)
+              columns[size_t(n * l.rows + k)] = w[size_t(k * l.cols + n)];
+      return packQuantizedWeight(quantizingColumns(columns.data(), l), l);
+    }
+    packFloatColumns(
         l, [&](int64_t n) { return w.data() + n; }, l.cols, out);
     return out;
   }
   // Rows.
-  const int64_t V = l.rows, D = l.cols;
-  for (int64_t v = 0; v < V; ++v) {
-    uint8_t *row = out.data() + v * l.rowBytes();
-    const float *src = w.data() + v * D;
-    switch (s.format) {
-    case WeightFormat::F32:
-    case WeightFormat::BF16:
-      for (int64_t d = 0; d < D; ++d)
-        putElement(row + d * l.elementBytes(), src[d], s.format);
-      break;
-    case WeightFormat::Int8: {
-      auto q = ::xfmr::io::quantizeGroup(src, D, 1, s);
-      putScale(row, q.scale, s.f16Scales);
-      for (int64_t d = 0; d < D; ++d) // unsigned, ready for vpdpbusd
-        row[sb + d] = uint8_t(int(q.codes[size_t(d)]) + 128);
-      break;
-    }
-    case WeightFormat::Int4:
-      for (int64_t g = 0; g < D / s.group; ++g) {
-        uint8_t *grp = row + g * l.groupBytes();
-        auto q = ::xfmr::io::quantizeGroup(src + g * s.group, s.group, 1, s);
-        putScale(grp, q.scale, s.f16Scales);
-        if (s.zeroPoint)
-          putScale(grp + sb, q.min, s.f16Scales);
-        uint8_t *codes = grp + sb * (s.zeroPoint ? 2 : 1);
-        for (int64_t i = 0; i < s.group; ++i) {
-          uint8_t c = uint8_t(q.codes[size_t(i)]) & 0xF;
-          codes[i % (s.group / 2)] |= i < s.group / 2 ? c : uint8_t(c << 4);
-        }
-      }
-      break;
-    }
+  const int64_t D = l.cols;
+  if (quantized(l)) {
+    const int64_t G = s.group ? s.group : D;
+    return packQuantizedWeight(
+        [&](int64_t v, int64_t g, QuantGroup &q) {
+          q = ::xfmr::io::quantizeGroup(w.data() + v * D + g * G, G, 1, s);
+        },
+        l);
   }
+  for (int64_t v = 0; v < l.rows; ++v)
+    for (int64_t d = 0; d < D; ++d)
+      putElement(out.data() + v * l.rowBytes() + d * l.elementBytes(), w[size_t(v * D + d)],
+                 s.format);
   return out;
 }

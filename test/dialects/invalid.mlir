@@ -441,8 +441,8 @@ func.func @quant_scale(%w: tensor<8x8xi8, #xfmr.quant<bits = 8, group = 0, scale
 
 // -----
 
-// expected-error @+1 {{8-bit weights are per output channel (group = 0), got group = 32}}
-func.func @quant_int8_group(%w: tensor<64x8xi8, #xfmr.quant<bits = 8, group = 32, scale = f32>>) {
+// expected-error @+1 {{8-bit weights need group 0 (per output channel), 32, 64 or 128, got group = 48}}
+func.func @quant_int8_group(%w: tensor<96x8xi8, #xfmr.quant<bits = 8, group = 48, scale = f32>>) {
   return
 }
 

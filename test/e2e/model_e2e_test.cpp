@@ -6,6 +6,7 @@
 #include "compile_model.h"
 #include "reference_model.h"
 #include "xfmr/Lowering/CPUTarget.h"
+#include "xfmr/import/gguf.h"
 #include "xfmr/import/gpt2.h"
 #include "xfmr/import/llama.h"
 #include "xfmr/io/quantize.h"
@@ -50,6 +51,10 @@ struct Case {
   std::optional<io::LlamaConfig> llama = std::nullopt;
   io::RandomLlamaFormat llamaFormat = {};
   int64_t context = 0; // --context (0: the model's)
+  /// The Llama model exported as a GGUF file of this type (as llama.cpp's
+  /// converter and quantizer write it), compiled and interpreted from the
+  /// file alone: its Q8_0 / Q4_0 blocks are the weights' own types.
+  std::optional<io::GGMLType> gguf = std::nullopt;
 };
 
 void PrintTo(const Case &c, std::ostream *os) { *os << c.name; }
@@ -62,15 +67,23 @@ TEST_P(ModelEndToEnd, MatchesReferenceAndRecompute) {
   std::string modelDir = tmp.path + "/model", outDir = tmp.path + "/out", err;
   unsigned seed = c.seed ? c.seed : std::random_device{}();
   SCOPED_TRACE("weights seed " + std::to_string(seed));
-  if (c.llama)
+  if (c.llama) {
     ASSERT_TRUE(io::writeRandomLlama(modelDir, *c.llama, seed, &err, c.llamaFormat)) << err;
-  else
+    if (c.gguf) {
+      auto dir = io::ModelDir::open(modelDir, &err);
+      ASSERT_TRUE(dir) << err;
+      const std::string file = tmp.path + "/model.gguf";
+      ASSERT_TRUE(io::writeLlamaGGUF(llvm::cast<io::LlamaModel>(*dir), file, *c.gguf, &err))
+          << err;
+      modelDir = file;
+    }
+  } else
     ASSERT_TRUE(io::writeRandomGPT2(modelDir, c.config, seed, &err, c.format)) << err;
   CompileOptions opts;
   opts.maxTokens = 16; // the 16-token prompt fills one chunk exactly
   opts.dropLayers = c.dropLayers;
   opts.precision = c.precision;
-  opts.groupSize = c.scheme.group ? c.scheme.group : 32;
+  opts.groupSize = c.scheme.group;
   opts.scaleType = c.scheme.f16Scales ? "f16" : "f32";
   opts.zeroPoint = c.scheme.zeroPoint;
   opts.keep = c.keep;
@@ -311,6 +324,18 @@ Case llamaQuantized(const char *name, std::string precision, io::QuantScheme sch
   return k;
 }
 
+/// A GGUF file of `type`: weight-only kernels (`dot` false) meet the f32
+/// bound against the interpreter of the file's dequantized values; the
+/// dot-product kernels round activations too (the quantized bound).
+Case llamaGGUF(const char *name, io::GGMLType type, bool dot) {
+  Case k = llama(name, tinyLlama());
+  k.gguf = type;
+  k.allowVNNI = dot;
+  k.bound = dot ? 2e-2 : 1e-4;
+  k.seed = dot ? 1234 : 0;
+  return k;
+}
+
 io::LlamaConfig with(io::LlamaConfig c, const std::function<void(io::LlamaConfig &)> &edit) {
   edit(c);
   return c;
@@ -385,6 +410,15 @@ INSTANTIATE_TEST_SUITE_P(
         llamaQuantized("int4_g32", "int4", {WeightFormat::Int4, 32, true}, 1e-3, false),
         llamaQuantized("int4_g32_vnni", "int4", {WeightFormat::Int4, 32, true}, 2e-2, true),
         llamaQuantized("kv_f16", "f32", {}, 1e-3, true, "f16"),
-        llamaQuantized("kv_int8", "f32", {}, 1e-3, true, "int8")),
+        llamaQuantized("kv_int8", "f32", {}, 1e-3, true, "int8"),
+        // Weights as llama.cpp's blocks: int8 in groups of 32 (--group-size
+        // 32, as Q8_0 is) quantized here, then GGUF files read natively.
+        llamaQuantized("int8_g32", "int8", {WeightFormat::Int8, 32, true}, 1e-3, false),
+        llamaQuantized("int8_g32_vnni", "int8", {WeightFormat::Int8, 32, true}, 2e-2, true),
+        llamaGGUF("gguf_f16", io::GGMLType::F16, true),
+        llamaGGUF("gguf_q8_0", io::GGMLType::Q8_0, false),
+        llamaGGUF("gguf_q8_0_vnni", io::GGMLType::Q8_0, true),
+        llamaGGUF("gguf_q4_0", io::GGMLType::Q4_0, false),
+        llamaGGUF("gguf_q4_0_vnni", io::GGMLType::Q4_0, true)),
     [](const auto &info) { return std::string(info.param.name); });
 } // namespace

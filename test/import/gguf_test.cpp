@@ -491,6 +491,30 @@ TEST(GGUFLlama, SameTensorsAsTheHuggingFaceDirectory) {
                                              1.001 + 1e-30));
         }
         EXPECT_LE(worst, 1.0) << name << " " << ggmlTypeName(uint32_t(t));
+        // The blocks as the compiler packs them: the file's codes and
+        // scales, whose dequantization is toF32's, bit for bit, row by row
+        // in Hugging Face's order (q/k rows permuted back).
+        std::optional<QuantScheme> scheme = gg->checkpoint().storedScheme(*y);
+        ASSERT_TRUE(scheme) << name;
+        EXPECT_EQ(scheme->format,
+                  t == GGMLType::Q8_0 ? WeightFormat::Int8 : WeightFormat::Int4);
+        EXPECT_EQ(scheme->group, 32);
+        EXPECT_TRUE(scheme->f16Scales && !scheme->zeroPoint);
+        const int64_t cols = shape[1];
+        QuantGroup q;
+        size_t mismatches = 0;
+        for (int64_t r = 0; r < shape[0]; ++r)
+          for (int64_t g = 0; g < cols / 32; ++g) {
+            ASSERT_TRUE(gg->checkpoint().storedGroup(*y, r, g, q)) << name;
+            ASSERT_EQ(q.codes.size(), 32u);
+            for (int64_t i = 0; i < 32; ++i) {
+              float w = float(q.codes[size_t(i)]) * q.scale + q.min;
+              mismatches += w != v[size_t(r * cols + g * 32 + i)];
+            }
+          }
+        EXPECT_EQ(mismatches, 0u) << name << " " << ggmlTypeName(uint32_t(t));
+        EXPECT_FALSE(gg->checkpoint().storedGroup(*y, shape[0], 0, q)) << "row past the end";
+        EXPECT_FALSE(gg->checkpoint().storedGroup(*y, 0, cols / 32, q)) << "group past the end";
       }
     }
   }

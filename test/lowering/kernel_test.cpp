@@ -108,6 +108,11 @@ const Format kFormats[] = {
     {"int4_g64_zero_point_vnni",
      "i4, #xfmr.quant<bits = 4, group = 64, scale = f16, zero_point = true>",
      {WeightFormat::Int4, 64, true, true}, true},
+    // llama.cpp's Q8_0 blocks: int8 with one f16 scale per 32 k.
+    {"int8_g32", "i8, #xfmr.quant<bits = 8, group = 32, scale = f16>",
+     {WeightFormat::Int8, 32, true, false}},
+    {"int8_g32_vnni", "i8, #xfmr.quant<bits = 8, group = 32, scale = f16>",
+     {WeightFormat::Int8, 32, true, false}, true},
 };
 
 /// The activations as an AVX512-BF16 kernel sees them: rounded to bf16.

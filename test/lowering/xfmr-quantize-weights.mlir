@@ -1,5 +1,6 @@
 // RUN: xfmr-opt %s -split-input-file -xfmr-quantize-weights="precision=int8 scale-type=f32" | FileCheck %s --check-prefix=INT8
 // RUN: xfmr-opt %s -split-input-file -xfmr-quantize-weights="precision=int4 group-size=32 zero-point=true" | FileCheck %s --check-prefix=INT4
+// RUN: xfmr-opt %s -split-input-file -xfmr-quantize-weights="precision=int8 group-size=32" | FileCheck %s --check-prefix=INT8G
 // RUN: xfmr-opt %s -split-input-file -xfmr-quantize-weights="precision=bf16" | FileCheck %s --check-prefix=BF16
 // RUN: xfmr-opt %s -split-input-file -xfmr-quantize-weights="precision=int8 exclude=lm_head,c_proj" | FileCheck %s --check-prefix=EXCL
 // RUN: xfmr-opt %s -split-input-file -xfmr-quantize-weights="precision=int4" -verify-diagnostics -o /dev/null
@@ -21,6 +22,10 @@
 
 // INT4: xfmr.weight "wte" : tensor<64x32xi4, #xfmr.quant<bits = 4, group = 32, scale = f16, zero_point = true>>
 // INT4: xfmr.weight "h.0.attn.c_attn.weight" : tensor<32x32xi4, #xfmr.quant<bits = 4, group = 32, scale = f16, zero_point = true>>
+
+// int8 in groups of 32 reduction elements (llama.cpp's Q8_0 blocks).
+// INT8G: xfmr.weight "wte" : tensor<64x32xi8, #xfmr.quant<bits = 8, group = 32, scale = f16>>
+// INT8G: xfmr.weight "h.0.attn.c_attn.weight" : tensor<32x32xi8, #xfmr.quant<bits = 8, group = 32, scale = f16>>
 
 // BF16: xfmr.weight "wte" : tensor<64x32xbf16>
 // BF16: xfmr.weight "h.0.attn.c_attn.weight" : tensor<32x32xbf16>

@@ -112,7 +112,7 @@ struct ModelPasses {
       o.precision = scheme.format == io::WeightFormat::BF16   ? "bf16"
                     : scheme.format == io::WeightFormat::Int8 ? "int8"
                                                               : "int4";
-      o.groupSize = scheme.group ? scheme.group : 32;
+      o.groupSize = scheme.group;
       o.scaleType = scheme.f16Scales ? "f16" : "f32";
       o.zeroPoint = scheme.zeroPoint;
       o.exclude = keep;
@@ -159,7 +159,7 @@ struct ImportedModel {
       const io::Checkpoint::Tensor *t = ck.find(name);
       if (!t)
         return std::nullopt;
-      return reference::StoredTensor{t->shape, ck.toF32(*t)};
+      return reference::StoredTensor{t->shape, ck.toF32(*t), ck.storedScheme(*t)};
     };
   }
 

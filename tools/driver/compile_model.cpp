@@ -21,6 +21,7 @@
 #include <cmath>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <future>
 #include <thread>
 #include <cstdio>
@@ -44,12 +45,83 @@ struct PackedWeight {
   std::string error;
 };
 
+/// Packs `w` from the quantized groups its tensors hold, when they hold
+/// them in its scheme (GGUF's Q8_0 / Q4_0 blocks: the importer typed the
+/// weight with them). Returns false, with `p` untouched, when the view is
+/// to be quantized from f32 instead.
+bool packStoredGroups(const ::xfmr::io::Checkpoint &ckpt, const mlir::xfmr::WeightView &w,
+                      PackedWeight &p) {
+  const mlir::xfmr::WeightLayout &l = w.layout;
+  using ::xfmr::io::WeightFormat;
+  if (l.scheme.format != WeightFormat::Int8 && l.scheme.format != WeightFormat::Int4)
+    return false;
+  struct Part {
+    const ::xfmr::io::Checkpoint::Tensor *t;
+    int64_t first, count; // logical channels
+  };
+  std::vector<Part> parts;
+  int64_t at = 0, stored = 0;
+  for (const mlir::xfmr::WeightView::Part &part : w.parts) {
+    const ::xfmr::io::Checkpoint::Tensor *t = ckpt.find(part.name);
+    std::optional<::xfmr::io::QuantScheme> s = t ? ckpt.storedScheme(*t) : std::nullopt;
+    if (!s || !::xfmr::io::sameScheme(*s, l.scheme))
+      continue;
+    ++stored;
+    // Channels run along the stored rows: a linear's transposed parts side
+    // by side, or one table as stored.
+    bool columns = l.kind == mlir::xfmr::WeightLayout::ColumnBlocks && part.transposed;
+    bool rows = l.kind == mlir::xfmr::WeightLayout::Rows && !part.transposed &&
+                w.parts.size() == 1;
+    if (part.columnOffset == 0 && (columns || rows))
+      parts.push_back({t, at, rows ? l.rows : part.cols});
+    at += part.cols;
+  }
+  if (stored == 0)
+    return false;
+  if (parts.size() != w.parts.size()) {
+    // The importer types a weight with its file's scheme only where every
+    // part reads the blocks as stored.
+    p.error = "internal error: weight '" + w.name + "' has its file's quantized type but a "
+              "view across the file's blocks";
+    return true;
+  }
+  std::string failed;
+  p.bytes = mlir::xfmr::packQuantizedWeight(
+      [&](int64_t channel, int64_t g, ::xfmr::io::QuantGroup &q) {
+        for (const Part &pt : parts)
+          if (channel >= pt.first && channel < pt.first + pt.count) {
+            if (!failed.empty())
+              return;
+            const std::string where = " group " + std::to_string(g) + " of row " +
+                                      std::to_string(channel - pt.first);
+            if (!ckpt.storedGroup(*pt.t, channel - pt.first, g, q))
+              failed = "internal error: " + pt.t->path + ": weight '" + w.name + "' has no" +
+                       where;
+            else if (!std::isfinite(q.scale) || !std::isfinite(q.min))
+              failed = pt.t->path + ": a block of weight '" + w.name + "' (" + where.substr(1) +
+                       ") has a non-finite scale; refusing to compile a model that cannot "
+                       "compute";
+            return;
+          }
+      },
+      l);
+  p.error = failed;
+  return true;
+}
+
 /// Reads the views of `w` (one, or a concat's parts side by side) from
 /// their stored tensors and packs them. Weights that are not finite are
 /// refused: a NaN would make every logit NaN and the model generate token 0
 /// forever.
 PackedWeight packView(const ::xfmr::io::ModelDir &files, const mlir::xfmr::WeightView &w) {
   PackedWeight p;
+  if (packStoredGroups(files.checkpoint(), w, p)) {
+    if (p.error.empty() && int64_t(p.bytes.size()) != w.bytes)
+      p.error = "internal error: weight '" + w.name + "' packs to " +
+                std::to_string(p.bytes.size()) + " bytes, the manifest says " +
+                std::to_string(w.bytes);
+    return p;
+  }
   int64_t rows = w.shape.size() == 2 ? w.shape[0] : 1;
   int64_t cols = w.shape.back();
   // Transposed parts (Hugging Face's [out, in] linears) into column blocks:
@@ -185,6 +257,27 @@ bool writeWeights(const ::xfmr::io::ModelDir &files,
   if (!fpOk)
     *error = path + ": " + *error;
   return fpOk;
+}
+
+/// The storage formats of the weights, largest share first.
+std::string formatSummary(const mlir::xfmr::Manifest &m) {
+  std::map<std::string, int64_t> bytes;
+  for (const mlir::xfmr::WeightView &w : m.weights) {
+    mlir::xfmr::WeightLayout plain = w.layout; // the numbers, not the tiling
+    plain.kind = mlir::xfmr::WeightLayout::Dense;
+    plain.dot = plain.gated = false;
+    bytes[plain.describe()] += w.bytes;
+  }
+  std::vector<std::pair<int64_t, std::string>> order;
+  for (const auto &[name, n] : bytes)
+    order.push_back({-n, name});
+  std::sort(order.begin(), order.end());
+  std::string s;
+  for (const auto &[n, name] : order) {
+    int pct = m.weightBytes ? int(std::lround(-100.0 * double(n) / double(m.weightBytes))) : 0;
+    s += (s.empty() ? "" : ", ") + name + " " + std::to_string(pct) + "%";
+  }
+  return s;
 }
 
 /// The tokenizer files a model may carry, under the names the compiled
@@ -371,6 +464,7 @@ int ::xfmr::compileModel(const std::string &modelDir, const std::string &outDir,
   if (!writeWeights(*files, *manifest, tmp + "/weights.bin", &checksum, &fingerprint, error))
     return 2;
   lap(spent.weights);
+  spent.formats = formatSummary(*manifest);
   std::string manifestText = manifest->finish(checksum, fingerprint);
   mlir::xfmr::CPUPipelineOptions codegenOpts = popts;
   codegenOpts.manifestHash = ::xfmr::io::hash64(manifestText.data(), manifestText.size());

@@ -32,7 +32,7 @@ struct CompileOptions {
   std::vector<int64_t> dropLayers; // transformer blocks to remove
   int64_t dropLast = 0;            // remove this many blocks from the end
   std::string precision = "f32";   // f32, bf16, int8, int4
-  int64_t groupSize = 32;          // int4
+  int64_t groupSize = 0;           // 0: int4 32, int8 per channel
   std::string scaleType = "f16";   // int8/int4 scales: f16 or f32
   bool zeroPoint = false;          // int4
   std::vector<std::string> keep;   // consumers or name parts left in f32
@@ -87,6 +87,9 @@ struct TuneReport {
 /// MLIR lowering, LLVM optimization and object emission).
 struct CompileTimes {
   double prepare = 0, weights = 0, kernels = 0;
+  /// What the matrices were stored as, by bytes: "int8g32-f16s 98%, f32 2%"
+  /// (a GGUF file's blocks keep their own type whatever --precision says).
+  std::string formats;
 };
 
 /// Compiles MODEL_DIR into OUT (written to OUT.tmp, then renamed, so a

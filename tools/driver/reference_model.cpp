@@ -36,7 +36,7 @@ int ::xfmr::driver::openReference(const std::string &modelDir,
     const ::xfmr::io::Checkpoint::Tensor *t = ckpt.find(name);
     if (!t)
       return std::nullopt;
-    return ::xfmr::reference::StoredTensor{t->shape, ckpt.toF32(*t)};
+    return ::xfmr::reference::StoredTensor{t->shape, ckpt.toF32(*t), ckpt.storedScheme(*t)};
   };
   ::xfmr::reference::InterpreterOptions io;
   io.dotInputRounding = popts.vnni || popts.bf16Dot;

@@ -34,7 +34,8 @@ xfmr::CompileOptions xfmr::cli::takeCompileOptions(Args &args) {
       opts.precision != "int8" && opts.precision != "int4")
     die(kBadInput, "--precision must be f32, bf16, int8 or int4, got '" +
                        opts.precision + "'");
-  opts.groupSize = args.takeInt("--group-size", 32, 1, 1 << 20);
+  // 0: the format's default (int4: 32; int8: one scale per output channel).
+  opts.groupSize = args.takeInt("--group-size", 0, 1, 1 << 20);
   opts.scaleType = args.take("--scale-type", "f16");
   if (opts.scaleType != "f16" && opts.scaleType != "f32")
     die(kBadInput, "--scale-type must be f16 or f32, got '" + opts.scaleType + "'");
@@ -91,7 +92,7 @@ double xfmr::cli::takeDuration(Args &args, const std::string &name, double def) 
 
 int xfmr::cli::cmdCompile(int argc, char **argv) {
   const char *usage = "xfmr compile MODEL_DIR -o OUT [--max-tokens N] [--context N] "
-                      "[--precision f32|bf16|int8|int4] [--group-size 32] "
+                      "[--precision f32|bf16|int8|int4] [--group-size N] "
                       "[--scale-type f16|f32] [--zero-point] [--keep lm_head,...] "
                       "[--kv-precision f32|f16|int8] [--no-dot] [--bf16-dot] [--no-fuse] [--amx] [--attention-splits 1] "
                       "[--prefetch auto|off|default|BYTES] "
@@ -130,7 +131,7 @@ int xfmr::cli::cmdCompile(int argc, char **argv) {
                           .c_str()
                     : "");
   std::printf("compiled %s -> %s (%s) in %.2f s (model %.1f, weights %.1f, kernels %.1f)\n",
-              pos[0].c_str(), out.c_str(), opts.precision.c_str(), s, times.prepare,
+              pos[0].c_str(), out.c_str(), times.formats.c_str(), s, times.prepare,
               times.weights, times.kernels);
   return 0;
 }

@@ -145,9 +145,10 @@ LogicalResult QuantAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if (!scale.isF32() && !scale.isF16())
     return emitError() << "quant scales must be f32 or f16, got " << scale;
   if (bits == 8) {
-    if (group != 0)
-      return emitError() << "8-bit weights are per output channel (group = 0), "
-                            "got group = " << group;
+    // Per output channel, or per 32 reduction elements as llama.cpp's Q8_0.
+    if (group != 0 && group != 32 && group != 64 && group != 128)
+      return emitError() << "8-bit weights need group 0 (per output channel), 32, 64 or "
+                            "128, got group = " << group;
     if (zeroPoint)
       return emitError() << "8-bit weights are symmetric: no zero_point";
     return success();

@@ -83,7 +83,7 @@ void xfmr::io::fakeQuantize(std::vector<float> &w, int64_t rows, int64_t cols,
   int64_t channels = reductionIsRows ? cols : rows;
   int64_t length = reductionIsRows ? rows : cols;
   int64_t stride = reductionIsRows ? cols : 1;
-  int64_t group = s.format == WeightFormat::Int8 ? length : s.group;
+  int64_t group = s.group ? s.group : length;
   for (int64_t c = 0; c < channels; ++c)
     for (int64_t g0 = 0; g0 < length; g0 += group) {
       float *base = w.data() + (reductionIsRows ? g0 * cols + c : c * cols + g0);

@@ -66,6 +66,9 @@ def Xfmr_QuantAttr : AttrDef<Xfmr_Dialect, "Quant"> {
 
     * `bits = 8, group = 0`: symmetric, one scale per output channel:
       `w = q * scale[n]`, `q` in [-127, 127].
+    * `bits = 8, group = G` (32, 64 or 128): symmetric, one scale per `G`
+      consecutive reduction elements (`G = 32`, f16 scales: llama.cpp's
+      Q8_0 block), `q` in [-128, 127].
     * `bits = 4, group = G` (32, 64 or 128): one scale per `G` consecutive
       reduction elements of each output channel: `w = (q - zero) * scale`,
       `q` in [0, 15] with `zero_point`, else `q` in [-8, 7] and zero 0.
@@ -74,6 +77,7 @@ def Xfmr_QuantAttr : AttrDef<Xfmr_Dialect, "Quant"> {
 
     ```mlir
     tensor<768x3072xi8, #xfmr.quant<bits = 8, group = 0, scale = f32>>
+    tensor<768x3072xi8, #xfmr.quant<bits = 8, group = 32, scale = f16>>
     tensor<768x3072xi4, #xfmr.quant<bits = 4, group = 32, scale = f16, zero_point = true>>
     ```
   }];

@@ -9,8 +9,10 @@
 #define XFMR_IMPORT_CHECKPOINT_H
 
 #include "xfmr/import/safetensors.h"
+#include "xfmr/io/quantize.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -41,6 +43,22 @@ public:
   const Tensor *find(const std::string &name) const;
   /// The tensor as f32, row-major in its shape.
   virtual std::vector<float> toF32(const Tensor &t) const = 0;
+  /// The xfmr weight scheme a 2-D tensor is stored in, when its file holds
+  /// quantized blocks that are such a scheme as they are (GGUF's Q8_0: int8
+  /// in groups of 32 with f16 scales; Q4_0: int4 symmetric, groups of 32,
+  /// f16 scales). Groups run along the last dimension (a linear's input, a
+  /// table row). The compiler types such a weight with it and packs the
+  /// file's own codes and scales (storedGroup), never rounding them again;
+  /// toF32 gives their exact dequantized values.
+  virtual std::optional<QuantScheme> storedScheme(const Tensor &t) const {
+    return std::nullopt;
+  }
+  /// Group `g` of row `row` (in this checkpoint's row order, Hugging
+  /// Face's) of a tensor with a stored scheme: the file's codes (int4: 0..15
+  /// with min = -8 scale) and scale. False when there is no such group.
+  virtual bool storedGroup(const Tensor &t, int64_t row, int64_t g, QuantGroup &out) const {
+    return false;
+  }
   /// Data bytes of all files: what the tensors a config declares must fit in.
   virtual uint64_t dataBytes() const = 0;
   /// The fewest bytes a value of this source can take (F16: 2; GGUF's

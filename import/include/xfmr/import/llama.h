@@ -85,6 +85,8 @@ std::string llamaNameFromGGUF(const std::string &ggufName);
 /// row `row` of llama.cpp's permuted copy holds: its converter reorders
 /// each head's rows (two, half) -> (half, two) for its adjacent-pair rotary.
 int64_t hfRowOfGGUFRow(int64_t row, int64_t headDim);
+/// Its inverse: the GGUF row that holds Hugging Face row `row`.
+int64_t ggufRowOfHFRow(int64_t row, int64_t headDim);
 
 enum class GGMLType : uint32_t;
 

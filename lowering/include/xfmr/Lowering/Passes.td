@@ -57,8 +57,9 @@ def XfmrQuantizeWeightsPass : Pass<"xfmr-quantize-weights", "ModuleOp"> {
   let options = [
     Option<"precision", "precision", "std::string", /*default=*/"\"int8\"",
            "bf16, int8 or int4">,
-    Option<"groupSize", "group-size", "int64_t", /*default=*/"32",
-           "int4: reduction elements per scale (32, 64 or 128)">,
+    Option<"groupSize", "group-size", "int64_t", /*default=*/"0",
+           "reduction elements per scale (32, 64 or 128); 0: int4 32, int8 "
+           "one scale per output channel">,
     Option<"scaleType", "scale-type", "std::string", /*default=*/"\"f16\"",
            "type of the stored scales: f16 or f32">,
     Option<"zeroPoint", "zero-point", "bool", /*default=*/"false",

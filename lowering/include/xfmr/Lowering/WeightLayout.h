@@ -8,7 +8,8 @@
 //   ColumnBlocks  a [K, N] xfmr.linear weight, in blocks of tile_n columns,
 //                 each block contiguous so one thread streams it in order:
 //                   f32/bf16: [K][tn] elements
-//                   int8:     scales[tn], codes[K][tn]
+//                   int8:     scales[tn], codes[K][tn]; with groups of G
+//                             k (Q8_0): per group scales[tn], codes[G][tn]
 //                   int8 for VNNI: scales[tn], codes[K/4][tn][4], stored
 //                             as q + 128 (unsigned, four k per 32-bit lane)
 //                   int4 for VNNI: as int4, codes[G/4][tn/2][4]
@@ -21,7 +22,8 @@
 //   Rows          a [V, D] table (xfmr.lm_head, xfmr.embedding), one
 //                 self-contained row per vocabulary entry, 16-byte padded:
 //                   f32/bf16: [D] elements
-//                   int8:     scale, codes[D] stored as q + 128
+//                   int8:     scale, codes[D] stored as q + 128 (per
+//                             group of G: scale, codes[G])
 //                   int4:     per group of G: scale, (min), codes[G/2] with
 //                             byte j = elem j | elem j+G/2 << 4
 //
@@ -33,6 +35,7 @@
 #include "mlir/IR/Operation.h"
 #include "xfmr/io/quantize.h"
 
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -69,6 +72,18 @@ struct WeightLayout {
 /// The layout the kernel of `op` reads operand `index` in; Dense for
 /// anything that is not a matrix weight.
 WeightLayout layoutOf(Operation *op, unsigned index);
+
+/// The quantized groups of a weight, as its source holds them: group `g`
+/// of channel `c` into `out` (ColumnBlocks: output column c, reduction
+/// elements g G .. (g + 1) G, the whole K for one scale per channel; Rows:
+/// table row c, elements g G ..). A model source quantizes f32 here, or
+/// hands over the codes and scales a file already holds (GGUF's blocks),
+/// so they are packed without rounding them a second time.
+using GroupSource =
+    std::function<void(int64_t channel, int64_t group, ::xfmr::io::QuantGroup &out)>;
+
+/// Packs a quantized (int8 / int4) weight into `layout` from its groups.
+std::vector<uint8_t> packQuantizedWeight(const GroupSource &groups, const WeightLayout &layout);
 
 /// Packs a logical row-major f32 matrix into `layout` (quantizing it).
 std::vector<uint8_t> packWeight(const std::vector<float> &logical,

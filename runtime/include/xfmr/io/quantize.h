@@ -34,6 +34,12 @@ struct QuantGroup {
   float scale = 0, min = 0;
 };
 
+/// Whether two schemes store the same numbers the same way.
+inline bool sameScheme(const QuantScheme &a, const QuantScheme &b) {
+  return a.format == b.format && a.group == b.group && a.f16Scales == b.f16Scales &&
+         a.zeroPoint == b.zeroPoint;
+}
+
 /// Quantizes n values read at x[0], x[stride], ... (one group or channel).
 QuantGroup quantizeGroup(const float *x, int64_t n, int64_t stride,
                          const QuantScheme &scheme);
