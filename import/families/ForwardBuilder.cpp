@@ -75,6 +75,11 @@ void ForwardBuilder::typeStoredWeights() {
     if (!t)
       return;
     std::optional<::xfmr::io::QuantScheme> s = files_.checkpoint().storedScheme(*t);
+    // Blocks no scheme holds as they are: the nearest scheme, converted
+    // from their exact values at compile (which reports the added error).
+    if (!s)
+      if (auto c = files_.checkpoint().conversion(*t))
+        s = c->to;
     // Elsewhere (a view across the blocks) the weight stays f32, which
     // holds the dequantized values exactly.
     if (s && reducesAlongStoredRows(w))

@@ -217,6 +217,61 @@ std::string xfmr::io::llamaNameFromGGUF(const std::string &g) {
   return "";
 }
 
+namespace {
+/// llama.cpp's K-quant super-blocks of 256 values, dequantized as its
+/// dequantize_row_q4_K / dequantize_row_q6_K do (ggml-quants.c), in the same
+/// float operations, so the values are the file's bit for bit.
+///   Q4_K: f16 d, f16 dmin, 12 bytes of 6-bit scales and mins for 8 groups
+///         of 32, 128 bytes of nibbles: w = (d sc_j) q - (dmin m_j).
+///   Q6_K: 128 bytes of low nibbles, 64 of high bit pairs, 16 int8 scales
+///         (groups of 16), f16 d: w = (d sc_j) (q - 32).
+void dequantizeQ4K(const uint8_t *b, float *y) {
+  float d, dmin;
+  halfToFloat(b, &d, 1);
+  halfToFloat(b + 2, &dmin, 1);
+  const uint8_t *scales = b + 4, *q = b + 16;
+  auto scaleMin = [&](int j, uint8_t *sc, uint8_t *m) {
+    if (j < 4) {
+      *sc = scales[j] & 63;
+      *m = scales[j + 4] & 63;
+    } else {
+      *sc = uint8_t((scales[j + 4] & 0xF) | ((scales[j - 4] >> 6) << 4));
+      *m = uint8_t((scales[j + 4] >> 4) | ((scales[j] >> 6) << 4));
+    }
+  };
+  for (int j = 0, is = 0; j < 256; j += 64, is += 2, q += 32) {
+    uint8_t sc, m;
+    scaleMin(is, &sc, &m);
+    const float d1 = d * sc, m1 = dmin * m;
+    scaleMin(is + 1, &sc, &m);
+    const float d2 = d * sc, m2 = dmin * m;
+    for (int l = 0; l < 32; ++l)
+      *y++ = d1 * float(q[l] & 0xF) - m1;
+    for (int l = 0; l < 32; ++l)
+      *y++ = d2 * float(q[l] >> 4) - m2;
+  }
+}
+
+void dequantizeQ6K(const uint8_t *b, float *y) {
+  const uint8_t *ql = b, *qh = b + 128;
+  const int8_t *sc = reinterpret_cast<const int8_t *>(b + 192);
+  float d;
+  halfToFloat(b + 208, &d, 1);
+  for (int n = 0; n < 256; n += 128, y += 128, ql += 64, qh += 32, sc += 8)
+    for (int l = 0; l < 32; ++l) {
+      const int is = l / 16;
+      const int q1 = ((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+      const int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+      const int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+      const int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+      y[l] = d * float(sc[is]) * float(q1);
+      y[l + 32] = d * float(sc[is + 2]) * float(q2);
+      y[l + 64] = d * float(sc[is + 4]) * float(q3);
+      y[l + 96] = d * float(sc[is + 6]) * float(q4);
+    }
+}
+} // namespace
+
 int64_t xfmr::io::hfRowOfGGUFRow(int64_t row, int64_t headDim) {
   // llama.cpp's converter: rows (head, two, half) -> (head, half, two).
   const int64_t head = row / headDim, r = row % headDim;
@@ -247,12 +302,12 @@ public:
         continue; // not the family's (checkTensors finds what is missing)
       switch (GGMLType(t.type)) {
       case GGMLType::F32: case GGMLType::F16: case GGMLType::BF16:
-      case GGMLType::Q8_0: case GGMLType::Q4_0:
+      case GGMLType::Q8_0: case GGMLType::Q4_0: case GGMLType::Q4_K: case GGMLType::Q6_K:
         break;
       default:
         *error = f->path() + ": tensor " + xfmr::io::quoted(t.name) + " is " +
                  ggmlTypeName(t.type) +
-                 ", which xfmr does not read yet (F32, F16, BF16, Q8_0, Q4_0 are)";
+                 ", which xfmr does not read yet (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K are)";
         return nullptr;
       }
       bool qk = hf.find("self_attn.q_proj.") != std::string::npos ||
@@ -303,6 +358,14 @@ public:
         }
       }
       break;
+    case GGMLType::Q4_K:
+      for (size_t b = 0; b < n / 256; ++b, p += 144)
+        dequantizeQ4K(p, out.data() + b * 256);
+      break;
+    case GGMLType::Q6_K:
+      for (size_t b = 0; b < n / 256; ++b, p += 210)
+        dequantizeQ6K(p, out.data() + b * 256);
+      break;
     default:
       break; // refused at open
     }
@@ -325,6 +388,23 @@ public:
       return QuantScheme{WeightFormat::Int8, 32, true, false};
     case GGMLType::Q4_0:
       return QuantScheme{WeightFormat::Int4, 32, true, false};
+    default:
+      return std::nullopt;
+    }
+  }
+  std::optional<Conversion> conversion(const Tensor &t) const override {
+    const GGUFTensorInfo &info = *static_cast<const Source *>(t.source)->info;
+    if (info.ne.size() != 2)
+      return std::nullopt;
+    // No xfmr type holds these blocks yet: the nearest one that loses
+    // least (Q6_K's 6-bit codes in int8, Q4_K's scale-and-min groups of 32
+    // as int4 with a zero point), at 8.5 and 5 bits per weight against the
+    // file's 6.56 and 4.5.
+    switch (GGMLType(info.type)) {
+    case GGMLType::Q6_K:
+      return Conversion{"Q6_K", {WeightFormat::Int8, 32, true, false}};
+    case GGMLType::Q4_K:
+      return Conversion{"Q4_K", {WeightFormat::Int4, 32, true, true}};
     default:
       return std::nullopt;
     }

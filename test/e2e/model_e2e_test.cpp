@@ -55,6 +55,9 @@ struct Case {
   /// converter and quantizer write it), compiled and interpreted from the
   /// file alone: its Q8_0 / Q4_0 blocks are the weights' own types.
   std::optional<io::GGMLType> gguf = std::nullopt;
+  /// A model file to compile as it is (test/import/data), instead of a
+  /// random model.
+  std::string file = "";
 };
 
 void PrintTo(const Case &c, std::ostream *os) { *os << c.name; }
@@ -67,7 +70,9 @@ TEST_P(ModelEndToEnd, MatchesReferenceAndRecompute) {
   std::string modelDir = tmp.path + "/model", outDir = tmp.path + "/out", err;
   unsigned seed = c.seed ? c.seed : std::random_device{}();
   SCOPED_TRACE("weights seed " + std::to_string(seed));
-  if (c.llama) {
+  if (!c.file.empty()) {
+    modelDir = c.file;
+  } else if (c.llama) {
     ASSERT_TRUE(io::writeRandomLlama(modelDir, *c.llama, seed, &err, c.llamaFormat)) << err;
     if (c.gguf) {
       auto dir = io::ModelDir::open(modelDir, &err);
@@ -419,6 +424,16 @@ INSTANTIATE_TEST_SUITE_P(
         llamaGGUF("gguf_q8_0", io::GGMLType::Q8_0, false),
         llamaGGUF("gguf_q8_0_vnni", io::GGMLType::Q8_0, true),
         llamaGGUF("gguf_q4_0", io::GGMLType::Q4_0, false),
-        llamaGGUF("gguf_q4_0_vnni", io::GGMLType::Q4_0, true)),
+        llamaGGUF("gguf_q4_0_vnni", io::GGMLType::Q4_0, true),
+        // llama.cpp's own Q4_K_M file: its Q4_K and Q6_K matrices converted
+        // to int4 (zero point) and int8 groups of 32, which the interpreter
+        // runs too: weight-only kernels at the quantized bound.
+        [] {
+          Case k = llama("gguf_q4_k_m_from_llama_cpp", tinyLlama());
+          k.file = std::string(XFMR_IMPORT_DATA_DIR) + "/tiny-q4_k_m.gguf";
+          k.allowVNNI = false;
+          k.bound = 1e-3;
+          return k;
+        }()),
     [](const auto &info) { return std::string(info.param.name); });
 } // namespace

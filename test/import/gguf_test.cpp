@@ -10,6 +10,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
+#include <set>
 #include <cstdlib>
 #include <cstring>
 #include <unistd.h>
@@ -278,6 +280,48 @@ TEST(GGUF, ReadsTheFuzzSeeds) {
   EXPECT_EQ(v2->version(), 2u);
   EXPECT_TRUE(v2->tensors().empty());
 }
+// A file llama.cpp's own llama-quantize wrote (Q4_K_M of a random Llama,
+// data/README.md): every tensor dequantizes to what llama.cpp's ggml makes
+// of it, bit for bit (hashes recorded with ggml's to_float,
+// data/ggml_dequant_hashes.c), and the K-quant tensors, which no xfmr
+// scheme holds as they are, say what they convert to.
+TEST(GGUFLlama, KQuantsDequantizeAsGGMLDoes) {
+  const std::string dir = XFMR_IMPORT_DATA_DIR;
+  std::string error;
+  auto m = ModelDir::open(dir + "/tiny-q4_k_m.gguf", &error);
+  ASSERT_TRUE(m) << error;
+  std::ifstream expected(dir + "/tiny-q4_k_m.expected");
+  std::string name, type, hash;
+  std::set<std::string> types;
+  int checked = 0;
+  while (expected >> name >> type >> hash) {
+    const Checkpoint::Tensor *t = m->checkpoint().find(llamaNameFromGGUF(name));
+    ASSERT_TRUE(t) << name;
+    std::vector<float> v = m->checkpoint().toF32(*t);
+    uint64_t h = 1469598103934665603ull;
+    const auto *p = reinterpret_cast<const unsigned char *>(v.data());
+    for (size_t k = 0; k < v.size() * sizeof(float); ++k)
+      h = (h ^ p[k]) * 1099511628211ull;
+    char mine[17];
+    std::snprintf(mine, sizeof mine, "%016llx", static_cast<unsigned long long>(h));
+    EXPECT_EQ(mine, hash) << name << " (" << type << ")";
+    std::optional<Checkpoint::Conversion> c = m->checkpoint().conversion(*t);
+    if (type == "q4_K" || type == "q6_K") {
+      ASSERT_TRUE(c) << name;
+      EXPECT_EQ(c->to.format, type == "q4_K" ? WeightFormat::Int4 : WeightFormat::Int8);
+      EXPECT_EQ(c->to.group, 32);
+      EXPECT_EQ(c->to.zeroPoint, type == "q4_K");
+      EXPECT_FALSE(m->checkpoint().storedScheme(*t));
+    } else {
+      EXPECT_FALSE(c) << name;
+    }
+    types.insert(type);
+    ++checked;
+  }
+  EXPECT_GE(checked, 10);
+  EXPECT_TRUE(types.count("q4_K") && types.count("q6_K")) << "the file has both K-quants";
+}
+
 TEST(GGUFLlama, ConfigFromMetadata) {
   std::string error;
   auto f = GGUFFile::open(std::string(XFMR_GGUF_SEEDS_DIR) + "/small-llama.gguf", &error);
@@ -527,7 +571,7 @@ TEST(GGUFLlama, UnreadTypesAndArchitecturesAreRefused) {
   ASSERT_TRUE(mkdtemp(root));
   std::vector<uint8_t> bytes;
   std::string error, path = std::string(root) + "/k.gguf";
-  // A Q4_K matrix among the family's tensors.
+  // A Q5_K matrix (176 bytes per 256) among the family's tensors.
   KV kv;
   kv.emplace_back("general.architecture", GGUFValue::string("llama"));
   kv.emplace_back("llama.block_count", GGUFValue::unsignedInt(GGUFType::U32, 1));
@@ -538,11 +582,11 @@ TEST(GGUFLlama, UnreadTypesAndArchitecturesAreRefused) {
   GGUFTensorData t;
   t.name = "token_embd.weight";
   t.ne = {256, 8};
-  t.type = uint32_t(GGMLType::Q4_K);
-  t.bytes.resize(8 * 144);
+  t.type = uint32_t(GGMLType::Q5_K);
+  t.bytes.resize(8 * 176);
   ASSERT_TRUE(writeGGUF(path, kv, {t}, &error)) << error;
   EXPECT_FALSE(ModelDir::open(path, &error));
-  EXPECT_NE(error.find(path + ": tensor 'token_embd.weight' is Q4_K, which xfmr does not read yet"),
+  EXPECT_NE(error.find(path + ": tensor 'token_embd.weight' is Q5_K, which xfmr does not read yet"),
             std::string::npos)
       << error;
   kv[0].second = GGUFValue::string("falcon");

@@ -43,7 +43,26 @@ bool writeText(const std::string &path, const std::string &text) {
 struct PackedWeight {
   std::vector<uint8_t> bytes;
   std::string error;
+  /// Converted from a stored type no scheme holds (GGUF's Q4_K, Q6_K):
+  /// "Q4_K -> int4g32-f16s-zp", and the relative L2 error it added.
+  std::string conversion;
+  double conversionError = 0;
 };
+
+/// The relative L2 error the weight's scheme adds to `values` (the
+/// tensor's exact values, [rows, cols] row-major, reduction along each row
+/// when `alongRows`).
+double conversionError(const std::vector<float> &values, int64_t rows, int64_t cols,
+                       bool alongRows, const ::xfmr::io::QuantScheme &s) {
+  std::vector<float> q = values;
+  ::xfmr::io::fakeQuantize(q, rows, cols, !alongRows, s);
+  double num = 0, den = 0;
+  for (size_t i = 0; i < q.size(); ++i) {
+    num += (double(q[i]) - values[i]) * (double(q[i]) - values[i]);
+    den += double(values[i]) * values[i];
+  }
+  return den > 0 ? std::sqrt(num / den) : 0;
+}
 
 /// Packs `w` from the quantized groups its tensors hold, when they hold
 /// them in its scheme (GGUF's Q8_0 / Q4_0 blocks: the importer typed the
@@ -140,6 +159,13 @@ PackedWeight packView(const ::xfmr::io::ModelDir &files, const mlir::xfmr::Weigh
       p.error = files.checkpoint().describe() + ": tensor '" + part.name + "' is missing";
       return p;
     }
+    if (auto c = files.checkpoint().conversion(*t);
+        c && ::xfmr::io::sameScheme(c->to, w.layout.scheme)) {
+      mlir::xfmr::WeightLayout plain = w.layout;
+      plain.kind = mlir::xfmr::WeightLayout::Dense;
+      plain.dot = plain.gated = false;
+      p.conversion = c->from + " -> " + plain.describe();
+    }
     std::vector<float> src = files.checkpoint().toF32(*t);
     for (size_t i = 0; i < src.size(); ++i)
       if (!std::isfinite(src[i])) {
@@ -189,6 +215,13 @@ PackedWeight packView(const ::xfmr::io::ModelDir &files, const mlir::xfmr::Weigh
     p.error = "internal error: the parts of weight '" + w.name + "' do not fill it";
     return p;
   }
+  if (!p.conversion.empty()) {
+    // Column-major: each of the `cols` columns is one reduction run.
+    const bool reductionDownRows = w.layout.kind == mlir::xfmr::WeightLayout::ColumnBlocks;
+    p.conversionError =
+        columnMajor ? conversionError(out, cols, rows, true, w.layout.scheme)
+                    : conversionError(out, rows, cols, !reductionDownRows, w.layout.scheme);
+  }
   p.bytes = columnMajor ? mlir::xfmr::packColumnMajorWeight(out.data(), w.layout)
                         : mlir::xfmr::packWeight(out, w.layout);
   if (int64_t(p.bytes.size()) != w.bytes)
@@ -205,7 +238,10 @@ PackedWeight packView(const ::xfmr::io::ModelDir &files, const mlir::xfmr::Weigh
 /// weights are most of its compile time.
 bool writeWeights(const ::xfmr::io::ModelDir &files,
                   const mlir::xfmr::Manifest &manifest, const std::string &path,
-                  uint64_t *checksum, uint64_t *fingerprint, std::string *error) {
+                  uint64_t *checksum, uint64_t *fingerprint,
+                  std::vector<std::string> *conversions, std::string *error) {
+  // Per kind of conversion: tensors and the worst added error.
+  std::map<std::string, std::pair<int, double>> converted;
   ::xfmr::driver::SequentialWriter f;
   if (!f.open(path, error))
     return false;
@@ -230,6 +266,11 @@ bool writeWeights(const ::xfmr::io::ModelDir &files,
       ok = false;
       break;
     }
+    if (!p.conversion.empty()) {
+      auto &[count, worst] = converted[p.conversion];
+      ++count;
+      worst = std::max(worst, p.conversionError);
+    }
     const mlir::xfmr::WeightView &w = views[i];
     size_t gap = size_t(w.offset - at); // alignment padding
     for (size_t z = 0; z < gap; z += zeros.size())
@@ -242,6 +283,14 @@ bool writeWeights(const ::xfmr::io::ModelDir &files,
     pending.wait();
   if (!ok || !f.finish(error))
     return false;
+  for (const auto &[what, stats] : converted) {
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "%s (%d weights; no xfmr type holds these blocks as they are): relative L2 "
+                  "error added up to %.2g",
+                  what.c_str(), stats.first, stats.second);
+    conversions->push_back(line);
+  }
   if (at != manifest.weightBytes || f.written() != at) {
     *error = path + ": wrote " + std::to_string(f.written()) + " bytes, the manifest says " +
              std::to_string(manifest.weightBytes);
@@ -461,7 +510,8 @@ int ::xfmr::compileModel(const std::string &modelDir, const std::string &outDir,
   // manifest's hash, so the three files can be checked against each other.
   uint64_t checksum = 0, fingerprint = 0;
   lap(spent.kernels);
-  if (!writeWeights(*files, *manifest, tmp + "/weights.bin", &checksum, &fingerprint, error))
+  if (!writeWeights(*files, *manifest, tmp + "/weights.bin", &checksum, &fingerprint,
+                    &spent.conversions, error))
     return 2;
   lap(spent.weights);
   spent.formats = formatSummary(*manifest);

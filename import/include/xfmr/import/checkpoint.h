@@ -53,6 +53,15 @@ public:
   virtual std::optional<QuantScheme> storedScheme(const Tensor &t) const {
     return std::nullopt;
   }
+  /// A tensor whose blocks no xfmr scheme holds as they are (GGUF's Q4_K,
+  /// Q6_K): the scheme the compiler converts it to (from toF32's exact
+  /// values, so the conversion adds one rounding, which the compile
+  /// reports), and the stored type's name.
+  struct Conversion {
+    std::string from;
+    QuantScheme to;
+  };
+  virtual std::optional<Conversion> conversion(const Tensor &t) const { return std::nullopt; }
   /// Group `g` of row `row` (in this checkpoint's row order, Hugging
   /// Face's) of a tensor with a stored scheme: the file's codes (int4: 0..15
   /// with min = -8 scale) and scale. False when there is no such group.
