@@ -81,6 +81,12 @@ OwningOpRef<ModuleOp> mlir::xfmr::importLlama(MLIRContext *ctx,
     h = b.create<AddOp>(loc, down, h, ScheduleAttr());
   }
   Value xf = rmsNorm(h, "model.norm.weight");
-  Value head = c.tieEmbeddings ? table : f.weight("lm_head.weight", {V, E});
-  return f.finish(b.create<LMHeadOp>(loc, f.act(V), xf, head, ScheduleAttr()));
+  // An untied head is an nn.Linear [V, E] like the others: as a linear its
+  // weight streams in column blocks at the linears' bandwidth (the row
+  // kernel's per-row groups cost more than the bytes: README, "Llama at the
+  // DRAM roofline") and the final norm fuses into it. A tied head reads the
+  // embedding table's rows.
+  if (!c.tieEmbeddings)
+    return f.finish(linear(xf, "lm_head", E, V, false));
+  return f.finish(b.create<LMHeadOp>(loc, f.act(V), xf, table, ScheduleAttr()));
 }

@@ -77,11 +77,13 @@ struct PruneLayers : mlir::xfmr::impl::XfmrPruneLayersPassBase<PruneLayers> {
       }
       boundary.push_back(*r);
     }
-    LMHeadOp head;
-    fwd.walk([&](LMHeadOp h) { head = h; });
+    // The logits' producer (an LM head over the tied table, or an untied
+    // head's linear) reads the residual stream through the final norm.
     FailureOr<Value> last = failure();
-    if (head)
-      last = residualSource(head.getInput());
+    if (auto ret = dyn_cast<func::ReturnOp>(fwd.getBody().back().getTerminator());
+        ret && ret.getNumOperands() == 1 && ret.getOperand(0).getDefiningOp() &&
+        ret.getOperand(0).getDefiningOp()->getNumOperands() > 0)
+      last = residualSource(ret.getOperand(0).getDefiningOp()->getOperand(0));
     if (failed(last)) {
       fwd.emitError("cannot find the residual stream entering the LM head");
       return signalPassFailure();
