@@ -16,7 +16,8 @@
 #     taken for the expected failure; any such file at the end is a failure.
 #  3. runs each fuzz target for FUZZ_SECONDS (default 60) on a fresh copy of
 #     its seed corpus (test/fuzz/make_corpus.sh's real files and the
-#     committed test/fuzz/seeds/<target>/, and the inputs that once crashed
+#     committed test/fuzz/seeds/<target>/ (fuzz_gguf: also the llama.cpp-written
+#     files of test/import/data/), and the inputs that once crashed
 #     it, test/fuzz/crashes/<target>/), failing on any crash, leak,
 #     timeout (-timeout=20) or memory blow-up (-rss_limit_mb=2048).
 # Environment: FUZZ_SECONDS (0 skips step 3), SANITIZE_TESTS=0 skips step 2,
@@ -91,6 +92,8 @@ if [ "$FUZZ_SECONDS" -gt 0 ]; then
     for src in "$CORPUS.seeds/$target" test/fuzz/seeds/$target; do
       if compgen -G "$src/*" > /dev/null; then cp -f "$src"/* "$dir/"; fi
     done
+    # GGUF files llama.cpp itself wrote (test/import/data/README.md).
+    if [ $target = fuzz_gguf ]; then cp -f test/import/data/*.gguf "$dir/"; fi
     # Every input that once crashed a target: run first, as regressions.
     if [ -d test/fuzz/crashes/$target ]; then
       cp test/fuzz/crashes/$target/* "$dir/"

@@ -162,13 +162,13 @@ void putElement(uint8_t *p, float v, WeightFormat f) {
 } // namespace
 
 namespace {
-/// Writes one quantized group's codes, `code(i)` for element i of the
-/// group, where `at(i)` says (int8: one byte each; int4: a nibble, the
-/// high one for `high`).
-void putCodes(uint8_t *base, const QuantGroup &q, WeightFormat f, bool unsignedInt8,
+/// Writes `n` codes of a group, code i at byte `at(i)` of `base` (int8: the
+/// byte, offset by 128 for `unsignedInt8`; int4: the low or, for `high`,
+/// the high nibble).
+void putCodes(uint8_t *base, const int8_t *codes, int64_t n, WeightFormat f, bool unsignedInt8,
               llvm::function_ref<int64_t(int64_t)> at, bool high) {
-  for (int64_t i = 0; i < int64_t(q.codes.size()); ++i) {
-    int c = q.codes[size_t(i)];
+  for (int64_t i = 0; i < n; ++i) {
+    int c = codes[i];
     if (f == WeightFormat::Int8)
       base[at(i)] = uint8_t(unsignedInt8 ? c + 128 : c);
     else
@@ -176,7 +176,7 @@ void putCodes(uint8_t *base, const QuantGroup &q, WeightFormat f, bool unsignedI
   }
 }
 
-/// The scale (and min) of one group, and its codes.
+/// The scale of one group (and its min, `minStride` bytes after it).
 void putGroup(uint8_t *scales, int64_t minStride, const QuantGroup &q, const QuantScheme &s) {
   putScale(scales, q.scale, s.f16Scales);
   if (s.zeroPoint)
@@ -219,15 +219,16 @@ void packQuantizedColumns(const WeightLayout &l, const GroupSource &groups,
       const int64_t n = l.sourceColumn(b, j);
       for (int64_t g = 0; g < l.rows / G; ++g) {
         groups(n, g, q);
+        q.codes.resize(size_t(G)); // a short source packs zeros, never reads past
         uint8_t *grp = block + g * groupStride;
         putGroup(grp + j * sb, tn * sb, q, s);
         uint8_t *codes = grp + tn * sb * (s.zeroPoint ? 2 : 1);
         if (int8) // [G][tn] signed, or for VNNI [G/4][tn][4] unsigned
-          putCodes(codes, q, s.format, l.dot, [&](int64_t k) {
+          putCodes(codes, q.codes.data(), G, s.format, l.dot, [&](int64_t k) {
             return l.dot ? ((k / 4) * tn + j) * 4 + k % 4 : k * tn + j;
           }, false);
         else // [G][tn/2], or for VNNI [G/4][tn/2][4]: four k per lane
-          putCodes(codes, q, s.format, false, [&](int64_t k) {
+          putCodes(codes, q.codes.data(), G, s.format, false, [&](int64_t k) {
             return l.dot ? ((k / 4) * half + j % half) * 4 + k % 4 : k * half + j % half;
           }, j >= half);
       }
@@ -246,18 +247,16 @@ void packQuantizedRows(const WeightLayout &l, const GroupSource &groups,
     uint8_t *row = out.data() + v * l.rowBytes();
     for (int64_t g = 0; g < D / G; ++g) {
       groups(v, g, q);
+      q.codes.resize(size_t(G));
       uint8_t *grp = row + (s.group ? g * l.groupBytes() : 0);
       putGroup(grp, sb, q, s);
       uint8_t *codes = grp + sb * (s.zeroPoint ? 2 : 1);
       if (s.format == WeightFormat::Int8) // unsigned, ready for vpdpbusd
-        putCodes(codes, q, s.format, true, [](int64_t i) { return i; }, false);
+        putCodes(codes, q.codes.data(), G, s.format, true, [](int64_t i) { return i; }, false);
       else // byte i = element i | element i + G/2 << 4
-        for (int hi = 0; hi < 2; ++hi) {
-          QuantGroup halfGroup;
-          halfGroup.codes.assign(q.codes.begin() + hi * (G / 2),
-                                 q.codes.begin() + (hi + 1) * (G / 2));
-          putCodes(codes, halfGroup, s.format, false, [](int64_t i) { return i; }, hi);
-        }
+        for (int hi = 0; hi < 2; ++hi)
+          putCodes(codes, q.codes.data() + hi * (G / 2), G / 2, s.format, false,
+                   [](int64_t i) { return i; }, hi);
     }
   }
 }

@@ -11,12 +11,15 @@
 #include "xfmr/import/llama.h"
 #include "xfmr/io/quantize.h"
 #include "xfmr/runtime.h"
+#include "llvm/Support/FileSystem.h"
 
 #include <gtest/gtest.h>
 
 #include <cstring>
 
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <optional>
 #include <random>
 
@@ -436,4 +439,43 @@ INSTANTIATE_TEST_SUITE_P(
           return k;
         }()),
     [](const auto &info) { return std::string(info.param.name); });
+} // namespace
+
+namespace {
+// A GGUF block whose f16 scale is NaN would make every logit NaN: the
+// compile refuses it, naming the file, tensor and block, and writes nothing.
+TEST(GGUFBlocks, NonFiniteScaleIsRefused) {
+  test::TempDir tmp;
+  std::string dir = tmp.path + "/model", file = tmp.path + "/q8.gguf", out = tmp.path + "/out",
+              err;
+  ASSERT_TRUE(io::writeRandomLlama(dir, test::tinyLlama(), 3, &err)) << err;
+  auto m = io::ModelDir::open(dir, &err);
+  ASSERT_TRUE(m) << err;
+  ASSERT_TRUE(io::writeLlamaGGUF(llvm::cast<io::LlamaModel>(*m), file, io::GGMLType::Q8_0, &err))
+      << err;
+  // Find the o_proj tensor's first block in the file and make its scale NaN.
+  std::string bytes;
+  {
+    auto g = io::GGUFFile::open(file, &err);
+    ASSERT_TRUE(g) << err;
+    const io::GGUFTensorInfo *t = g->findTensor("blk.1.attn_output.weight");
+    ASSERT_TRUE(t);
+    std::ifstream in(file, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+    std::string first(reinterpret_cast<const char *>(g->data(*t)), 34);
+    size_t at = bytes.find(first);
+    ASSERT_NE(at, std::string::npos);
+    bytes[at] = char(0x00);
+    bytes[at + 1] = char(0x7E); // f16 NaN
+  }
+  std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes;
+  CompileOptions opts;
+  EXPECT_EQ(compileModel(file, out, opts, &err), 2);
+  EXPECT_NE(err.find(file + ": tensor 'model.layers.1.self_attn.o_proj.weight' has a non-finite "
+                            "scale in group 0 of row 0"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(err.find('\n'), std::string::npos) << err;
+  EXPECT_FALSE(llvm::sys::fs::exists(out));
+}
 } // namespace

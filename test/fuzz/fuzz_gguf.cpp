@@ -3,11 +3,16 @@
 // infos, alignment, data ranges); then every tensor of an accepted file is
 // looked up by name and its bytes are read end to end, and the invariants
 // the importers rely on are checked, and its tokenizer metadata is turned
-// into tokenizer files (or refused in one line). Seeds: seeds/fuzz_gguf/
+// into tokenizer files (or refused in one line); last the file is opened as
+// a Llama-family model (or refused in one line) and every tensor is
+// dequantized (F16 .. Q4_K, Q6_K) and its stored blocks read group by
+// group, as the compiler packs them. Seeds: seeds/fuzz_gguf/
 // (make_gguf_seeds.py: a small Llama with a llama.cpp-style tokenizer, and
-// a byte-level one).
+// a byte-level one) and test/import/data/*.gguf (written by llama.cpp's own
+// llama-quantize).
 #include "xfmr/import/gguf.h"
 #include "xfmr/import/gguf_tokenizer.h"
+#include "xfmr/import/llama.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -46,5 +51,36 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!xfmr::io::tokenizerFilesFromGGUF(*f, &files, &error) &&
       (error.empty() || error.find('\n') != std::string::npos))
     std::abort();
+  error.clear();
+  auto m = xfmr::io::LlamaModel::openGGUF(std::move(f), &error);
+  if (!m) {
+    if (error.empty() || error.find('\n') != std::string::npos)
+      std::abort();
+    return 0;
+  }
+  const auto &llama = static_cast<const xfmr::io::LlamaModel &>(*m);
+  const xfmr::io::Checkpoint &ckpt = m->checkpoint();
+  xfmr::io::QuantGroup q;
+  for (const auto &[name, shape] : xfmr::io::LlamaModel::expectedTensors(llama.config())) {
+    const xfmr::io::Checkpoint::Tensor *t = ckpt.find(name);
+    if (!t || t->shape != shape)
+      std::abort(); // the open checked every expected tensor
+    int64_t n = 1;
+    for (int64_t d : shape)
+      n *= d;
+    std::vector<float> v = ckpt.toF32(*t);
+    if (int64_t(v.size()) != n)
+      std::abort();
+    if (auto s = ckpt.storedScheme(*t)) {
+      const int64_t rows = shape[0], groups = shape[1] / s->group;
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t g = 0; g < groups; ++g)
+          if (!ckpt.storedGroup(*t, r, g, q) || int64_t(q.codes.size()) != s->group)
+            std::abort(); // every group of a stored tensor is there
+      if (ckpt.storedGroup(*t, rows, 0, q))
+        std::abort();
+    }
+    (void)ckpt.conversion(*t);
+  }
   return 0;
 }

@@ -39,6 +39,13 @@ bool writeText(const std::string &path, const std::string &text) {
   return bool(f);
 }
 
+/// A layout's numbers without its tiling ("int8g32-f16s").
+std::string formatName(mlir::xfmr::WeightLayout l) {
+  l.kind = mlir::xfmr::WeightLayout::Dense;
+  l.dot = l.gated = false;
+  return l.describe();
+}
+
 /// One weight view in the layout its kernel reads, or why it cannot be.
 struct PackedWeight {
   std::vector<uint8_t> bytes;
@@ -76,6 +83,7 @@ bool packStoredGroups(const ::xfmr::io::Checkpoint &ckpt, const mlir::xfmr::Weig
     return false;
   struct Part {
     const ::xfmr::io::Checkpoint::Tensor *t;
+    const std::string *name;
     int64_t first, count; // logical channels
   };
   std::vector<Part> parts;
@@ -92,7 +100,7 @@ bool packStoredGroups(const ::xfmr::io::Checkpoint &ckpt, const mlir::xfmr::Weig
     bool rows = l.kind == mlir::xfmr::WeightLayout::Rows && !part.transposed &&
                 w.parts.size() == 1;
     if (part.columnOffset == 0 && (columns || rows))
-      parts.push_back({t, at, rows ? l.rows : part.cols});
+      parts.push_back({t, &part.name, at, rows ? l.rows : part.cols});
     at += part.cols;
   }
   if (stored == 0)
@@ -111,15 +119,14 @@ bool packStoredGroups(const ::xfmr::io::Checkpoint &ckpt, const mlir::xfmr::Weig
           if (channel >= pt.first && channel < pt.first + pt.count) {
             if (!failed.empty())
               return;
-            const std::string where = " group " + std::to_string(g) + " of row " +
+            const std::string where = "group " + std::to_string(g) + " of row " +
                                       std::to_string(channel - pt.first);
             if (!ckpt.storedGroup(*pt.t, channel - pt.first, g, q))
-              failed = "internal error: " + pt.t->path + ": weight '" + w.name + "' has no" +
+              failed = "internal error: " + pt.t->path + ": tensor '" + *pt.name + "' has no " +
                        where;
             else if (!std::isfinite(q.scale) || !std::isfinite(q.min))
-              failed = pt.t->path + ": a block of weight '" + w.name + "' (" + where.substr(1) +
-                       ") has a non-finite scale; refusing to compile a model that cannot "
-                       "compute";
+              failed = pt.t->path + ": tensor '" + *pt.name + "' has a non-finite scale in " +
+                       where + "; refusing to compile a model that cannot compute";
             return;
           }
       },
@@ -161,10 +168,7 @@ PackedWeight packView(const ::xfmr::io::ModelDir &files, const mlir::xfmr::Weigh
     }
     if (auto c = files.checkpoint().conversion(*t);
         c && ::xfmr::io::sameScheme(c->to, w.layout.scheme)) {
-      mlir::xfmr::WeightLayout plain = w.layout;
-      plain.kind = mlir::xfmr::WeightLayout::Dense;
-      plain.dot = plain.gated = false;
-      p.conversion = c->from + " -> " + plain.describe();
+      p.conversion = c->from + " -> " + formatName(w.layout);
     }
     std::vector<float> src = files.checkpoint().toF32(*t);
     for (size_t i = 0; i < src.size(); ++i)
@@ -311,12 +315,8 @@ bool writeWeights(const ::xfmr::io::ModelDir &files,
 /// The storage formats of the weights, largest share first.
 std::string formatSummary(const mlir::xfmr::Manifest &m) {
   std::map<std::string, int64_t> bytes;
-  for (const mlir::xfmr::WeightView &w : m.weights) {
-    mlir::xfmr::WeightLayout plain = w.layout; // the numbers, not the tiling
-    plain.kind = mlir::xfmr::WeightLayout::Dense;
-    plain.dot = plain.gated = false;
-    bytes[plain.describe()] += w.bytes;
-  }
+  for (const mlir::xfmr::WeightView &w : m.weights)
+    bytes[formatName(w.layout)] += w.bytes;
   std::vector<std::pair<int64_t, std::string>> order;
   for (const auto &[name, n] : bytes)
     order.push_back({-n, name});
