@@ -13,10 +13,10 @@ DIR=$(cd "$DIR" && pwd)
 if [ ! -x "$DIR/build/bin/llama-bench" ]; then
   (cd "$DIR" && npm pack --silent "node-llama-cpp@$VERSION" >/dev/null &&
      mkdir -p pkg && tar xzf "node-llama-cpp-$VERSION.tgz" -C pkg)
-  rm -rf "$DIR/src" && git clone -q "$DIR/pkg/package/llama/gitRelease.bundle" "$DIR/src"
+  rm -rf "$DIR/src" && git -c advice.detachedHead=false clone -q "$DIR/pkg/package/llama/gitRelease.bundle" "$DIR/src"
   cmake -S "$DIR/src" -B "$DIR/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON \
     -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
-    -DLLAMA_BUILD_SERVER=OFF >/dev/null
+    -DLLAMA_BUILD_SERVER=OFF >/dev/null 2>&1
   cmake --build "$DIR/build" --target llama-bench llama-quantize -j2 >/dev/null
 fi
 echo "$DIR/build/bin"
