@@ -479,3 +479,60 @@ TEST(GGUFBlocks, NonFiniteScaleIsRefused) {
   EXPECT_FALSE(llvm::sys::fs::exists(out));
 }
 } // namespace
+
+namespace {
+// A file whose q and k are Q4_0 but whose v is F16, compiled at int4 g32:
+// v quantizes to the same type, so q, k and v still fuse into one linear,
+// which packs q and k from the file's blocks and v from its floats; the
+// logits agree with the interpreter (which does the same per part).
+TEST(GGUFBlocks, StoredAndQuantizedPartsInOneLinear) {
+  test::TempDir tmp;
+  std::string dir = tmp.path + "/model", err;
+  ASSERT_TRUE(io::writeRandomLlama(dir, test::tinyLlama(), 4, &err)) << err;
+  auto m = io::ModelDir::open(dir, &err);
+  ASSERT_TRUE(m) << err;
+  const auto &llama = llvm::cast<io::LlamaModel>(*m);
+  const std::string q4 = tmp.path + "/q4.gguf", f16 = tmp.path + "/f16.gguf",
+                    mixed = tmp.path + "/mixed.gguf";
+  ASSERT_TRUE(io::writeLlamaGGUF(llama, q4, io::GGMLType::Q4_0, &err)) << err;
+  ASSERT_TRUE(io::writeLlamaGGUF(llama, f16, io::GGMLType::F16, &err)) << err;
+  {
+    auto a = io::GGUFFile::open(q4, &err), b = io::GGUFFile::open(f16, &err);
+    ASSERT_TRUE(a && b) << err;
+    std::vector<io::GGUFTensorData> tensors;
+    for (const io::GGUFTensorInfo &t : a->tensors()) {
+      const bool v = t.name.find("attn_v.weight") != std::string::npos;
+      const io::GGUFTensorInfo &src = v ? *b->findTensor(t.name) : t;
+      const uint8_t *p = (v ? *b : *a).data(src);
+      tensors.push_back({t.name, t.ne, src.type, std::vector<uint8_t>(p, p + src.bytes)});
+    }
+    ASSERT_TRUE(io::writeGGUF(mixed, a->metadata(), tensors, &err)) << err;
+  }
+  CompileOptions opts;
+  opts.maxTokens = 16;
+  opts.precision = "int4";
+  opts.noDot = true;
+  const std::string out = tmp.path + "/out";
+  ASSERT_EQ(compileModel(mixed, out, opts, &err), 0) << err;
+  std::ifstream manifest(out + "/manifest.txt");
+  std::string text((std::istreambuf_iterator<char>(manifest)), {});
+  EXPECT_NE(text.find("q_proj.weight+model.layers.0.self_attn.k_proj.weight+model.layers.0."
+                      "self_attn.v_proj.weight int4g32"),
+            std::string::npos)
+      << "q, k and v were not one int4 linear";
+  driver::ReferenceModel reference;
+  ASSERT_EQ(driver::openReference(mixed, opts, 0, reference, &err), 0) << err;
+  xfmr_model *model = xfmr_model_open(out.c_str(), 2);
+  ASSERT_TRUE(model) << xfmr_last_error();
+  xfmr_session *s = xfmr_session_create(model, 0);
+  const int vocab = xfmr_model_vocab_size(model);
+  std::vector<int32_t> tokens = {1, 5, 9, 2, 7, 3, 11, 4};
+  ASSERT_EQ(xfmr_prefill(s, tokens.data(), int(tokens.size()), 1), 0) << xfmr_last_error();
+  const float *logits = xfmr_logits(s, nullptr);
+  auto ref = reference.interpreter->forward(tokens);
+  for (size_t t = 0; t < tokens.size(); ++t)
+    EXPECT_LT(relativeL2(logits + t * size_t(vocab), ref[t]), 1e-4) << "position " << t;
+  xfmr_session_free(s);
+  xfmr_model_close(model);
+}
+} // namespace

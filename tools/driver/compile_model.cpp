@@ -71,10 +71,25 @@ double conversionError(const std::vector<float> &values, int64_t rows, int64_t c
   return den > 0 ? std::sqrt(num / den) : 0;
 }
 
+/// Why `src`, tensor `name` of `t`, cannot be compiled (a NaN would make
+/// every logit NaN and the model generate token 0 forever), or "".
+std::string nonFinite(const ::xfmr::io::Checkpoint::Tensor &t, const std::string &name,
+                      const std::vector<float> &src) {
+  for (size_t i = 0; i < src.size(); ++i)
+    if (!std::isfinite(src[i]))
+      return t.path + ": tensor '" + name + "' holds " +
+             (std::isnan(src[i]) ? "NaN" : "an infinity") + " at element " +
+             std::to_string(i) + "; refusing to compile a model that cannot compute";
+  return "";
+}
+
 /// Packs `w` from the quantized groups its tensors hold, when they hold
 /// them in its scheme (GGUF's Q8_0 / Q4_0 blocks: the importer typed the
-/// weight with them). Returns false, with `p` untouched, when the view is
-/// to be quantized from f32 instead.
+/// weight with them). A concatenation may also hold parts of the same type
+/// quantized from floats (a file's F16 v_proj beside its Q4_0 q and k under
+/// --precision int4): their groups are quantized here, the stored ones kept
+/// as they are. Returns false, with `p` untouched, when no part is stored
+/// (the view is quantized from f32 as a whole).
 bool packStoredGroups(const ::xfmr::io::Checkpoint &ckpt, const mlir::xfmr::WeightView &w,
                       PackedWeight &p) {
   const mlir::xfmr::WeightLayout &l = w.layout;
@@ -85,26 +100,33 @@ bool packStoredGroups(const ::xfmr::io::Checkpoint &ckpt, const mlir::xfmr::Weig
     const ::xfmr::io::Checkpoint::Tensor *t;
     const std::string *name;
     int64_t first, count; // logical channels
+    std::vector<float> values; // not stored: the tensor, [count, K], quantized here
   };
   std::vector<Part> parts;
   int64_t at = 0, stored = 0;
   for (const mlir::xfmr::WeightView::Part &part : w.parts) {
     const ::xfmr::io::Checkpoint::Tensor *t = ckpt.find(part.name);
     std::optional<::xfmr::io::QuantScheme> s = t ? ckpt.storedScheme(*t) : std::nullopt;
-    if (!s || !::xfmr::io::sameScheme(*s, l.scheme))
-      continue;
-    ++stored;
+    const bool isStored = s && ::xfmr::io::sameScheme(*s, l.scheme);
+    stored += isStored;
     // Channels run along the stored rows: a linear's transposed parts side
     // by side, or one table as stored.
     bool columns = l.kind == mlir::xfmr::WeightLayout::ColumnBlocks && part.transposed;
     bool rows = l.kind == mlir::xfmr::WeightLayout::Rows && !part.transposed &&
                 w.parts.size() == 1;
-    if (part.columnOffset == 0 && (columns || rows))
-      parts.push_back({t, &part.name, at, rows ? l.rows : part.cols});
+    if (t && part.columnOffset == 0 && (columns || rows))
+      parts.push_back({t, &part.name, at, rows ? l.rows : part.cols, {}});
     at += part.cols;
   }
   if (stored == 0)
     return false;
+  for (Part &pt : parts)
+    if (!ckpt.storedScheme(*pt.t) || !::xfmr::io::sameScheme(*ckpt.storedScheme(*pt.t), l.scheme)) {
+      pt.values = ckpt.toF32(*pt.t);
+      p.error = nonFinite(*pt.t, *pt.name, pt.values);
+      if (!p.error.empty())
+        return true;
+    }
   if (parts.size() != w.parts.size()) {
     // The importer types a weight with its file's scheme only where every
     // part reads the blocks as stored.
@@ -119,6 +141,12 @@ bool packStoredGroups(const ::xfmr::io::Checkpoint &ckpt, const mlir::xfmr::Weig
           if (channel >= pt.first && channel < pt.first + pt.count) {
             if (!failed.empty())
               return;
+            const int64_t G = l.scheme.group ? l.scheme.group : l.rows;
+            if (!pt.values.empty()) {
+              q = ::xfmr::io::quantizeGroup(
+                  pt.values.data() + (channel - pt.first) * l.rows + g * G, G, 1, l.scheme);
+              return;
+            }
             const std::string where = "group " + std::to_string(g) + " of row " +
                                       std::to_string(channel - pt.first);
             if (!ckpt.storedGroup(*pt.t, channel - pt.first, g, q))
@@ -171,13 +199,9 @@ PackedWeight packView(const ::xfmr::io::ModelDir &files, const mlir::xfmr::Weigh
       p.conversion = c->from + " -> " + formatName(w.layout);
     }
     std::vector<float> src = files.checkpoint().toF32(*t);
-    for (size_t i = 0; i < src.size(); ++i)
-      if (!std::isfinite(src[i])) {
-        p.error = t->path + ": tensor '" + part.name + "' holds " +
-                  (std::isnan(src[i]) ? "NaN" : "an infinity") + " at element " +
-                  std::to_string(i) + "; refusing to compile a model that cannot compute";
-        return p;
-      }
+    p.error = nonFinite(*t, part.name, src);
+    if (!p.error.empty())
+      return p;
     const int64_t srcCols = t->shape.empty() ? 1 : t->shape.back();
     const int64_t pc = part.cols;
     if (at + pc > cols) {
