@@ -9,7 +9,9 @@
 // back into the Hugging Face order undoes that.
 //
 //===----------------------------------------------------------------------===//
+#include "xfmr/import/ggml_blocks.h"
 #include "xfmr/import/gguf.h"
+#include "xfmr/import/gguf_checkpoint.h"
 #include "xfmr/import/gguf_tokenizer.h"
 #include "xfmr/io/files.h"
 #include "xfmr/import/llama.h"
@@ -18,7 +20,6 @@
 #include <cmath>
 #include <cstring>
 #include <algorithm>
-#include <deque>
 #include <map>
 #include <unistd.h>
 
@@ -217,231 +218,6 @@ std::string xfmr::io::llamaNameFromGGUF(const std::string &g) {
   return "";
 }
 
-namespace {
-/// llama.cpp's K-quant super-blocks of 256 values, dequantized as its
-/// dequantize_row_q4_K / dequantize_row_q6_K do (ggml-quants.c), in the same
-/// float operations, so the values are the file's bit for bit.
-///   Q4_K: f16 d, f16 dmin, 12 bytes of 6-bit scales and mins for 8 groups
-///         of 32, 128 bytes of nibbles: w = (d sc_j) q - (dmin m_j).
-///   Q6_K: 128 bytes of low nibbles, 64 of high bit pairs, 16 int8 scales
-///         (groups of 16), f16 d: w = (d sc_j) (q - 32).
-void dequantizeQ4K(const uint8_t *b, float *y) {
-  float d, dmin;
-  halfToFloat(b, &d, 1);
-  halfToFloat(b + 2, &dmin, 1);
-  const uint8_t *scales = b + 4, *q = b + 16;
-  auto scaleMin = [&](int j, uint8_t *sc, uint8_t *m) {
-    if (j < 4) {
-      *sc = scales[j] & 63;
-      *m = scales[j + 4] & 63;
-    } else {
-      *sc = uint8_t((scales[j + 4] & 0xF) | ((scales[j - 4] >> 6) << 4));
-      *m = uint8_t((scales[j + 4] >> 4) | ((scales[j] >> 6) << 4));
-    }
-  };
-  for (int j = 0, is = 0; j < 256; j += 64, is += 2, q += 32) {
-    uint8_t sc, m;
-    scaleMin(is, &sc, &m);
-    const float d1 = d * sc, m1 = dmin * m;
-    scaleMin(is + 1, &sc, &m);
-    const float d2 = d * sc, m2 = dmin * m;
-    for (int l = 0; l < 32; ++l)
-      *y++ = d1 * float(q[l] & 0xF) - m1;
-    for (int l = 0; l < 32; ++l)
-      *y++ = d2 * float(q[l] >> 4) - m2;
-  }
-}
-
-void dequantizeQ6K(const uint8_t *b, float *y) {
-  const uint8_t *ql = b, *qh = b + 128;
-  const int8_t *sc = reinterpret_cast<const int8_t *>(b + 192);
-  float d;
-  halfToFloat(b + 208, &d, 1);
-  for (int n = 0; n < 256; n += 128, y += 128, ql += 64, qh += 32, sc += 8)
-    for (int l = 0; l < 32; ++l) {
-      const int is = l / 16;
-      const int q1 = ((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
-      const int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
-      const int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
-      const int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
-      y[l] = d * float(sc[is]) * float(q1);
-      y[l + 32] = d * float(sc[is + 2]) * float(q2);
-      y[l + 64] = d * float(sc[is + 4]) * float(q3);
-      y[l + 96] = d * float(sc[is + 6]) * float(q4);
-    }
-}
-} // namespace
-
-int64_t xfmr::io::hfRowOfGGUFRow(int64_t row, int64_t headDim) {
-  // llama.cpp's converter: rows (head, two, half) -> (head, half, two).
-  const int64_t head = row / headDim, r = row % headDim;
-  return head * headDim + (r % 2) * (headDim / 2) + r / 2;
-}
-
-namespace {
-/// A llama/qwen2 GGUF file's tensors under their Hugging Face names and
-/// shapes. Float tensors are widened; Q8_0 and Q4_0 blocks are expanded to
-/// their exact values (d x q: an f16 scale times a small integer is exact in
-/// f32). q_proj/k_proj rows (architecture llama) are put back in Hugging
-/// Face's order.
-class LlamaGGUFCheckpoint : public Checkpoint {
-public:
-  struct Source {
-    const GGUFTensorInfo *info;
-    int64_t permuteHeadDim; // 0: rows as stored
-  };
-  static std::unique_ptr<Checkpoint> open(std::unique_ptr<GGUFFile> f, const LlamaConfig &c,
-                                          std::string *error) {
-    std::unique_ptr<LlamaGGUFCheckpoint> k(new LlamaGGUFCheckpoint());
-    k->describe_ = f->path();
-    k->fileCount_ = 1;
-    const bool permuted = c.modelType == "llama";
-    for (const GGUFTensorInfo &t : f->tensors()) {
-      std::string hf = llamaNameFromGGUF(t.name);
-      if (hf.empty())
-        continue; // not the family's (checkTensors finds what is missing)
-      switch (GGMLType(t.type)) {
-      case GGMLType::F32: case GGMLType::F16: case GGMLType::BF16:
-      case GGMLType::Q8_0: case GGMLType::Q4_0: case GGMLType::Q4_K: case GGMLType::Q6_K:
-        break;
-      default:
-        *error = f->path() + ": tensor " + xfmr::io::quoted(t.name) + " is " +
-                 ggmlTypeName(t.type) +
-                 ", which xfmr does not read yet (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K are)";
-        return nullptr;
-      }
-      bool qk = hf.find("self_attn.q_proj.") != std::string::npos ||
-                hf.find("self_attn.k_proj.") != std::string::npos;
-      k->sources_.push_back({&t, permuted && qk ? c.headDim : 0});
-      // ne = {in, out}: the Hugging Face shape is its reverse.
-      std::vector<int64_t> shape(t.ne.rbegin(), t.ne.rend());
-      k->tensors_.emplace(hf, Tensor{shape, f->path(), &k->sources_.back()});
-    }
-    k->file_ = std::move(f);
-    return k;
-  }
-
-  std::vector<float> toF32(const Tensor &t) const override {
-    const Source &s = *static_cast<const Source *>(t.source);
-    const GGUFTensorInfo &info = *s.info;
-    const uint8_t *p = file_->data(info);
-    const size_t n = size_t(info.elements());
-    std::vector<float> out(n);
-    auto halfAt = [](const uint8_t *q) {
-      float d;
-      halfToFloat(q, &d, 1);
-      return d;
-    };
-    switch (GGMLType(info.type)) {
-    case GGMLType::F32:
-      std::memcpy(out.data(), p, n * 4);
-      break;
-    case GGMLType::F16:
-      halfToFloat(p, out.data(), n);
-      break;
-    case GGMLType::BF16:
-      bf16ToFloat(p, out.data(), n);
-      break;
-    case GGMLType::Q8_0: // {f16 d, i8 q[32]}: d q
-      for (size_t b = 0; b < n / 32; ++b, p += 34) {
-        float d = halfAt(p);
-        for (int i = 0; i < 32; ++i)
-          out[b * 32 + size_t(i)] = d * float(int8_t(p[2 + i]));
-      }
-      break;
-    case GGMLType::Q4_0: // {f16 d, u8 q[16]}: low nibbles 0..15, high 16..31, d (q - 8)
-      for (size_t b = 0; b < n / 32; ++b, p += 18) {
-        float d = halfAt(p);
-        for (int i = 0; i < 16; ++i) {
-          out[b * 32 + size_t(i)] = d * float(int(p[2 + i] & 15) - 8);
-          out[b * 32 + 16 + size_t(i)] = d * float(int(p[2 + i] >> 4) - 8);
-        }
-      }
-      break;
-    case GGMLType::Q4_K:
-      for (size_t b = 0; b < n / 256; ++b, p += 144)
-        dequantizeQ4K(p, out.data() + b * 256);
-      break;
-    case GGMLType::Q6_K:
-      for (size_t b = 0; b < n / 256; ++b, p += 210)
-        dequantizeQ6K(p, out.data() + b * 256);
-      break;
-    default:
-      break; // refused at open
-    }
-    if (s.permuteHeadDim == 0)
-      return out;
-    const int64_t rows = info.ne.size() == 2 ? info.ne[1] : info.ne[0];
-    const size_t cols = n / size_t(rows);
-    std::vector<float> hf(n);
-    for (int64_t r = 0; r < rows; ++r)
-      std::memcpy(hf.data() + size_t(hfRowOfGGUFRow(r, s.permuteHeadDim)) * cols,
-                  out.data() + size_t(r) * cols, cols * 4);
-    return hf;
-  }
-  std::optional<QuantScheme> storedScheme(const Tensor &t) const override {
-    const GGUFTensorInfo &info = *static_cast<const Source *>(t.source)->info;
-    if (info.ne.size() != 2)
-      return std::nullopt;
-    switch (GGMLType(info.type)) {
-    case GGMLType::Q8_0:
-      return QuantScheme{WeightFormat::Int8, 32, true, false};
-    case GGMLType::Q4_0:
-      return QuantScheme{WeightFormat::Int4, 32, true, false};
-    default:
-      return std::nullopt;
-    }
-  }
-  std::optional<Conversion> conversion(const Tensor &t) const override {
-    const GGUFTensorInfo &info = *static_cast<const Source *>(t.source)->info;
-    if (info.ne.size() != 2)
-      return std::nullopt;
-    // No xfmr type holds these blocks yet: the nearest one that loses
-    // least (Q6_K's 6-bit codes in int8, Q4_K's scale-and-min groups of 32
-    // as int4 with a zero point), at 8.5 and 5 bits per weight against the
-    // file's 6.56 and 4.5.
-    switch (GGMLType(info.type)) {
-    case GGMLType::Q6_K:
-      return Conversion{"Q6_K", {WeightFormat::Int8, 32, true, false}};
-    case GGMLType::Q4_K:
-      return Conversion{"Q4_K", {WeightFormat::Int4, 32, true, true}};
-    default:
-      return std::nullopt;
-    }
-  }
-  bool storedGroup(const Tensor &t, int64_t row, int64_t g, QuantGroup &out) const override {
-    const Source &s = *static_cast<const Source *>(t.source);
-    const GGUFTensorInfo &info = *s.info;
-    if (!storedScheme(t) || row < 0 || row >= info.ne[1] || g < 0 || g >= info.ne[0] / 32)
-      return false;
-    const int64_t fileRow = s.permuteHeadDim ? ggufRowOfHFRow(row, s.permuteHeadDim) : row;
-    const bool q8 = GGMLType(info.type) == GGMLType::Q8_0;
-    const int64_t blockBytes = q8 ? 34 : 18;
-    const uint8_t *p = file_->data(info) + (fileRow * (info.ne[0] / 32) + g) * blockBytes;
-    halfToFloat(p, &out.scale, 1);
-    out.codes.resize(32);
-    if (q8) { // {f16 d, i8 q[32]}: d q
-      for (int i = 0; i < 32; ++i)
-        out.codes[size_t(i)] = int8_t(p[2 + i]);
-      out.min = 0;
-    } else { // {f16 d, u8 q[16]}: low nibbles 0..15, high 16..31, d (q - 8)
-      for (int i = 0; i < 16; ++i) {
-        out.codes[size_t(i)] = int8_t(p[2 + i] & 15);
-        out.codes[size_t(16 + i)] = int8_t(p[2 + i] >> 4);
-      }
-      out.min = -8 * out.scale;
-    }
-    return true;
-  }
-  uint64_t dataBytes() const override { return file_->dataBytes(); }
-  double minBytesPerValue() const override { return 18.0 / 32; } // Q4_0
-
-private:
-  std::unique_ptr<GGUFFile> file_;
-  std::deque<Source> sources_; // stable addresses for the tensors' handles
-};
-} // namespace
-
 std::unique_ptr<ModelDir> LlamaModel::openGGUF(std::unique_ptr<GGUFFile> f,
                                                std::string *error) {
   std::unique_ptr<LlamaModel> m(new LlamaModel());
@@ -456,72 +232,22 @@ std::unique_ptr<ModelDir> LlamaModel::openGGUF(std::unique_ptr<GGUFFile> f,
   // The tokenizer now, so bad metadata fails the open as bad config does.
   if (!tokenizerFilesFromGGUF(*f, &m->tokenizerFiles_, error))
     return nullptr;
-  m->checkpoint_ = LlamaGGUFCheckpoint::open(std::move(f), c, error);
+  // q_proj/k_proj rows (architecture llama) back in Hugging Face's order.
+  const bool permuted = c.modelType == "llama";
+  m->checkpoint_ = openGGUFCheckpoint(
+      std::move(f),
+      [&](const GGUFTensorInfo &t) {
+        GGUFTensorMapping tm{llamaNameFromGGUF(t.name), 0};
+        if (permuted && (tm.name.find("self_attn.q_proj.") != std::string::npos ||
+                         tm.name.find("self_attn.k_proj.") != std::string::npos))
+          tm.permuteHeadDim = c.headDim;
+        return tm;
+      },
+      error);
   if (!m->checkpoint_ || !m->checkTensors(expectedTensors(c), error))
     return nullptr;
   return m;
 }
-
-int64_t xfmr::io::ggufRowOfHFRow(int64_t row, int64_t headDim) {
-  const int64_t head = row / headDim, x = row % headDim, half = headDim / 2;
-  return head * headDim + (x < half ? 2 * x : 2 * (x - half) + 1);
-}
-
-namespace {
-/// One tensor's values in a ggml type: F32, F16, or the Q8_0 / Q4_0
-/// blocks llama.cpp's reference quantizers make (Q8_0: d = max|x| / 127,
-/// q = round(x / d); Q4_0: d = m / -8 for the value m of largest magnitude,
-/// q = min(15, round(x / d + 8))).
-std::vector<uint8_t> encode(const std::vector<float> &x, GGMLType type) {
-  std::vector<uint8_t> out;
-  auto putHalf = [&](float v) {
-    uint16_t h = floatToHalf(v);
-    out.push_back(uint8_t(h));
-    out.push_back(uint8_t(h >> 8));
-  };
-  switch (type) {
-  case GGMLType::F32:
-    out.resize(x.size() * 4);
-    std::memcpy(out.data(), x.data(), out.size());
-    break;
-  case GGMLType::F16:
-    for (float v : x)
-      putHalf(v);
-    break;
-  case GGMLType::Q8_0:
-    for (size_t b = 0; b < x.size(); b += 32) {
-      float amax = 0;
-      for (size_t i = b; i < b + 32; ++i)
-        amax = std::max(amax, std::fabs(x[i]));
-      float d = amax / 127, id = d ? 1 / d : 0;
-      putHalf(d);
-      for (size_t i = b; i < b + 32; ++i)
-        out.push_back(uint8_t(int8_t(std::lround(x[i] * id))));
-    }
-    break;
-  case GGMLType::Q4_0:
-    for (size_t b = 0; b < x.size(); b += 32) {
-      float amax = 0, m = 0;
-      for (size_t i = b; i < b + 32; ++i)
-        if (std::fabs(x[i]) > amax) {
-          amax = std::fabs(x[i]);
-          m = x[i];
-        }
-      float d = m / -8, id = d ? 1 / d : 0;
-      putHalf(d);
-      for (size_t i = 0; i < 16; ++i) {
-        int lo = std::min(15, int(x[b + i] * id + 8.5f));
-        int hi = std::min(15, int(x[b + 16 + i] * id + 8.5f));
-        out.push_back(uint8_t(lo | (hi << 4)));
-      }
-    }
-    break;
-  default:
-    break;
-  }
-  return out;
-}
-} // namespace
 
 namespace {
 /// The model's tokenizer as tokenizer.ggml.* entries: from the files made
@@ -629,7 +355,7 @@ bool xfmr::io::writeLlamaGGUF(const LlamaModel &m, const std::string &path, GGML
     d.name = g->second;
     d.ne.assign(shape.rbegin(), shape.rend());
     d.type = uint32_t(tt);
-    d.bytes = encode(x, tt);
+    encodeGGML(x, tt, &d.bytes);
     tensors.push_back(std::move(d));
   }
   return writeGGUF(path, kv, tensors, error);

@@ -3,6 +3,7 @@
 // file and each kind of hostile field is refused with one line naming the
 // file and the key or tensor, never a crash or a file-sized allocation.
 #include "xfmr/import/gguf.h"
+#include "xfmr/import/gguf_checkpoint.h"
 #include "xfmr/import/llama.h"
 #include "xfmr/import/model_dir.h"
 #include "xfmr/io/files.h"

@@ -81,13 +81,6 @@ bool llamaConfigFromGGUF(const GGUFFile &f, LlamaConfig &c, std::string *error);
 /// "" for a name outside the family.
 std::string llamaNameFromGGUF(const std::string &ggufName);
 
-/// The row of Hugging Face's q_proj/k_proj (heads of `headDim` rows) that
-/// row `row` of llama.cpp's permuted copy holds: its converter reorders
-/// each head's rows (two, half) -> (half, two) for its adjacent-pair rotary.
-int64_t hfRowOfGGUFRow(int64_t row, int64_t headDim);
-/// Its inverse: the GGUF row that holds Hugging Face row `row`.
-int64_t ggufRowOfHFRow(int64_t row, int64_t headDim);
-
 enum class GGMLType : uint32_t;
 
 /// Writes `m` as a GGUF file as llama.cpp's converter would (its metadata

@@ -1,0 +1,195 @@
+//===- ggml_blocks.cpp - llama.cpp's tensor types as bytes -----------------===//
+#include "xfmr/import/ggml_blocks.h"
+
+#include "xfmr/io/half.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+using namespace xfmr::io;
+
+namespace {
+float halfAt(const uint8_t *q) {
+  float d;
+  halfToFloat(q, &d, 1);
+  return d;
+}
+
+/// dequantize_row_q4_K of ggml-quants.c, in the same float operations.
+void dequantizeQ4K(const uint8_t *b, float *y) {
+  const float d = halfAt(b), dmin = halfAt(b + 2);
+  const uint8_t *scales = b + 4, *q = b + 16;
+  auto scaleMin = [&](int j, uint8_t *sc, uint8_t *m) {
+    if (j < 4) {
+      *sc = scales[j] & 63;
+      *m = scales[j + 4] & 63;
+    } else {
+      *sc = uint8_t((scales[j + 4] & 0xF) | ((scales[j - 4] >> 6) << 4));
+      *m = uint8_t((scales[j + 4] >> 4) | ((scales[j] >> 6) << 4));
+    }
+  };
+  for (int j = 0, is = 0; j < 256; j += 64, is += 2, q += 32) {
+    uint8_t sc, m;
+    scaleMin(is, &sc, &m);
+    const float d1 = d * sc, m1 = dmin * m;
+    scaleMin(is + 1, &sc, &m);
+    const float d2 = d * sc, m2 = dmin * m;
+    for (int l = 0; l < 32; ++l)
+      *y++ = d1 * float(q[l] & 0xF) - m1;
+    for (int l = 0; l < 32; ++l)
+      *y++ = d2 * float(q[l] >> 4) - m2;
+  }
+}
+
+/// dequantize_row_q6_K of ggml-quants.c.
+void dequantizeQ6K(const uint8_t *b, float *y) {
+  const uint8_t *ql = b, *qh = b + 128;
+  const int8_t *sc = reinterpret_cast<const int8_t *>(b + 192);
+  const float d = halfAt(b + 208);
+  for (int n = 0; n < 256; n += 128, y += 128, ql += 64, qh += 32, sc += 8)
+    for (int l = 0; l < 32; ++l) {
+      const int is = l / 16;
+      const int q1 = ((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+      const int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+      const int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+      const int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+      y[l] = d * float(sc[is]) * float(q1);
+      y[l + 32] = d * float(sc[is + 2]) * float(q2);
+      y[l + 64] = d * float(sc[is + 4]) * float(q3);
+      y[l + 96] = d * float(sc[is + 6]) * float(q4);
+    }
+}
+} // namespace
+
+bool xfmr::io::ggmlTypeIsRead(uint32_t type) {
+  switch (GGMLType(type)) {
+  case GGMLType::F32: case GGMLType::F16: case GGMLType::BF16:
+  case GGMLType::Q8_0: case GGMLType::Q4_0: case GGMLType::Q4_K: case GGMLType::Q6_K:
+    return true;
+  default:
+    return false;
+  }
+}
+
+std::vector<float> xfmr::io::dequantizeGGML(const uint8_t *p, size_t n, GGMLType type) {
+  std::vector<float> out(n);
+  switch (type) {
+  case GGMLType::F32:
+    std::memcpy(out.data(), p, n * 4);
+    break;
+  case GGMLType::F16:
+    halfToFloat(p, out.data(), n);
+    break;
+  case GGMLType::BF16:
+    bf16ToFloat(p, out.data(), n);
+    break;
+  case GGMLType::Q8_0: // d q
+    for (size_t b = 0; b < n / 32; ++b, p += 34) {
+      const float d = halfAt(p);
+      for (int i = 0; i < 32; ++i)
+        out[b * 32 + size_t(i)] = d * float(int8_t(p[2 + i]));
+    }
+    break;
+  case GGMLType::Q4_0: // d (q - 8)
+    for (size_t b = 0; b < n / 32; ++b, p += 18) {
+      const float d = halfAt(p);
+      for (int i = 0; i < 16; ++i) {
+        out[b * 32 + size_t(i)] = d * float(int(p[2 + i] & 15) - 8);
+        out[b * 32 + 16 + size_t(i)] = d * float(int(p[2 + i] >> 4) - 8);
+      }
+    }
+    break;
+  case GGMLType::Q4_K:
+    for (size_t b = 0; b < n / 256; ++b, p += 144)
+      dequantizeQ4K(p, out.data() + b * 256);
+    break;
+  case GGMLType::Q6_K:
+    for (size_t b = 0; b < n / 256; ++b, p += 210)
+      dequantizeQ6K(p, out.data() + b * 256);
+    break;
+  default:
+    break; // refused at open
+  }
+  return out;
+}
+
+std::optional<QuantScheme> xfmr::io::ggmlStoredScheme(GGMLType type) {
+  switch (type) {
+  case GGMLType::Q8_0:
+    return QuantScheme{WeightFormat::Int8, 32, true, false};
+  case GGMLType::Q4_0:
+    return QuantScheme{WeightFormat::Int4, 32, true, false};
+  default:
+    return std::nullopt;
+  }
+}
+
+void xfmr::io::ggmlStoredGroup(const uint8_t *row, int64_t g, GGMLType type, QuantGroup &out) {
+  const bool q8 = type == GGMLType::Q8_0;
+  const uint8_t *p = row + g * (q8 ? 34 : 18);
+  out.scale = halfAt(p);
+  out.codes.resize(32);
+  if (q8) { // {f16 d, i8 q[32]}: d q
+    for (int i = 0; i < 32; ++i)
+      out.codes[size_t(i)] = int8_t(p[2 + i]);
+    out.min = 0;
+  } else { // {f16 d, u8 q[16]}: low nibbles 0..15, high 16..31, d (q - 8)
+    for (int i = 0; i < 16; ++i) {
+      out.codes[size_t(i)] = int8_t(p[2 + i] & 15);
+      out.codes[size_t(16 + i)] = int8_t(p[2 + i] >> 4);
+    }
+    out.min = -8 * out.scale;
+  }
+}
+
+bool xfmr::io::encodeGGML(const std::vector<float> &x, GGMLType type,
+                          std::vector<uint8_t> *outp) {
+  std::vector<uint8_t> &out = *outp;
+  out.clear();
+  auto putHalf = [&](float v) {
+    uint16_t h = floatToHalf(v);
+    out.push_back(uint8_t(h));
+    out.push_back(uint8_t(h >> 8));
+  };
+  switch (type) {
+  case GGMLType::F32:
+    out.resize(x.size() * 4);
+    std::memcpy(out.data(), x.data(), out.size());
+    return true;
+  case GGMLType::F16:
+    for (float v : x)
+      putHalf(v);
+    return true;
+  case GGMLType::Q8_0: // d = max|x| / 127, q = round(x / d)
+    for (size_t b = 0; b < x.size(); b += 32) {
+      float amax = 0;
+      for (size_t i = b; i < b + 32; ++i)
+        amax = std::max(amax, std::fabs(x[i]));
+      float d = amax / 127, id = d ? 1 / d : 0;
+      putHalf(d);
+      for (size_t i = b; i < b + 32; ++i)
+        out.push_back(uint8_t(int8_t(std::lround(x[i] * id))));
+    }
+    return true;
+  case GGMLType::Q4_0: // d = m / -8 for the value m of largest magnitude
+    for (size_t b = 0; b < x.size(); b += 32) {
+      float amax = 0, m = 0;
+      for (size_t i = b; i < b + 32; ++i)
+        if (std::fabs(x[i]) > amax) {
+          amax = std::fabs(x[i]);
+          m = x[i];
+        }
+      float d = m / -8, id = d ? 1 / d : 0;
+      putHalf(d);
+      for (size_t i = 0; i < 16; ++i) {
+        int lo = std::min(15, int(x[b + i] * id + 8.5f));
+        int hi = std::min(15, int(x[b + 16 + i] * id + 8.5f));
+        out.push_back(uint8_t(lo | (hi << 4)));
+      }
+    }
+    return true;
+  default:
+    return false;
+  }
+}
