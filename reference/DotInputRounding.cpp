@@ -61,7 +61,7 @@ void DotInputRounding::plan(func::FuncOp fn, const InterpreterOptions &options) 
     if (auto lin = dyn_cast<LinearOp>(op)) {
       auto wt = cast<RankedTensorType>(lin.getWeight().getType());
       std::optional<Kind> kind;
-      if (quantOf(lin.getWeight()))
+      if (QuantAttr q = quantOf(lin.getWeight()); q && q.hasDotKernel())
         kind = Kind::Int8Blocks; // VNNI: x quantized per block of 32
       else if (wt.getElementType().isBF16())
         kind = Kind::BF16; // AVX512-BF16: x rounded to bf16
@@ -72,7 +72,7 @@ void DotInputRounding::plan(func::FuncOp fn, const InterpreterOptions &options) 
     } else if (auto head = dyn_cast<LMHeadOp>(op)) {
       // The VNNI LM head exists for int8 rows and int4 rows in groups of 32.
       QuantAttr q = quantOf(head.getWeight());
-      if (q && (q.getBits() == 8 || q.getGroup() == kBlock) &&
+      if (q && q.hasDotKernel() && (q.getBits() == 8 || q.getGroup() == kBlock) &&
           usesDot(head.getScheduleAttr(), head.getInput()))
         add(op, head.getInput(), Value(), Value(), 0, Kind::Int8Blocks);
     }

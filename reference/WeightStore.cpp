@@ -106,10 +106,13 @@ LogicalResult applyType(WeightOp w, std::optional<unsigned> reductionDim,
   }
   assert(reductionDim && "plain reads of quantized weights are refused in load()");
   io::QuantScheme scheme;
-  scheme.format = quant.getBits() == 8 ? io::WeightFormat::Int8 : io::WeightFormat::Int4;
+  scheme.format = quant.getBits() == 8   ? io::WeightFormat::Int8
+                  : quant.getBits() == 6 ? io::WeightFormat::Int6
+                                         : io::WeightFormat::Int4;
   scheme.group = quant.getGroup();
   scheme.f16Scales = quant.getScale().isF16();
   scheme.zeroPoint = quant.getZeroPoint();
+  scheme.superBlock = quant.getSuperBlock();
   // The verifiers checked the group against this consumer's reduction, but
   // the interpreter must not loop on a zero group whatever it is given.
   int64_t length = *reductionDim == 0 ? d.rows : d.cols;
@@ -120,8 +123,9 @@ LogicalResult applyType(WeightOp w, std::optional<unsigned> reductionDim,
                                !w.getColumnOffset();
   if (stored.storedAs && io::sameScheme(*stored.storedAs, scheme) && alongStoredRows)
     return success();
-  if ((scheme.format == io::WeightFormat::Int4 || scheme.group != 0) &&
-      (scheme.group <= 0 || length % scheme.group != 0))
+  if ((scheme.format != io::WeightFormat::Int8 || scheme.group != 0) &&
+      (scheme.group <= 0 || length % scheme.group != 0 ||
+       (scheme.superBlock && length % scheme.superBlock != 0)))
     return w.emitOpError() << "quant group " << scheme.group
                            << " does not divide the reduction dimension " << length;
   io::fakeQuantize(d.values, d.rows, d.cols, *reductionDim == 0, scheme);

@@ -62,10 +62,12 @@ bool reducesAlongStoredRows(WeightOp w) {
 /// `xfmr.quant` for a scheme the checkpoint stores.
 RankedTensorType storedType(RankedTensorType t, const ::xfmr::io::QuantScheme &s) {
   MLIRContext *ctx = t.getContext();
-  const bool int8 = s.format == ::xfmr::io::WeightFormat::Int8;
+  const int64_t bits = s.format == ::xfmr::io::WeightFormat::Int8   ? 8
+                       : s.format == ::xfmr::io::WeightFormat::Int6 ? 6
+                                                                     : 4;
   Type scale = s.f16Scales ? Type(Float16Type::get(ctx)) : Type(Float32Type::get(ctx));
-  auto q = QuantAttr::get(ctx, int8 ? 8 : 4, s.group, scale, s.zeroPoint);
-  return RankedTensorType::get(t.getShape(), IntegerType::get(ctx, int8 ? 8 : 4), q);
+  auto q = QuantAttr::get(ctx, bits, s.group, scale, s.zeroPoint, s.superBlock);
+  return RankedTensorType::get(t.getShape(), IntegerType::get(ctx, bits), q);
 }
 } // namespace
 
@@ -75,11 +77,6 @@ void ForwardBuilder::typeStoredWeights() {
     if (!t)
       return;
     std::optional<::xfmr::io::QuantScheme> s = files_.checkpoint().storedScheme(*t);
-    // Blocks no scheme holds as they are: the nearest scheme, converted
-    // from their exact values at compile (which reports the added error).
-    if (!s)
-      if (auto c = files_.checkpoint().conversion(*t))
-        s = c->to;
     // Elsewhere (a view across the blocks) the weight stays f32, which
     // holds the dequantized values exactly.
     if (s && reducesAlongStoredRows(w))

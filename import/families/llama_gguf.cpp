@@ -275,8 +275,8 @@ bool tokenizerMetadata(const LlamaModel &m, int64_t vocab, GGUFTokenizerMetadata
 
 bool xfmr::io::writeLlamaGGUF(const LlamaModel &m, const std::string &path, GGMLType type,
                               std::string *error) {
-  if (type != GGMLType::F32 && type != GGMLType::F16 && type != GGMLType::Q8_0 &&
-      type != GGMLType::Q4_0) {
+  std::vector<uint8_t> probe;
+  if (!encodeGGML({}, type, &probe)) {
     *error = "writeLlamaGGUF: " + ggmlTypeName(uint32_t(type)) + " is not written";
     return false;
   }
@@ -349,8 +349,13 @@ bool xfmr::io::writeLlamaGGUF(const LlamaModel &m, const std::string &path, GGML
                     cols * 4);
       x = std::move(p);
     }
-    // Vectors (norms, biases) stay F32, as llama.cpp keeps them.
+    // Vectors (norms, biases) stay F32, as llama.cpp keeps them; a matrix
+    // whose rows are not whole blocks of the type falls back to F16 (as
+    // llama-quantize falls back for K-quants).
     GGMLType tt = shape.size() == 1 ? GGMLType::F32 : type;
+    int64_t blockValues = 1, blockBytes = 0;
+    if (ggmlBlock(uint32_t(tt), &blockValues, &blockBytes) && shape.back() % blockValues != 0)
+      tt = GGMLType::F16;
     GGUFTensorData d;
     d.name = g->second;
     d.ne.assign(shape.rbegin(), shape.rend());

@@ -16,19 +16,33 @@ float halfAt(const uint8_t *q) {
   return d;
 }
 
+/// Q4_K's 6-bit scale and min of group j (get_scale_min_k4 of ggml-quants.c).
+void q4KScaleMin(const uint8_t *scales, int j, uint8_t *sc, uint8_t *m) {
+  if (j < 4) {
+    *sc = scales[j] & 63;
+    *m = scales[j + 4] & 63;
+  } else {
+    *sc = uint8_t((scales[j + 4] & 0xF) | ((scales[j - 4] >> 6) << 4));
+    *m = uint8_t((scales[j + 4] >> 4) | ((scales[j] >> 6) << 4));
+  }
+}
+
+/// Q6_K: byte of ql and shift of the low nibble, byte of qh and shift of the
+/// high pair, for element e of a super-block (the inverse of
+/// dequantize_row_q6_K's loop: half n, quarter q, lane l).
+struct Q6KPlace {
+  int ql, qlShift, qh, qhShift;
+};
+Q6KPlace q6KPlace(int e) {
+  const int n = e / 128, r = e % 128, q = r / 32, l = r % 32;
+  return {n * 64 + l + (q % 2) * 32, (q / 2) * 4, 128 + n * 32 + l, 2 * q};
+}
+
 /// dequantize_row_q4_K of ggml-quants.c, in the same float operations.
 void dequantizeQ4K(const uint8_t *b, float *y) {
   const float d = halfAt(b), dmin = halfAt(b + 2);
   const uint8_t *scales = b + 4, *q = b + 16;
-  auto scaleMin = [&](int j, uint8_t *sc, uint8_t *m) {
-    if (j < 4) {
-      *sc = scales[j] & 63;
-      *m = scales[j + 4] & 63;
-    } else {
-      *sc = uint8_t((scales[j + 4] & 0xF) | ((scales[j - 4] >> 6) << 4));
-      *m = uint8_t((scales[j + 4] >> 4) | ((scales[j] >> 6) << 4));
-    }
-  };
+  auto scaleMin = [&](int j, uint8_t *sc, uint8_t *m) { q4KScaleMin(scales, j, sc, m); };
   for (int j = 0, is = 0; j < 256; j += 64, is += 2, q += 32) {
     uint8_t sc, m;
     scaleMin(is, &sc, &m);
@@ -120,12 +134,50 @@ std::optional<QuantScheme> xfmr::io::ggmlStoredScheme(GGMLType type) {
     return QuantScheme{WeightFormat::Int8, 32, true, false};
   case GGMLType::Q4_0:
     return QuantScheme{WeightFormat::Int4, 32, true, false};
+  case GGMLType::Q4_K:
+    return q4KScheme();
+  case GGMLType::Q6_K:
+    return q6KScheme();
   default:
     return std::nullopt;
   }
 }
 
 void xfmr::io::ggmlStoredGroup(const uint8_t *row, int64_t g, GGMLType type, QuantGroup &out) {
+  if (type == GGMLType::Q4_K) { // 8 groups of 32 per 144-byte super-block
+    const uint8_t *b = row + (g / 8) * 144;
+    const int j = int(g % 8);
+    uint8_t sc, m;
+    q4KScaleMin(b + 4, j, &sc, &m);
+    out.superScale = halfAt(b);
+    out.superMin = halfAt(b + 2);
+    out.scaleCode = sc;
+    out.minCode = m;
+    out.scale = out.superScale * float(sc); // as dequantize_row_q4_K: d1, m1
+    out.min = -(out.superMin * float(m));
+    out.codes.resize(32);
+    const uint8_t *q = b + 16 + (j / 2) * 32; // 64 values per 32 bytes: low, then high nibbles
+    for (int l = 0; l < 32; ++l)
+      out.codes[size_t(l)] = int8_t((q[l] >> (4 * (j % 2))) & 0xF);
+    return;
+  }
+  if (type == GGMLType::Q6_K) { // 16 groups of 16 per 210-byte super-block
+    const uint8_t *b = row + (g / 16) * 210;
+    const int j = int(g % 16);
+    out.superScale = halfAt(b + 208);
+    out.superMin = 0;
+    out.scaleCode = int8_t(b[192 + j]);
+    out.minCode = 0;
+    out.scale = out.superScale * float(out.scaleCode);
+    out.min = -32 * out.scale;
+    out.codes.resize(16);
+    for (int l = 0; l < 16; ++l) {
+      Q6KPlace p = q6KPlace(16 * j + l);
+      out.codes[size_t(l)] =
+          int8_t(((b[p.ql] >> p.qlShift) & 0xF) | (((b[p.qh] >> p.qhShift) & 3) << 4));
+    }
+    return;
+  }
   const bool q8 = type == GGMLType::Q8_0;
   const uint8_t *p = row + g * (q8 ? 34 : 18);
   out.scale = halfAt(p);
@@ -189,6 +241,47 @@ bool xfmr::io::encodeGGML(const std::vector<float> &x, GGMLType type,
       }
     }
     return true;
+  case GGMLType::Q4_K:
+  case GGMLType::Q6_K: {
+    // The groups xfmr's quantizer makes (quantize.h), laid out as the
+    // dequantizers above read them.
+    const bool q4 = type == GGMLType::Q4_K;
+    const QuantScheme s = q4 ? q4KScheme() : q6KScheme();
+    for (size_t b = 0; b < x.size(); b += 256) {
+      std::vector<QuantGroup> gs = quantizeRun(x.data() + b, 256, 1, s);
+      uint8_t blk[210] = {};
+      if (q4) {
+        uint16_t d = floatToHalf(gs[0].superScale), dmin = floatToHalf(gs[0].superMin);
+        std::memcpy(blk, &d, 2);
+        std::memcpy(blk + 2, &dmin, 2);
+        uint8_t *sc = blk + 4;
+        for (int j = 0; j < 4; ++j) {
+          const int s0 = gs[size_t(j)].scaleCode, m0 = gs[size_t(j)].minCode;
+          const int s1 = gs[size_t(j + 4)].scaleCode, m1 = gs[size_t(j + 4)].minCode;
+          sc[j] = uint8_t(s0 | ((s1 >> 4) << 6));
+          sc[j + 4] = uint8_t(m0 | ((m1 >> 4) << 6));
+          sc[j + 8] = uint8_t((s1 & 0xF) | ((m1 & 0xF) << 4));
+        }
+        for (int j = 0; j < 8; ++j)
+          for (int l = 0; l < 32; ++l)
+            blk[16 + (j / 2) * 32 + l] |= uint8_t(gs[size_t(j)].codes[size_t(l)] << (4 * (j % 2)));
+        out.insert(out.end(), blk, blk + 144);
+      } else {
+        for (int e = 0; e < 256; ++e) {
+          const int c = gs[size_t(e / 16)].codes[size_t(e % 16)];
+          Q6KPlace p = q6KPlace(e);
+          blk[p.ql] |= uint8_t((c & 0xF) << p.qlShift);
+          blk[p.qh] |= uint8_t((c >> 4) << p.qhShift);
+        }
+        for (int j = 0; j < 16; ++j)
+          blk[192 + j] = uint8_t(int8_t(gs[size_t(j)].scaleCode));
+        uint16_t d = floatToHalf(gs[0].superScale);
+        std::memcpy(blk + 208, &d, 2);
+        out.insert(out.end(), blk, blk + 210);
+      }
+    }
+    return true;
+  }
   default:
     return false;
   }

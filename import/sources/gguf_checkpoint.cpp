@@ -71,23 +71,6 @@ public:
       return std::nullopt;
     return ggmlStoredScheme(GGMLType(info.type));
   }
-  std::optional<Conversion> conversion(const Tensor &t) const override {
-    const GGUFTensorInfo &info = *static_cast<const Source *>(t.source)->info;
-    if (info.ne.size() != 2)
-      return std::nullopt;
-    // No xfmr type holds these blocks yet: the nearest one that loses
-    // least (Q6_K's 6-bit codes in int8, Q4_K's scale-and-min groups of 32
-    // as int4 with a zero point), at 8.5 and 5 bits per weight against the
-    // file's 6.56 and 4.5.
-    switch (GGMLType(info.type)) {
-    case GGMLType::Q6_K:
-      return Conversion{"Q6_K", {WeightFormat::Int8, 32, true, false}};
-    case GGMLType::Q4_K:
-      return Conversion{"Q4_K", {WeightFormat::Int4, 32, true, true}};
-    default:
-      return std::nullopt;
-    }
-  }
   bool storedGroup(const Tensor &t, int64_t row, int64_t g, QuantGroup &out) const override {
     const Source &s = *static_cast<const Source *>(t.source);
     const GGUFTensorInfo &info = *s.info;

@@ -50,7 +50,7 @@ struct AssignSchedules
         // up half: tile_n splits in two halves of whole vectors.
         auto q = dyn_cast_or_null<QuantAttr>(
             cast<RankedTensorType>(lin.getWeight().getType()).getEncoding());
-        bool int4 = q && q.getBits() == 4;
+        bool int4 = q && q.getBits() != 8; // 4- and 6-bit codes: two columns per byte
         bool halves = int4 || lin.getGated();
         int64_t vw = halves && n % 2 == 0 ? fitWidth(vectorWidth, n / 2)
                                           : fitWidth(vectorWidth, n);
@@ -58,7 +58,8 @@ struct AssignSchedules
         // VNNI: 16 i32 lanes per vector, activation blocks of 32.
         auto wt = cast<RankedTensorType>(lin.getWeight().getType());
         bool dot = vw == 16 && cols(lin.getInput()) % 32 == 0 &&
-                   ((vnni && q) || (bf16Dot && wt.getElementType().isBF16()));
+                   ((vnni && q && q.hasDotKernel()) ||
+                    (bf16Dot && wt.getElementType().isBF16()));
         // Unset tiles by format. Weights widened to f32 (f32, bf16) run
         // FMA tiles: 8 rows x 3 vectors (24 accumulators) measured 130 ->
         // 175 GFLOP/s over 4 x 4 on one AVX-512 core (bench/kernel_bench
@@ -74,7 +75,7 @@ struct AssignSchedules
         int64_t vw = fitWidth(vectorWidth, cols(head.getInput()));
         auto q = dyn_cast_or_null<QuantAttr>(
             cast<RankedTensorType>(head.getWeight().getType()).getEncoding());
-        bool dot = vnni && q && (q.getBits() == 8 || q.getGroup() == 32) &&
+        bool dot = vnni && q && q.hasDotKernel() && (q.getBits() == 8 || q.getGroup() == 32) &&
                    vw == 16 && cols(head.getInput()) % 32 == 0;
         s = make(vw, 1, std::max<int64_t>((tileN ? tileN : 64) / vw, 1) * vw, dot);
       } else if (isa<AttentionOp, AttentionPartialOp>(op)) {

@@ -53,12 +53,12 @@ struct QuantizeWeights
     if (precision == "int8") {
       encoding = QuantAttr::getChecked(
           [&] { return getOperation().emitError(); }, ctx, int64_t(8),
-          int64_t(groupSize), scale, bool(zeroPoint));
+          int64_t(groupSize), scale, bool(zeroPoint), int64_t(0));
       element = IntegerType::get(ctx, 8);
     } else if (precision == "int4") {
       encoding = QuantAttr::getChecked(
           [&] { return getOperation().emitError(); }, ctx, int64_t(4),
-          int64_t(groupSize ? groupSize : 32), scale, bool(zeroPoint));
+          int64_t(groupSize ? groupSize : 32), scale, bool(zeroPoint), int64_t(0));
       element = IntegerType::get(ctx, 4);
     } else {
       element = BFloat16Type::get(ctx);

@@ -6,6 +6,7 @@
 #include "llvm/Support/MathExtras.h"
 
 #include <cstring>
+#include <memory>
 
 using namespace mlir;
 using namespace mlir::xfmr;
@@ -19,8 +20,21 @@ int64_t WeightLayout::elementBytes() const {
                                                : 0;
 }
 
+int64_t WeightLayout::superHeaderBytes() const {
+  // Q4_K: d, dmin, 8 low and 4 high bytes of 6-bit sc/m; Q6_K: d, 16 sc.
+  return scheme.format == WeightFormat::Int6 ? 18 : 16;
+}
+
+int64_t WeightLayout::superBytes() const {
+  const int64_t lanes = kind == ColumnBlocks ? tileN : 1;
+  return superHeaderBytes() * lanes + scheme.superBlock / scheme.group * groupBytes();
+}
+
 int64_t WeightLayout::groupBytes() const {
   const int64_t g = scheme.group;
+  if (scheme.superBlock) // codes only: 4 or 6 bits a value
+    return (kind == ColumnBlocks ? tileN : 1) *
+           (scheme.format == WeightFormat::Int6 ? g * 3 / 4 : g / 2);
   const int64_t scales = scaleBytes() * (scheme.zeroPoint ? 2 : 1);
   const int64_t codes = scheme.format == WeightFormat::Int8 ? g : g / 2; // per lane
   if (kind == ColumnBlocks)
@@ -38,6 +52,9 @@ int64_t WeightLayout::blockBytes() const {
       return tileN * scaleBytes() + rows * tileN;
     [[fallthrough]];
   case WeightFormat::Int4:
+  case WeightFormat::Int6:
+    if (scheme.superBlock)
+      return rows / scheme.superBlock * superBytes();
     return rows / scheme.group * groupBytes();
   }
   return 0;
@@ -60,7 +77,9 @@ int64_t WeightLayout::rowBytes() const {
     raw = scheme.group ? cols / scheme.group * groupBytes() : scaleBytes() + cols;
     break;
   case WeightFormat::Int4:
-    raw = cols / scheme.group * groupBytes();
+  case WeightFormat::Int6:
+    raw = scheme.superBlock ? cols / scheme.superBlock * superBytes()
+                            : cols / scheme.group * groupBytes();
     break;
   }
   return int64_t(llvm::alignTo(raw, 16));
@@ -83,8 +102,11 @@ std::string WeightLayout::describe() const {
                   : scheme.format == WeightFormat::BF16 ? "bf16"
                   : scheme.format == WeightFormat::Int8
                       ? (scheme.group ? "int8g" + std::to_string(scheme.group) : "int8")
+                  : scheme.format == WeightFormat::Int6 ? "int6g" + std::to_string(scheme.group)
                                                         : "int4g" + std::to_string(scheme.group);
-  if (scheme.format == WeightFormat::Int8 || scheme.format == WeightFormat::Int4)
+  if (scheme.superBlock) // "q4k-..." would hide the numbers; these say them
+    f += "s" + std::to_string(scheme.superBlock);
+  else if (scheme.format == WeightFormat::Int8 || scheme.format == WeightFormat::Int4)
     f += scheme.f16Scales ? "-f16s" : "-f32s";
   if (scheme.zeroPoint)
     f += "-zp";
@@ -104,16 +126,19 @@ bool WeightLayout::operator==(const WeightLayout &o) const {
          tileN == o.tileN && dot == o.dot && gated == o.gated && scheme.format == o.scheme.format &&
          scheme.group == o.scheme.group &&
          scheme.f16Scales == o.scheme.f16Scales &&
-         scheme.zeroPoint == o.scheme.zeroPoint;
+         scheme.zeroPoint == o.scheme.zeroPoint && scheme.superBlock == o.scheme.superBlock;
 }
 
 QuantScheme mlir::xfmr::schemeOf(RankedTensorType type) {
   QuantScheme s;
   if (auto q = dyn_cast_or_null<QuantAttr>(type.getEncoding())) {
-    s.format = q.getBits() == 8 ? WeightFormat::Int8 : WeightFormat::Int4;
+    s.format = q.getBits() == 8   ? WeightFormat::Int8
+               : q.getBits() == 6 ? WeightFormat::Int6
+                                  : WeightFormat::Int4;
     s.group = q.getGroup();
     s.f16Scales = q.getScale().isF16();
     s.zeroPoint = q.getZeroPoint();
+    s.superBlock = q.getSuperBlock();
   } else if (type.getElementType().isBF16()) {
     s.format = WeightFormat::BF16;
   }
@@ -183,6 +208,36 @@ void putGroup(uint8_t *scales, int64_t minStride, const QuantGroup &q, const Qua
     putScale(scales + minStride, q.min, s.f16Scales);
 }
 
+/// A super-block group's header entries for lane `lane` of `lanes` (the
+/// block's columns, or 1 for a row), group `gi` of its super-block.
+void putSuperHeader(uint8_t *super, int64_t lanes, int64_t lane, int64_t gi,
+                    const QuantGroup &q, const QuantScheme &s) {
+  putScale(super + lane * 2, q.superScale, true);
+  if (s.format == WeightFormat::Int6) { // d, sc[16]
+    super[2 * lanes + gi * lanes + lane] = uint8_t(int8_t(q.scaleCode));
+    return;
+  }
+  // Q4_K: d, dmin, lo[8], hi[4] (see WeightLayout.h).
+  putScale(super + lanes * 2 + lane * 2, q.superMin, true);
+  const int sc = q.scaleCode & 63, m = q.minCode & 63;
+  super[4 * lanes + gi * lanes + lane] = uint8_t((sc & 15) | ((m & 15) << 4));
+  super[12 * lanes + (gi % 4) * lanes + lane] |=
+      uint8_t(((sc >> 4) | ((m >> 4) << 2)) << (4 * (gi / 4)));
+}
+
+/// Q6_K codes of one group: low nibbles as int4 codes at `lo(i)` (high
+/// nibble for `high`), top bit pairs at bit `hiShift(i)` of byte `hi(i)`.
+void putInt6Codes(uint8_t *base, const int8_t *codes, int64_t n,
+                  llvm::function_ref<int64_t(int64_t)> lo, bool high,
+                  llvm::function_ref<int64_t(int64_t)> hi,
+                  llvm::function_ref<int64_t(int64_t)> hiShift) {
+  for (int64_t i = 0; i < n; ++i) {
+    const int c = codes[i] & 63;
+    base[lo(i)] |= high ? uint8_t((c & 15) << 4) : uint8_t(c & 15);
+    base[hi(i)] |= uint8_t((c >> 4) << hiShift(i));
+  }
+}
+
 /// Float ColumnBlocks: element (k, n) of the logical [K, N] matrix at
 /// column(n)[k * stride].
 template <typename ColumnAt>
@@ -212,6 +267,7 @@ void packQuantizedColumns(const WeightLayout &l, const GroupSource &groups,
   // One group of one block: int8 per channel is one group at the block's
   // base; otherwise groupBytes() apart.
   const int64_t groupStride = s.group ? l.groupBytes() : 0;
+  const int64_t perSuper = s.superBlock / G;
   QuantGroup q;
   for (int64_t b = 0; b < l.cols / tn; ++b) {
     uint8_t *block = out.data() + b * l.blockBytes();
@@ -220,6 +276,21 @@ void packQuantizedColumns(const WeightLayout &l, const GroupSource &groups,
       for (int64_t g = 0; g < l.rows / G; ++g) {
         groups(n, g, q);
         q.codes.resize(size_t(G)); // a short source packs zeros, never reads past
+        if (s.superBlock) {
+          uint8_t *super = block + (g / perSuper) * l.superBytes();
+          putSuperHeader(super, tn, j, g % perSuper, q, s);
+          uint8_t *codes = super + tn * l.superHeaderBytes() + (g % perSuper) * groupStride;
+          if (s.format == WeightFormat::Int4) // as int4 below
+            putCodes(codes, q.codes.data(), G, s.format, false, [&](int64_t k) {
+              return l.dot ? ((k / 4) * half + j % half) * 4 + k % 4 : k * half + j % half;
+            }, j >= half);
+          else
+            putInt6Codes(
+                codes, q.codes.data(), G, [&](int64_t k) { return k * half + j % half; },
+                j >= half, [&](int64_t k) { return G * half + (k / 2) * half + j % half; },
+                [&](int64_t k) { return 4 * (k % 2) + 2 * (j >= half); });
+          continue;
+        }
         uint8_t *grp = block + g * groupStride;
         putGroup(grp + j * sb, tn * sb, q, s);
         uint8_t *codes = grp + tn * sb * (s.zeroPoint ? 2 : 1);
@@ -242,12 +313,28 @@ void packQuantizedRows(const WeightLayout &l, const GroupSource &groups,
   const QuantScheme &s = l.scheme;
   const int64_t sb = l.scaleBytes(), D = l.cols;
   const int64_t G = s.group ? s.group : D;
+  const int64_t perSuper = s.superBlock / G;
   QuantGroup q;
   for (int64_t v = 0; v < l.rows; ++v) {
     uint8_t *row = out.data() + v * l.rowBytes();
     for (int64_t g = 0; g < D / G; ++g) {
       groups(v, g, q);
       q.codes.resize(size_t(G));
+      if (s.superBlock) {
+        uint8_t *super = row + (g / perSuper) * l.superBytes();
+        putSuperHeader(super, 1, 0, g % perSuper, q, s);
+        uint8_t *codes = super + l.superHeaderBytes() + (g % perSuper) * l.groupBytes();
+        for (int hi = 0; hi < 2; ++hi) // byte i = element i | element i + G/2 << 4
+          if (s.format == WeightFormat::Int4)
+            putCodes(codes, q.codes.data() + hi * (G / 2), G / 2, s.format, false,
+                     [](int64_t i) { return i; }, hi);
+          else // then bytes G/2 + i: element i + 4p at bits 2p
+            putInt6Codes(
+                codes, q.codes.data() + hi * (G / 2), G / 2, [](int64_t i) { return i; }, hi,
+                [&](int64_t i) { return G / 2 + (i + hi * G / 2) % 4; },
+                [&](int64_t i) { return 2 * ((i + hi * G / 2) / 4); });
+        continue;
+      }
       uint8_t *grp = row + (s.group ? g * l.groupBytes() : 0);
       putGroup(grp, sb, q, s);
       uint8_t *codes = grp + sb * (s.zeroPoint ? 2 : 1);
@@ -262,16 +349,26 @@ void packQuantizedRows(const WeightLayout &l, const GroupSource &groups,
 }
 
 bool quantized(const WeightLayout &l) {
-  return l.scheme.format == WeightFormat::Int8 || l.scheme.format == WeightFormat::Int4;
+  return l.scheme.format == WeightFormat::Int8 || l.scheme.format == WeightFormat::Int4 ||
+         l.scheme.format == WeightFormat::Int6;
 }
 
-/// The groups of a quantized column-major [K, N] matrix (column n at
-/// w + n K), quantized here.
-GroupSource quantizingColumns(const float *w, const WeightLayout &l) {
-  const int64_t G = l.scheme.group ? l.scheme.group : l.rows;
-  return [w, &l, G](int64_t n, int64_t g, QuantGroup &q) {
-    q = ::xfmr::io::quantizeGroup(w + n * l.rows + g * G, G, 1, l.scheme);
+/// The groups of channel `c` of a matrix whose channel c runs at
+/// w + c length, quantized here a channel at a time (super-block scales
+/// span a channel's groups; the packers ask for a channel's groups in
+/// order).
+GroupSource quantizingChannels(const float *w, int64_t length, const QuantScheme &s) {
+  auto cached = std::make_shared<std::pair<int64_t, std::vector<QuantGroup>>>(
+      int64_t(-1), std::vector<QuantGroup>{});
+  return [w, length, s, cached](int64_t c, int64_t g, QuantGroup &q) {
+    if (cached->first != c)
+      *cached = {c, ::xfmr::io::quantizeRun(w + c * length, length, 1, s)};
+    q = cached->second[size_t(g)];
   };
+}
+
+GroupSource quantizingColumns(const float *w, const WeightLayout &l) {
+  return quantizingChannels(w, l.rows, l.scheme);
 }
 } // namespace
 
@@ -328,12 +425,7 @@ std::vector<uint8_t> mlir::xfmr::packWeight(const std::vector<float> &w,
   // Rows.
   const int64_t D = l.cols;
   if (quantized(l)) {
-    const int64_t G = s.group ? s.group : D;
-    return packQuantizedWeight(
-        [&](int64_t v, int64_t g, QuantGroup &q) {
-          q = ::xfmr::io::quantizeGroup(w.data() + v * D + g * G, G, 1, s);
-        },
-        l);
+    return packQuantizedWeight(quantizingChannels(w.data(), D, s), l);
   }
   for (int64_t v = 0; v < l.rows; ++v)
     for (int64_t d = 0; d < D; ++d)

@@ -462,7 +462,36 @@ func.func @quant_int4_group(%w: tensor<64x8xi4, #xfmr.quant<bits = 4, group = 16
 
 // -----
 
-// expected-error @+1 {{quant bits must be 8 or 4, got 3}}
+// expected-error @+1 {{super-blocks are llama.cpp's K-quants: bits = 4, group = 32, zero_point (Q4_K) or bits = 6, group = 16 (Q6_K), with scale = f16 and super = 256; got bits = 4, group = 32, super = 256}}
+func.func @quant_super_without_zero_point(%w: tensor<256x8xi4, #xfmr.quant<bits = 4, group = 32, scale = f16, super = 256>>) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{super-blocks are llama.cpp's K-quants}}
+func.func @quant_int6_without_super(%w: tensor<256x8xi6, #xfmr.quant<bits = 6, group = 16, scale = f16>>) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{unknown quant parameter 'supper'}}
+func.func @quant_unknown_parameter(%w: tensor<256x8xi6, #xfmr.quant<bits = 6, group = 16, scale = f16, supper = 256>>) {
+  return
+}
+
+// -----
+
+func.func @quant_super_not_dividing(%x: tensor<?x128xf32>, %w: tensor<128x8xi6, #xfmr.quant<bits = 6, group = 16, scale = f16, super = 256>>) {
+  // expected-error @+1 {{quant super-block 256 does not divide the reduction dimension 128}}
+  %y = xfmr.linear %x, %w : tensor<?x128xf32>, tensor<128x8xi6, #xfmr.quant<bits = 6, group = 16, scale = f16, super = 256>> -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+// expected-error @+1 {{quant bits must be 8, 4 or 6 (with super-blocks), got 3}}
 func.func @quant_bits(%w: tensor<64x8xi4, #xfmr.quant<bits = 3, group = 32, scale = f16>>) {
   return
 }

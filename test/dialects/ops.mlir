@@ -80,6 +80,19 @@ func.func private @xk_gelu_0(%x: tensor<?x64xf32>) -> tensor<?x64xf32> attribute
   return %y : tensor<?x64xf32>
 }
 
+// llama.cpp's K-quant super-blocks (Q4_K, Q6_K) as weight types.
+// CHECK-LABEL: func.func @k_quant_weights
+func.func @k_quant_weights(%x: tensor<?x256xf32>) -> tensor<?x32xf32> {
+  // CHECK: xfmr.weight "q4k" : tensor<256x32xi4, #xfmr.quant<bits = 4, group = 32, scale = f16, zero_point = true, super = 256>>
+  %a = xfmr.weight "q4k" : tensor<256x32xi4, #xfmr.quant<bits = 4, group = 32, scale = f16, zero_point = true, super = 256>>
+  // CHECK: xfmr.weight "q6k" : tensor<256x32xi6, #xfmr.quant<bits = 6, group = 16, scale = f16, super = 256>>
+  %b = xfmr.weight "q6k" : tensor<256x32xi6, #xfmr.quant<bits = 6, group = 16, scale = f16, super = 256>>
+  %y = xfmr.linear %x, %a : tensor<?x256xf32>, tensor<256x32xi4, #xfmr.quant<bits = 4, group = 32, scale = f16, zero_point = true, super = 256>> -> tensor<?x32xf32>
+  %z = xfmr.linear %x, %b : tensor<?x256xf32>, tensor<256x32xi6, #xfmr.quant<bits = 6, group = 16, scale = f16, super = 256>> -> tensor<?x32xf32>
+  %s = xfmr.add %y, %z : tensor<?x32xf32>
+  return %s : tensor<?x32xf32>
+}
+
 // Quantized and bf16 weights keep their logical shape.
 // CHECK-LABEL: func.func @quantized_weights
 func.func @quantized_weights(%x: tensor<?x64xf32>, %t: tensor<?xi32>, %p: index) -> tensor<?x128xf32> {

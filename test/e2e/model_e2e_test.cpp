@@ -349,6 +349,23 @@ io::LlamaConfig with(io::LlamaConfig c, const std::function<void(io::LlamaConfig
   return c;
 }
 
+/// A K-quant GGUF: tinyLlama widened so every matrix's rows are whole
+/// super-blocks (hidden 256 = 8 heads of 32, intermediate 512). With `dot`
+/// the Q4_K matrices run VNNI; Q6_K has no dot-product decoder, so its
+/// matrices stay weight-only while the rest of the model (the f32 ones)
+/// may use dot products.
+Case kQuantGGUF(const char *name, io::GGMLType type, bool dot) {
+  Case k = llamaGGUF(name, type, dot);
+  k.llama = with(tinyLlama(), [](auto &c) {
+    c.hidden = 256;
+    c.intermediate = 512;
+    c.heads = 8;
+    c.kvHeads = 4;
+    c.headDim = 32;
+  });
+  return k;
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Llama, ModelEndToEnd,
     ::testing::Values(
@@ -428,14 +445,20 @@ INSTANTIATE_TEST_SUITE_P(
         llamaGGUF("gguf_q8_0_vnni", io::GGMLType::Q8_0, true),
         llamaGGUF("gguf_q4_0", io::GGMLType::Q4_0, false),
         llamaGGUF("gguf_q4_0_vnni", io::GGMLType::Q4_0, true),
-        // llama.cpp's own Q4_K_M file: its Q4_K and Q6_K matrices converted
-        // to int4 (zero point) and int8 groups of 32, which the interpreter
-        // runs too: weight-only kernels at the quantized bound.
+        // K-quants (super-blocks of 256: a model whose every reduction is
+        // a multiple of it), read natively.
+        kQuantGGUF("gguf_q4_k", io::GGMLType::Q4_K, false),
+        kQuantGGUF("gguf_q4_k_vnni", io::GGMLType::Q4_K, true),
+        kQuantGGUF("gguf_q6_k", io::GGMLType::Q6_K, false),
+        kQuantGGUF("gguf_q6_k_dot_elsewhere", io::GGMLType::Q6_K, true),
+        // llama.cpp's own Q4_K_M file: its Q4_K and Q6_K blocks read as
+        // they are, the interpreter running the file's exact values:
+        // weight-only kernels at the f32 bound.
         [] {
           Case k = llama("gguf_q4_k_m_from_llama_cpp", tinyLlama());
           k.file = std::string(XFMR_IMPORT_DATA_DIR) + "/tiny-q4_k_m.gguf";
           k.allowVNNI = false;
-          k.bound = 1e-3;
+          k.bound = 1e-4;
           return k;
         }()),
     [](const auto &info) { return std::string(info.param.name); });

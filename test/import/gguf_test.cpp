@@ -2,6 +2,7 @@
 // arrays, strings) and tensor infos round-trip; every prefix of a valid
 // file and each kind of hostile field is refused with one line naming the
 // file and the key or tensor, never a crash or a file-sized allocation.
+#include "xfmr/import/ggml_blocks.h"
 #include "xfmr/import/gguf.h"
 #include "xfmr/import/gguf_checkpoint.h"
 #include "xfmr/import/llama.h"
@@ -11,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <random>
 #include <fstream>
 #include <set>
 #include <cstdlib>
@@ -306,21 +308,73 @@ TEST(GGUFLlama, KQuantsDequantizeAsGGMLDoes) {
     char mine[17];
     std::snprintf(mine, sizeof mine, "%016llx", static_cast<unsigned long long>(h));
     EXPECT_EQ(mine, hash) << name << " (" << type << ")";
-    std::optional<Checkpoint::Conversion> c = m->checkpoint().conversion(*t);
+    // K-quants are read natively: every stored group, dequantized as the
+    // compiled model's decoders do, is the file's value bit for bit.
+    std::optional<QuantScheme> s = m->checkpoint().storedScheme(*t);
     if (type == "q4_K" || type == "q6_K") {
-      ASSERT_TRUE(c) << name;
-      EXPECT_EQ(c->to.format, type == "q4_K" ? WeightFormat::Int4 : WeightFormat::Int8);
-      EXPECT_EQ(c->to.group, 32);
-      EXPECT_EQ(c->to.zeroPoint, type == "q4_K");
-      EXPECT_FALSE(m->checkpoint().storedScheme(*t));
-    } else {
-      EXPECT_FALSE(c) << name;
+      ASSERT_TRUE(s) << name;
+      EXPECT_TRUE(sameScheme(*s, type == "q4_K" ? q4KScheme() : q6KScheme())) << name;
+      const int64_t rows = t->shape[0], cols = t->shape[1];
+      QuantGroup q;
+      int64_t mismatches = 0;
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t g = 0; g < cols / s->group; ++g) {
+          ASSERT_TRUE(m->checkpoint().storedGroup(*t, r, g, q)) << name;
+          for (int64_t i = 0; i < s->group; ++i) {
+            float w = dequantizeCode(q, size_t(i), *s);
+            float want = v[size_t(r * cols + g * s->group + i)];
+            mismatches += std::memcmp(&w, &want, 4) != 0;
+          }
+        }
+      EXPECT_EQ(mismatches, 0) << name;
     }
     types.insert(type);
     ++checked;
   }
   EXPECT_GE(checked, 10);
   EXPECT_TRUE(types.count("q4_K") && types.count("q6_K")) << "the file has both K-quants";
+}
+
+// The writer's K-quant blocks (xfmr's quantizer, llama.cpp's layout): what
+// ggml's dequantizer reads back is what the quantizer meant, bit for bit,
+// group by group as the compiler packs them; and the rounding error is a
+// K-quant's (random normal rows, zero and one-signed blocks among them).
+TEST(GGUFBlocks, KQuantWriterRoundTrips) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  std::vector<float> x(256 * 6);
+  for (size_t i = 0; i < x.size(); ++i) {
+    const size_t blk = i / 256;
+    float v = normal(rng);
+    x[i] = blk == 1 ? 0.f : blk == 2 ? -std::fabs(v) : blk == 3 ? 3 + std::fabs(v) : v;
+  }
+  for (GGMLType t : {GGMLType::Q4_K, GGMLType::Q6_K}) {
+    std::vector<uint8_t> bytes;
+    ASSERT_TRUE(encodeGGML(x, t, &bytes));
+    ASSERT_EQ(bytes.size(), x.size() / 256 * (t == GGMLType::Q4_K ? 144 : 210));
+    std::vector<float> back = dequantizeGGML(bytes.data(), x.size(), t);
+    const QuantScheme s = *ggmlStoredScheme(t);
+    std::vector<QuantGroup> run = quantizeRun(x.data(), int64_t(x.size()), 1, s);
+    size_t mismatches = 0;
+    QuantGroup q;
+    for (size_t i = 0; i < x.size(); ++i) {
+      const size_t g = i / size_t(s.group);
+      float meant = dequantizeCode(run[g], i % size_t(s.group), s);
+      ggmlStoredGroup(bytes.data(), int64_t(g), t, q);
+      float stored = dequantizeCode(q, i % size_t(s.group), s);
+      mismatches += std::memcmp(&meant, &back[i], 4) != 0 || std::memcmp(&stored, &back[i], 4) != 0;
+    }
+    EXPECT_EQ(mismatches, 0u) << ggmlTypeName(uint32_t(t));
+    double num = 0, den = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      num += (double(back[i]) - x[i]) * (double(back[i]) - x[i]);
+      den += double(x[i]) * x[i];
+    }
+    // Q4_K: 15 steps over each group's range; Q6_K: 63 steps.
+    EXPECT_LT(std::sqrt(num / den), t == GGMLType::Q4_K ? 0.08 : 0.02) << ggmlTypeName(uint32_t(t));
+    for (size_t i = 256; i < 512; ++i)
+      EXPECT_EQ(back[i], 0.f) << "a zero block stays zero";
+  }
 }
 
 TEST(GGUFLlama, ConfigFromMetadata) {

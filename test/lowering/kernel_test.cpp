@@ -115,6 +115,18 @@ const Format kFormats[] = {
      {WeightFormat::Int8, 32, true, false}, true},
 };
 
+// llama.cpp's K-quants: super-blocks of 256 reduction elements, so their
+// shapes are their own (K, D multiples of 256).
+const Format kSuperBlockFormats[] = {
+    {"q4_k", "i4, #xfmr.quant<bits = 4, group = 32, scale = f16, zero_point = true, super = 256>",
+     ::xfmr::io::q4KScheme()},
+    {"q4_k_vnni",
+     "i4, #xfmr.quant<bits = 4, group = 32, scale = f16, zero_point = true, super = 256>",
+     ::xfmr::io::q4KScheme(), true},
+    {"q6_k", "i6, #xfmr.quant<bits = 6, group = 16, scale = f16, super = 256>",
+     ::xfmr::io::q6KScheme()},
+};
+
 /// The activations as an AVX512-BF16 kernel sees them: rounded to bf16.
 std::vector<float> bf16Activations(std::vector<float> x) {
   for (float &v : x)
@@ -203,6 +215,10 @@ std::vector<LinearShape> linearCases() {
                             {6, 64, 96}, {5, 256, 32},
                             {3, 128, 40}, // 40 columns: not a multiple of 16
                             {16, 128, 192}}) // one 16-row tile (AMX for int8)
+      c.push_back({m, kk, n, f});
+  for (const Format &f : kSuperBlockFormats)
+    for (auto [m, kk, n] : {std::tuple<int64_t, int64_t, int64_t>{1, 256, 192},
+                            {6, 512, 96}, {5, 256, 32}, {16, 256, 64}})
       c.push_back({m, kk, n, f});
   return c;
 }
@@ -434,6 +450,9 @@ std::vector<TableCase> tableCases() {
                            {3, 64, 130},
                            {6, 64, 70}}) // more rows than are quantized once per call
       c.push_back({m, d, v, f});
+  for (const Format &f : kSuperBlockFormats)
+    for (auto [m, d, v] : {std::tuple<int64_t, int64_t, int64_t>{1, 256, 77}, {6, 512, 70}})
+      c.push_back({m, d, v, f});
   return c;
 }
 INSTANTIATE_TEST_SUITE_P(Shapes, LMHeadKernel, ::testing::ValuesIn(tableCases()));
@@ -527,7 +546,7 @@ class EmbeddingKernel : public ::testing::TestWithParam<Format> {};
 
 TEST_P(EmbeddingKernel, MatchesReference) {
   const Format &f = GetParam();
-  const int64_t V = 50, D = 64, C = 32, M = 6, pos = 9;
+  const int64_t V = 50, D = f.scheme.superBlock ? 512 : 64, C = 32, M = 6, pos = 9;
   for (bool positions : {true, false}) {
     std::string table = wten(V, D, f);
     std::string types = "tensor<?xi32>, " + table +
@@ -561,6 +580,9 @@ TEST_P(EmbeddingKernel, MatchesReference) {
   }
 }
 INSTANTIATE_TEST_SUITE_P(Formats, EmbeddingKernel, ::testing::ValuesIn(kFormats),
+                         [](const auto &info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(SuperBlockFormats, EmbeddingKernel,
+                         ::testing::ValuesIn(kSuperBlockFormats),
                          [](const auto &info) { return std::string(info.param.name); });
 
 // ---------------------------------------------------------------- rotary --

@@ -113,7 +113,7 @@ func.func private @xk_int4(%x: tensor<?x64xf32>, %w: tensor<64x32xi4, #xfmr.quan
 // -----
 
 func.func private @xk_int4_tile(%x: tensor<?x64xf32>, %w: tensor<64x16xi4, #xfmr.quant<bits = 4, group = 32, scale = f16>>) -> tensor<?x16xf32> attributes {xfmr.kernel, xfmr.work = 1 : i64} {
-  // expected-error @+1 {{int4 weights need tile_n (16) to be a multiple of 2 x vector_width (16)}}
+  // expected-error @+1 {{int4 and int6 weights need tile_n (16) to be a multiple of 2 x vector_width (16)}}
   %y = xfmr.linear %x, %w {schedule = #xfmr.schedule<vector_width = 16, tile_m = 4, tile_n = 16, unroll = 1>} : tensor<?x64xf32>, tensor<64x16xi4, #xfmr.quant<bits = 4, group = 32, scale = f16>> -> tensor<?x16xf32>
   return %y : tensor<?x16xf32>
 }

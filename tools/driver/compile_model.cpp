@@ -50,26 +50,7 @@ std::string formatName(mlir::xfmr::WeightLayout l) {
 struct PackedWeight {
   std::vector<uint8_t> bytes;
   std::string error;
-  /// Converted from a stored type no scheme holds (GGUF's Q4_K, Q6_K):
-  /// "Q4_K -> int4g32-f16s-zp", and the relative L2 error it added.
-  std::string conversion;
-  double conversionError = 0;
 };
-
-/// The relative L2 error the weight's scheme adds to `values` (the
-/// tensor's exact values, [rows, cols] row-major, reduction along each row
-/// when `alongRows`).
-double conversionError(const std::vector<float> &values, int64_t rows, int64_t cols,
-                       bool alongRows, const ::xfmr::io::QuantScheme &s) {
-  std::vector<float> q = values;
-  ::xfmr::io::fakeQuantize(q, rows, cols, !alongRows, s);
-  double num = 0, den = 0;
-  for (size_t i = 0; i < q.size(); ++i) {
-    num += (double(q[i]) - values[i]) * (double(q[i]) - values[i]);
-    den += double(values[i]) * values[i];
-  }
-  return den > 0 ? std::sqrt(num / den) : 0;
-}
 
 /// Why `src`, tensor `name` of `t`, cannot be compiled (a NaN would make
 /// every logit NaN and the model generate token 0 forever), or "".
@@ -94,13 +75,16 @@ bool packStoredGroups(const ::xfmr::io::Checkpoint &ckpt, const mlir::xfmr::Weig
                       PackedWeight &p) {
   const mlir::xfmr::WeightLayout &l = w.layout;
   using ::xfmr::io::WeightFormat;
-  if (l.scheme.format != WeightFormat::Int8 && l.scheme.format != WeightFormat::Int4)
+  if (l.scheme.format != WeightFormat::Int8 && l.scheme.format != WeightFormat::Int4 &&
+      l.scheme.format != WeightFormat::Int6)
     return false;
   struct Part {
     const ::xfmr::io::Checkpoint::Tensor *t;
     const std::string *name;
     int64_t first, count; // logical channels
     std::vector<float> values; // not stored: the tensor, [count, K], quantized here
+    int64_t quantizedChannel = -1;           // ... a channel at a time, into
+    std::vector<::xfmr::io::QuantGroup> run; // its groups
   };
   std::vector<Part> parts;
   int64_t at = 0, stored = 0;
@@ -137,14 +121,19 @@ bool packStoredGroups(const ::xfmr::io::Checkpoint &ckpt, const mlir::xfmr::Weig
   std::string failed;
   p.bytes = mlir::xfmr::packQuantizedWeight(
       [&](int64_t channel, int64_t g, ::xfmr::io::QuantGroup &q) {
-        for (const Part &pt : parts)
+        for (Part &pt : parts)
           if (channel >= pt.first && channel < pt.first + pt.count) {
             if (!failed.empty())
               return;
-            const int64_t G = l.scheme.group ? l.scheme.group : l.rows;
             if (!pt.values.empty()) {
-              q = ::xfmr::io::quantizeGroup(
-                  pt.values.data() + (channel - pt.first) * l.rows + g * G, G, 1, l.scheme);
+              if (pt.quantizedChannel != channel) {
+                const int64_t length =
+                    l.kind == mlir::xfmr::WeightLayout::ColumnBlocks ? l.rows : l.cols;
+                pt.run = ::xfmr::io::quantizeRun(
+                    pt.values.data() + (channel - pt.first) * length, length, 1, l.scheme);
+                pt.quantizedChannel = channel;
+              }
+              q = pt.run[size_t(g)];
               return;
             }
             const std::string where = "group " + std::to_string(g) + " of row " +
@@ -194,10 +183,6 @@ PackedWeight packView(const ::xfmr::io::ModelDir &files, const mlir::xfmr::Weigh
       p.error = files.checkpoint().describe() + ": tensor '" + part.name + "' is missing";
       return p;
     }
-    if (auto c = files.checkpoint().conversion(*t);
-        c && ::xfmr::io::sameScheme(c->to, w.layout.scheme)) {
-      p.conversion = c->from + " -> " + formatName(w.layout);
-    }
     std::vector<float> src = files.checkpoint().toF32(*t);
     p.error = nonFinite(*t, part.name, src);
     if (!p.error.empty())
@@ -243,13 +228,6 @@ PackedWeight packView(const ::xfmr::io::ModelDir &files, const mlir::xfmr::Weigh
     p.error = "internal error: the parts of weight '" + w.name + "' do not fill it";
     return p;
   }
-  if (!p.conversion.empty()) {
-    // Column-major: each of the `cols` columns is one reduction run.
-    const bool reductionDownRows = w.layout.kind == mlir::xfmr::WeightLayout::ColumnBlocks;
-    p.conversionError =
-        columnMajor ? conversionError(out, cols, rows, true, w.layout.scheme)
-                    : conversionError(out, rows, cols, !reductionDownRows, w.layout.scheme);
-  }
   p.bytes = columnMajor ? mlir::xfmr::packColumnMajorWeight(out.data(), w.layout)
                         : mlir::xfmr::packWeight(out, w.layout);
   if (int64_t(p.bytes.size()) != w.bytes)
@@ -267,9 +245,7 @@ PackedWeight packView(const ::xfmr::io::ModelDir &files, const mlir::xfmr::Weigh
 bool writeWeights(const ::xfmr::io::ModelDir &files,
                   const mlir::xfmr::Manifest &manifest, const std::string &path,
                   uint64_t *checksum, uint64_t *fingerprint,
-                  std::vector<std::string> *conversions, std::string *error) {
-  // Per kind of conversion: tensors and the worst added error.
-  std::map<std::string, std::pair<int, double>> converted;
+                  std::string *error) {
   ::xfmr::driver::SequentialWriter f;
   if (!f.open(path, error))
     return false;
@@ -294,11 +270,6 @@ bool writeWeights(const ::xfmr::io::ModelDir &files,
       ok = false;
       break;
     }
-    if (!p.conversion.empty()) {
-      auto &[count, worst] = converted[p.conversion];
-      ++count;
-      worst = std::max(worst, p.conversionError);
-    }
     const mlir::xfmr::WeightView &w = views[i];
     size_t gap = size_t(w.offset - at); // alignment padding
     for (size_t z = 0; z < gap; z += zeros.size())
@@ -311,14 +282,6 @@ bool writeWeights(const ::xfmr::io::ModelDir &files,
     pending.wait();
   if (!ok || !f.finish(error))
     return false;
-  for (const auto &[what, stats] : converted) {
-    char line[256];
-    std::snprintf(line, sizeof line,
-                  "%s (%d weights; no xfmr type holds these blocks as they are): relative L2 "
-                  "error added up to %.2g",
-                  what.c_str(), stats.first, stats.second);
-    conversions->push_back(line);
-  }
   if (at != manifest.weightBytes || f.written() != at) {
     *error = path + ": wrote " + std::to_string(f.written()) + " bytes, the manifest says " +
              std::to_string(manifest.weightBytes);
@@ -535,7 +498,7 @@ int ::xfmr::compileModel(const std::string &modelDir, const std::string &outDir,
   uint64_t checksum = 0, fingerprint = 0;
   lap(spent.kernels);
   if (!writeWeights(*files, *manifest, tmp + "/weights.bin", &checksum, &fingerprint,
-                    &spent.conversions, error))
+                    error))
     return 2;
   lap(spent.weights);
   spent.formats = formatSummary(*manifest);

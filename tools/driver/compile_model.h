@@ -90,9 +90,6 @@ struct CompileTimes {
   /// What the matrices were stored as, by bytes: "int8g32-f16s 98%, f32 2%"
   /// (a GGUF file's blocks keep their own type whatever --precision says).
   std::string formats;
-  /// Stored types converted to another scheme, one line per kind, with the
-  /// error each added ("Q6_K -> int8g32-f16s (1 weights; ...): ... 2.1e-3").
-  std::vector<std::string> conversions;
 };
 
 /// Compiles MODEL_DIR into OUT (written to OUT.tmp, then renamed, so a

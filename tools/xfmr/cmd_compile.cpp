@@ -130,8 +130,6 @@ int xfmr::cli::cmdCompile(int argc, char **argv) {
                        std::to_string(tuned.measured))
                           .c_str()
                     : "");
-  for (const std::string &c : times.conversions)
-    std::printf("converted %s\n", c.c_str());
   std::printf("compiled %s -> %s (%s) in %.2f s (model %.1f, weights %.1f, kernels %.1f)\n",
               pos[0].c_str(), out.c_str(), times.formats.c_str(), s, times.prepare,
               times.weights, times.kernels);

@@ -139,11 +139,63 @@ LogicalResult ScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   return success();
 }
 
+Attribute QuantAttr::parse(AsmParser &p, Type) {
+  int64_t bits = 0, group = 0, superBlock = 0;
+  Type scale;
+  bool zeroPoint = false;
+  if (p.parseLess() || p.parseKeyword("bits") || p.parseEqual() || p.parseInteger(bits) ||
+      p.parseComma() || p.parseKeyword("group") || p.parseEqual() || p.parseInteger(group) ||
+      p.parseComma() || p.parseKeyword("scale") || p.parseEqual() || p.parseType(scale))
+    return {};
+  while (succeeded(p.parseOptionalComma())) {
+    StringRef key;
+    if (p.parseKeyword(&key) || p.parseEqual())
+      return {};
+    if (key == "zero_point") {
+      StringRef v;
+      if (p.parseKeyword(&v) || (v != "true" && v != "false")) {
+        p.emitError(p.getCurrentLocation(), "expected true or false");
+        return {};
+      }
+      zeroPoint = v == "true";
+    } else if (key == "super") {
+      if (p.parseInteger(superBlock))
+        return {};
+    } else {
+      p.emitError(p.getCurrentLocation(), "unknown quant parameter '") << key << "'";
+      return {};
+    }
+  }
+  if (p.parseGreater())
+    return {};
+  return p.getChecked<QuantAttr>(p.getContext(), bits, group, scale, zeroPoint, superBlock);
+}
+
+void QuantAttr::print(AsmPrinter &p) const {
+  p << "<bits = " << getBits() << ", group = " << getGroup() << ", scale = " << getScale();
+  if (getZeroPoint())
+    p << ", zero_point = true";
+  if (getSuperBlock())
+    p << ", super = " << getSuperBlock();
+  p << ">";
+}
+
 LogicalResult QuantAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                 int64_t bits, int64_t group, Type scale,
-                                bool zeroPoint) {
+                                bool zeroPoint, int64_t superBlock) {
   if (!scale.isF32() && !scale.isF16())
     return emitError() << "quant scales must be f32 or f16, got " << scale;
+  if (superBlock != 0 || bits == 6) {
+    // Only the two K-quant layouts GGUF files hold (Q4_K, Q6_K).
+    const bool q4K = bits == 4 && group == 32 && zeroPoint;
+    const bool q6K = bits == 6 && group == 16 && !zeroPoint;
+    if (superBlock != 256 || !scale.isF16() || !(q4K || q6K))
+      return emitError() << "super-blocks are llama.cpp's K-quants: bits = 4, group = 32, "
+                            "zero_point (Q4_K) or bits = 6, group = 16 (Q6_K), with "
+                            "scale = f16 and super = 256; got bits = "
+                         << bits << ", group = " << group << ", super = " << superBlock;
+    return success();
+  }
   if (bits == 8) {
     // Per output channel, or per 32 reduction elements as llama.cpp's Q8_0.
     if (group != 0 && group != 32 && group != 64 && group != 128)
@@ -159,7 +211,7 @@ LogicalResult QuantAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                          << group;
     return success();
   }
-  return emitError() << "quant bits must be 8 or 4, got " << bits;
+  return emitError() << "quant bits must be 8, 4 or 6 (with super-blocks), got " << bits;
 }
 
 LogicalResult RopeScalingAttr::verify(function_ref<InFlightDiagnostic()> emitError,

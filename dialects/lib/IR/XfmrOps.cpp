@@ -65,6 +65,9 @@ LogicalResult xfmr::verifyWeightType(Operation *op, Type type,
     return op->emitOpError() << "quant group " << quant.getGroup()
                              << " does not divide the reduction dimension "
                              << red;
+  if (quant.getSuperBlock() > 0 && red % quant.getSuperBlock() != 0)
+    return op->emitOpError() << "quant super-block " << quant.getSuperBlock()
+                             << " does not divide the reduction dimension " << red;
   return success();
 }
 

@@ -49,13 +49,13 @@ struct LinearKernel {
   void finish(Value row, Value col, Value y, Value up = {});
   /// acc = partial * scale + (bias, for a single group given `unit`, else
   /// acc) (+ sum(x) min), per tile vector.
-  void applyScales(ColumnDecoder &d, Value gBase, Value unit, int64_t rows,
+  void applyScales(ColumnDecoder &d, const ColumnDecoder::Group &g, Value unit, int64_t rows,
                    ArrayRef<int64_t> vecs, ArrayRef<Value> partial, SmallVector<Value> &acc);
-  /// The tile's result from groupPass(gBase, g) (g null for a single
+  /// The tile's result from groupPass(group) (its index null for a single
   /// group): one pass then scales and bias, or a loop over the groups.
   SmallVector<Value>
   overGroups(ColumnDecoder &d, Value unit, Value base, int64_t rows, ArrayRef<int64_t> vecs,
-             const std::function<SmallVector<Value>(Value gBase, Value g)> &groupPass);
+             const std::function<SmallVector<Value>(const ColumnDecoder::Group &)> &groupPass);
   void prefetchAhead(Value view, Value row, int64_t rowsInView, int64_t rowBytes, int64_t rows);
   void prefetchNextBlock(Value m0, Value kk, Value base, int64_t rows);
 

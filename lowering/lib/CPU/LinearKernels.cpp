@@ -72,9 +72,13 @@ LogicalResult LinearKernel::validate() {
   if (K % unroll != 0)
     return op.emitOpError() << "schedule unroll " << unroll
                             << " does not divide the reduction size " << K;
-  if (fmt == WeightFormat::Int4 && tn % (2 * vw) != 0)
-    return op.emitOpError() << "int4 weights need tile_n (" << tn
+  if ((fmt == WeightFormat::Int4 || fmt == WeightFormat::Int6) && tn % (2 * vw) != 0)
+    return op.emitOpError() << "int4 and int6 weights need tile_n (" << tn
                             << ") to be a multiple of 2 x vector_width (" << vw << ")";
+  if (l.dot && fmt == WeightFormat::Int6) // no quads decoder (WeightDecoders.cpp)
+    return op.emitOpError() << "schedule dot = true, but the CPU kernels have no "
+                               "dot-product decoder for "
+                            << l.describe() << " weights";
   if (gated && tn % (2 * vw) != 0)
     return op.emitOpError() << "a gated linear needs tile_n (" << tn
                             << ") to be a multiple of 2 x vector_width (" << vw << ")";
@@ -179,17 +183,18 @@ void LinearKernel::prefetchNextBlock(Value m0, Value kk, Value base, int64_t row
 // from the group's partial sums (rows x vecs vectors, then one sum(x) per
 // row with mins). The addend is acc itself between groups, or for a single
 // group (unit given) the bias.
-void LinearKernel::applyScales(ColumnDecoder &d, Value gBase, Value unit, int64_t rows,
+void LinearKernel::applyScales(ColumnDecoder &d, const ColumnDecoder::Group &g, Value unit,
+                               int64_t rows,
                                ArrayRef<int64_t> vecs, ArrayRef<Value> partial,
                                SmallVector<Value> &acc) {
   const int64_t nt = int64_t(vecs.size());
   for (int64_t t = 0; t < nt; ++t) {
     int64_t j = vecs[t];
-    Value sj = d.scale(gBase, j);
+    Value sj = d.scale(g, j);
     Value bj = !unit ? Value()
                : bias ? k.vload(vt, bias, {column(unit, j)})
                       : k.splat(vt, 0.0);
-    Value mj = d.hasMin() ? d.min(gBase, j) : Value();
+    Value mj = d.hasMin() ? d.min(g, j) : Value();
     for (int64_t i = 0; i < rows; ++i) {
       acc[i * nt + t] = k.fma(partial[i * nt + t], sj, bj ? bj : acc[i * nt + t]);
       if (mj)
@@ -200,21 +205,22 @@ void LinearKernel::applyScales(ColumnDecoder &d, Value gBase, Value unit, int64_
 
 SmallVector<Value> LinearKernel::overGroups(
     ColumnDecoder &d, Value unit, Value base, int64_t rows, ArrayRef<int64_t> vecs,
-    const std::function<SmallVector<Value>(Value gBase, Value g)> &groupPass) {
+    const std::function<SmallVector<Value>(const ColumnDecoder::Group &)> &groupPass) {
   if (d.groups() == 1) {
-    SmallVector<Value> partial = groupPass(base, Value());
+    ColumnDecoder::Group only = d.group(base, Value());
+    SmallVector<Value> partial = groupPass(only);
     if (!d.scaled()) // float weights: the pass started from the bias
       return partial;
     SmallVector<Value> acc(rows * vecs.size());
-    applyScales(d, base, unit, rows, vecs, partial, acc);
+    applyScales(d, only, unit, rows, vecs, partial, acc);
     return acc;
   }
   return k.forLoop(c0, k.idx(d.groups()), c1, initAcc(unit, rows, vecs, true),
                    [&](Value g, ValueRange outer) {
-                     Value gBase = d.groupBase(base, g);
-                     SmallVector<Value> partial = groupPass(gBase, g);
+                     ColumnDecoder::Group grp = d.group(base, g);
+                     SmallVector<Value> partial = groupPass(grp);
                      SmallVector<Value> acc(outer.begin(), outer.end());
-                     applyScales(d, gBase, Value(), rows, vecs, partial, acc);
+                     applyScales(d, grp, Value(), rows, vecs, partial, acc);
                      return acc;
                    });
 }

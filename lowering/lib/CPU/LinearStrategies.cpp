@@ -24,11 +24,11 @@ SmallVector<Value> LinearKernel::fmaTile(ColumnDecoder &d, Value m0, Value s0, V
   const int64_t nt = int64_t(vecs.size()), G = d.group();
   // The reduction rows of one group, for the tile: partial sums (bias
   // first when nothing scales them), then sum(x) per row for the mins.
-  auto groupPass = [&](Value gBase, Value k0, SmallVector<Value> init) {
+  auto groupPass = [&](const ColumnDecoder::Group &grp, Value k0, SmallVector<Value> init) {
     if (d.hasMin())
       for (int64_t i = 0; i < rows; ++i)
         init.push_back(k.f32(0.0));
-    Value codes = d.codes(gBase);
+    Value codes = d.codes(grp);
     // Decode streams the block: prefetch ahead within it (one group: the
     // whole block; prefill rows also prefetch the next block). The widened
     // bf16 copy of prefill is already in cache. (4-bit codes are not
@@ -58,9 +58,10 @@ SmallVector<Value> LinearKernel::fmaTile(ColumnDecoder &d, Value m0, Value s0, V
       return cur;
     });
   };
-  return overGroups(d, unit, base, rows, vecs, [&](Value gBase, Value g) {
+  return overGroups(d, unit, base, rows, vecs, [&](const ColumnDecoder::Group &grp) {
     // Float weights (no scales) start from the bias.
-    return groupPass(gBase, g ? k.mul(g, k.idx(G)) : Value(),
+    Value g = grp.index;
+    return groupPass(grp, g ? k.mul(g, k.idx(G)) : Value(),
                      initAcc(unit, rows, vecs, /*withBias=*/!g && !d.scaled()));
   });
 }
@@ -72,8 +73,9 @@ SmallVector<Value> LinearKernel::vnniTile(ColumnDecoder &d, Value m0, Value s0, 
   auto i32v = VectorType::get({16}, b.getI32Type());
   // One group: per activation block, eight quads of vpdpbusd, then the
   // block's (dot - offset S) s_x into the partial sums.
-  auto groupPass = [&](Value gBase, Value g) {
-    Value codes = d.quadCodes(gBase);
+  auto groupPass = [&](const ColumnDecoder::Group &grp) {
+    Value g = grp.index;
+    Value codes = d.quadCodes(grp);
     SmallVector<Value> init(rows * nt, k.splat(vt, 0.0));
     if (d.hasMin())
       for (int64_t i = 0; i < rows; ++i)
@@ -205,7 +207,8 @@ void LinearKernel::amxTile(Value m0, Value unit, Value base) {
       product(j, last, 0);
       acc = scaleInto(last, 0, acc);
     }
-    Value sj = decoder->scale(base, j); // AMX needs vector_width 16: group = vector
+    // AMX needs vector_width 16: group = vector.
+    Value sj = decoder->scale(decoder->group(base, Value()), j);
     Value col = column(unit, j);
     Value bj = bias ? k.vload(vt, bias, {col}) : k.splat(vt, 0.0);
     for (int64_t r = 0; r < 16; ++r) {

@@ -19,9 +19,13 @@
 //   RowDecoder     Rows (xfmr.lm_head, xfmr.embedding): lanes are
 //                  consecutive elements of one table row; a group is `group`
 //                  consecutive elements.
-// A decoder whose codes are 4-bit yields two vectors per load
+// A decoder whose codes are 4- or 6-bit yields two vectors per load
 // (`codesPerLoad` 2): ColumnBlocks pair column vector j with j + nv/2,
 // Rows pair element j of a group with j + group/2.
+//
+// K-quant super-blocks (Q4_K, Q6_K) compute each group's scales from the
+// super-block's f16 scale and the group's small integer codes, which is
+// why scales take the group (its index) and not only where its bytes are.
 //
 //===----------------------------------------------------------------------===//
 #ifndef XFMR_LOWERING_CPU_WEIGHTDECODERS_H
@@ -36,6 +40,11 @@ namespace mlir::xfmr::cpu {
 /// A ColumnBlocks weight of one xfmr.linear, decoded per group of k.
 class ColumnDecoder {
 public:
+  /// One group of one block: the block's base, the group's index (null for
+  /// the single group of one scale per column) and where its bytes start.
+  struct Group {
+    Value block, index, base;
+  };
   ColumnDecoder(KB &k, const WeightLayout &l, Value w, int64_t vw);
   virtual ~ColumnDecoder() = default;
 
@@ -47,15 +56,16 @@ public:
   bool hasMin() const { return hasMin_; }
   /// Vectors one code load yields (2 for 4-bit codes: j and j + nv/2).
   int64_t codesPerLoad() const { return codesPerLoad_; }
-  /// Byte offset of group `g` of the block at `base`.
-  Value groupBase(Value base, Value g);
-  /// f32 lanes of the scale (min) of vector j of the group at `gBase`.
-  Value scale(Value gBase, int64_t j);
-  Value min(Value gBase, int64_t j);
+  /// Group `g` of the block at byte offset `block` (g null: the single
+  /// group).
+  virtual Group group(Value block, Value g);
+  /// f32 lanes of the scale (min) of vector j of the group.
+  virtual Value scale(const Group &g, int64_t j);
+  virtual Value min(const Group &g, int64_t j);
 
   // ---- FMA: codes widened to f32 ---------------------------------------
   /// The group's codes as a memref the loads below index.
-  virtual Value codes(Value gBase) = 0;
+  virtual Value codes(const Group &g) = 0;
   /// f32 lanes of (code - offset), or the weight itself for float formats,
   /// at reduction row kk of the group for the tile's vectors `vecs`
   /// (4-bit: [first halves..., their partners...], one load per pair).
@@ -70,7 +80,7 @@ public:
   virtual int64_t dotOffset() const { return 0; }
   /// The group's quads as a memref, and the i32 lanes of quad row q for
   /// `vecs` (same pairing as widen).
-  virtual Value quadCodes(Value gBase) { return {}; }
+  virtual Value quadCodes(const Group &g) { return {}; }
   virtual SmallVector<Value> quads(Value codes, Value q, ArrayRef<int64_t> vecs) {
     return {};
   }
@@ -115,8 +125,8 @@ public:
   /// p < codesPerLoad, of the row.
   virtual SmallVector<Value> widen(Value row, Value g, Value j) = 0;
   /// The group's scale and min, as f32 scalars.
-  Value scale(Value row, Value g);
-  Value min(Value row, Value g);
+  virtual Value scale(Value row, Value g);
+  virtual Value min(Value row, Value g);
   /// Prefetch row `row` + `ahead` rows at the bytes of element chunk (g, j)
   /// (clamped to the table).
   virtual void prefetch(Value row, Value g, Value j, int64_t ahead, uint32_t locality);
@@ -129,7 +139,7 @@ public:
   virtual Value quads32(Value row, Value g, Value blk) { return {}; }
 
 protected:
-  Value groupBase(Value row, Value g);
+  virtual Value groupBase(Value row, Value g);
   KB &k;
   ImplicitLocOpBuilder &b;
   const WeightLayout &l;

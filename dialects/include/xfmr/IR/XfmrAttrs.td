@@ -75,19 +75,34 @@ def Xfmr_QuantAttr : AttrDef<Xfmr_Dialect, "Quant"> {
 
     `scale` is the type the scales are stored in (f32 or f16).
 
+    `super = 256`: llama.cpp's K-quant super-blocks. The groups' scales (and
+    minimums) are small integers times one f16 scale (and one f16 minimum)
+    per 256 reduction elements; the two layouts GGUF files hold:
+
+    * `bits = 4, group = 32, super = 256, zero_point = true` (Q4_K): 6-bit
+      `sc`, `m` per group, `w = (d sc) q - (dmin m)`, `q` in [0, 15].
+    * `bits = 6, group = 16, super = 256` (Q6_K): int8 `sc` per group,
+      `w = (d sc) (q - 32)`, `q` in [0, 63].
+
     ```mlir
     tensor<768x3072xi8, #xfmr.quant<bits = 8, group = 0, scale = f32>>
     tensor<768x3072xi8, #xfmr.quant<bits = 8, group = 32, scale = f16>>
     tensor<768x3072xi4, #xfmr.quant<bits = 4, group = 32, scale = f16, zero_point = true>>
+    tensor<2048x2048xi6, #xfmr.quant<bits = 6, group = 16, scale = f16, super = 256>>
     ```
   }];
   let parameters = (ins "int64_t":$bits, "int64_t":$group, "Type":$scale,
-                        DefaultValuedParameter<"bool", "false">:$zeroPoint);
-  let assemblyFormat = [{
-    `<` `bits` `=` $bits `,` `group` `=` $group `,` `scale` `=` $scale
-    (`,` `zero_point` `=` $zeroPoint^)? `>`
-  }];
+                        DefaultValuedParameter<"bool", "false">:$zeroPoint,
+                        DefaultValuedParameter<"int64_t", "0">:$superBlock);
+  // Custom: `zero_point` and `super` are both optional, and declarative
+  // optional groups that start with `,` cannot follow one another.
+  let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// Whether the CPU kernels have a dot-product (VNNI) decoder for this
+    /// format: every one but Q6_K's 6-bit codes (FMA only, for now).
+    bool hasDotKernel() const { return getBits() != 6; }
+  }];
 }
 
 // An f64 parameter written as a plain number (`factor = 8.0`).

@@ -46,22 +46,13 @@ public:
   /// The xfmr weight scheme a 2-D tensor is stored in, when its file holds
   /// quantized blocks that are such a scheme as they are (GGUF's Q8_0: int8
   /// in groups of 32 with f16 scales; Q4_0: int4 symmetric, groups of 32,
-  /// f16 scales). Groups run along the last dimension (a linear's input, a
+  /// f16 scales; Q4_K, Q6_K: their super-block schemes, quantize.h). Groups run along the last dimension (a linear's input, a
   /// table row). The compiler types such a weight with it and packs the
   /// file's own codes and scales (storedGroup), never rounding them again;
   /// toF32 gives their exact dequantized values.
   virtual std::optional<QuantScheme> storedScheme(const Tensor &t) const {
     return std::nullopt;
   }
-  /// A tensor whose blocks no xfmr scheme holds as they are (GGUF's Q4_K,
-  /// Q6_K): the scheme the compiler converts it to (from toF32's exact
-  /// values, so the conversion adds one rounding, which the compile
-  /// reports), and the stored type's name.
-  struct Conversion {
-    std::string from;
-    QuantScheme to;
-  };
-  virtual std::optional<Conversion> conversion(const Tensor &t) const { return std::nullopt; }
   /// Group `g` of row `row` (in this checkpoint's row order, Hugging
   /// Face's) of a tensor with a stored scheme: the file's codes (int4: 0..15
   /// with min = -8 scale) and scale. False when there is no such group.

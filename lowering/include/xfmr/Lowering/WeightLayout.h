@@ -16,6 +16,16 @@
 //                   bf16 for AVX512-BF16: [K/2][tn][2]
 //                   int4:     per group of G rows: scales[tn], (mins[tn]),
 //                             codes[G][tn/2] with byte j = col j | col j+tn/2 << 4
+//                   K-quants: per super-block of 256 rows a header, then its
+//                             groups' codes:
+//                     Q4_K    d[tn], dmin[tn] f16, lo[8][tn] (sc & 15 |
+//                             (m & 15) << 4), hi[4][tn] (group g's top bits
+//                             of sc, m at bits 4 (g / 4) + 0..1, 2..3 of
+//                             hi[g % 4]); codes as int4 (or int4 for VNNI)
+//                     Q6_K    d[tn] f16, sc[16][tn] i8; per group of 16
+//                             low nibbles [16][tn/2] as int4, then top bit
+//                             pairs [8][tn/2]: row k's column j at bits
+//                             4 (k % 2) + 2 (j >= tn/2) of byte (k/2, j % tn/2)
 //                 gated (a `gated` linear's [Wg | Wu]): block b holds gate
 //                 columns b tn/2 .. +tn/2 then the same up columns, so one
 //                 unit computes both halves of its tn/2 outputs.
@@ -26,6 +36,10 @@
 //                             group of G: scale, codes[G])
 //                   int4:     per group of G: scale, (min), codes[G/2] with
 //                             byte j = elem j | elem j+G/2 << 4
+//                   K-quants: per super-block the header above for one
+//                             lane, then per group: Q4_K as int4; Q6_K 8
+//                             bytes elem j | elem j+8 << 4, 4 bytes with
+//                             elem j + 4p at bits 2p
 //
 //===----------------------------------------------------------------------===//
 #ifndef XFMR_LOWERING_WEIGHTLAYOUT_H
@@ -54,8 +68,13 @@ struct WeightLayout {
 
   int64_t scaleBytes() const { return scheme.f16Scales ? 2 : 4; }
   int64_t elementBytes() const; // f32: 4, bf16: 2 (quantized: 0)
-  /// ColumnBlocks int4: bytes of one group of one block.
+  /// Bytes of one group of one block (ColumnBlocks) or row (Rows): scales
+  /// and codes, or for super-blocks its codes only.
   int64_t groupBytes() const;
+  /// Super-blocks: the header's bytes per lane (Q4_K 16, Q6_K 18), and all
+  /// the bytes of one super-block of a block or row.
+  int64_t superHeaderBytes() const;
+  int64_t superBytes() const;
   /// ColumnBlocks: bytes of one block of tileN columns.
   int64_t blockBytes() const;
   /// Rows: bytes of one row, padded to 16.
