@@ -43,6 +43,8 @@ LogicalResult cpu::buildLMHead(ImplicitLocOpBuilder &b, LMHeadOp op,
   const uint32_t locality = s.getPrefetchTo() == 2 ? 2 : 3; // l2: prefetcht1
   std::unique_ptr<RowDecoder> dec = rowDecoder(k, l, e, D, vw);
   const int64_t G = dec->group(), span = dec->span(), cpl = dec->codesPerLoad();
+  if (std::string why = dec->unsupportedWidth(); !why.empty())
+    return op.emitOpError() << why;
   if (span % vw != 0)
     return op.emitOpError() << "schedule vector_width " << vw
                             << " does not divide half the quant group " << G;

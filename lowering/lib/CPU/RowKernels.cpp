@@ -104,6 +104,8 @@ LogicalResult cpu::buildEmbedding(ImplicitLocOpBuilder &b, EmbeddingOp op,
   Value tokens = a.inputs[0], table = a.inputs[1];
   std::unique_ptr<RowDecoder> dec = rowDecoder(k, l, table, d, vw);
   const int64_t G = dec->group(), span = dec->span();
+  if (std::string why = dec->unsupportedWidth(); !why.empty())
+    return op.emitOpError() << why;
   if (span % vw != 0)
     return op.emitOpError() << "schedule vector_width " << vw
                             << " does not divide half the quant group " << G;

@@ -562,6 +562,9 @@ public:
     }
     return out;
   }
+  std::string unsupportedWidth() const override {
+    return vw == 8 || vw == 16 ? "" : "Q6_K rows decode 8 or 16 lanes, not " + std::to_string(vw);
+  }
   Value scale(Value row, Value g) override {
     Value sup = superBase(row, g), gi = b.create<arith::RemUIOp>(g, k.idx(16));
     Value d = k.toF32(k.load(k.view(table, sup, {1}, b.getF16Type()), {k.idx(0)}));

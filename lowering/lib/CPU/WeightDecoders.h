@@ -118,6 +118,8 @@ public:
   int64_t codesPerLoad() const { return codesPerLoad_; }
   /// Elements between the vectors one load yields (group / codesPerLoad).
   int64_t span() const { return group_ / codesPerLoad_; }
+  /// Why this decoder cannot run at its vector width, or "".
+  virtual std::string unsupportedWidth() const { return ""; }
 
   /// The key the other calls take for table row v (its byte offset, or v).
   virtual Value rowKey(Value v) { return k.mul(v, k.idx(l.rowBytes())); }

@@ -133,6 +133,8 @@ std::vector<QuantGroup> xfmr::io::quantizeRun(const float *x, int64_t n, int64_t
   if (s.superBlock) {
     for (int64_t b = 0; b < n / s.superBlock; ++b)
       quantizeSuperBlock(x + b * s.superBlock, s, out.data() + b * (s.superBlock / G));
+    for (QuantGroup &q : out) // a partial super-block (verifiers refuse one): zero codes
+      q.codes.resize(size_t(G));
     return out;
   }
   for (int64_t g = 0; g < n / G; ++g)
