@@ -44,10 +44,11 @@ Value ForwardBuilder::weight(const std::string &canonical, ArrayRef<int64_t> sha
 
 namespace {
 /// Whether every use of `w` reduces along the stored tensor's rows, where a
-/// file's quantized blocks run: a linear's transposed [out, in] view, or an
-/// LM head / embedding table as stored.
+/// file's quantized blocks run: a linear's transposed [out, in] view (with
+/// `columns from`, whole stored rows: one part of a fused matrix), or an LM
+/// head / embedding table as stored.
 bool reducesAlongStoredRows(WeightOp w) {
-  if (w.getColumnOffset() || w->use_empty())
+  if ((w.getColumnOffset() && !w.getTransposed()) || w->use_empty())
     return false;
   for (OpOperand &use : w->getUses()) {
     Operation *op = use.getOwner();

@@ -33,7 +33,9 @@ public:
   /// `tensor<?xD>`: activations, one row per token of the call.
   RankedTensorType act(int64_t d) const;
   /// The tensor named `canonical` viewed with `shape`: columns from
-  /// `colOffset`, or transposed (an nn.Linear's [out, in] as [in, out]).
+  /// `colOffset`, or transposed (an nn.Linear's [out, in] as [in, out]), or
+  /// both (stored rows from `colOffset`, transposed: one part of a fused
+  /// [out, in] matrix).
   Value weight(const std::string &canonical, ArrayRef<int64_t> shape,
                int64_t colOffset = -1, bool transposed = false);
   IntegerAttr i64(int64_t v) { return b.getI64IntegerAttr(v); }

@@ -85,8 +85,8 @@ enum class GGMLType : uint32_t;
 
 /// Writes `m` as a GGUF file as llama.cpp's converter would (its metadata
 /// keys and tensor names, q/k rows permuted for its rotary), matrices in
-/// `type` (F32, F16, Q8_0 or Q4_0, by llama.cpp's reference quantizers),
-/// vectors F32. For tests and `xfmr export-gguf`.
+/// `type` (any of ggmlWrittenTypes(): F32, F16, Q8_0, Q4_0 by llama.cpp's
+/// reference quantizers), vectors F32. For tests and `xfmr export-gguf`.
 bool writeLlamaGGUF(const LlamaModel &m, const std::string &path, GGMLType type,
                     std::string *error);
 
