@@ -12,8 +12,11 @@ ForwardBuilder::ForwardBuilder(MLIRContext *ctx, const ::xfmr::io::ModelDir &fil
   ctx->loadDialect<XfmrDialect, func::FuncDialect>();
   module_ = ModuleOp::create(loc);
   SmallVector<NamedAttribute> entries;
+  // A negative value is one the source does not have (a GGUF without
+  // bos/eos ids): left out, as the manifest's numbers are non-negative.
   for (const auto &[key, value] : model)
-    entries.push_back(b.getNamedAttr(key, i64(value)));
+    if (value >= 0)
+      entries.push_back(b.getNamedAttr(key, i64(value)));
   module_->getOperation()->setAttr("xfmr.model", b.getDictionaryAttr(entries));
   module_->getOperation()->setAttr("xfmr.architecture", b.getStringAttr(architecture));
   b.setInsertionPointToEnd(module_->getBody());

@@ -20,7 +20,8 @@ namespace mlir::xfmr {
 class ForwardBuilder {
 public:
   /// `model` entries are written as the module's `xfmr.model` dictionary
-  /// (the manifest copies them for the runtime).
+  /// (the manifest copies them for the runtime); negative ones (none) are
+  /// left out.
   ForwardBuilder(MLIRContext *ctx, const ::xfmr::io::ModelDir &files,
                  StringRef architecture,
                  const std::vector<std::pair<std::string, int64_t>> &model,

@@ -308,7 +308,7 @@ Case gpt2GGUF(const char *name, io::GGMLType type, bool dot) {
 INSTANTIATE_TEST_SUITE_P(
     GPT2GGUF, ModelEndToEnd,
     ::testing::Values(
-        gpt2GGUF("gguf_f16", io::GGMLType::F16, true),
+        gpt2GGUF("gguf_f16", io::GGMLType::F16, false),
         gpt2GGUF("gguf_q8_0", io::GGMLType::Q8_0, false),
         gpt2GGUF("gguf_q8_0_vnni", io::GGMLType::Q8_0, true),
         gpt2GGUF("gguf_q4_0", io::GGMLType::Q4_0, false),
@@ -618,9 +618,11 @@ namespace {
 /// Logits of every position of `tokens` (one prefill) of the model compiled
 /// from `source`.
 std::vector<float> compiledLogits(const std::string &source, const std::string &out,
-                                  const std::vector<int32_t> &tokens, int *vocab) {
+                                  const std::vector<int32_t> &tokens, int *vocab,
+                                  bool noFuse = false) {
   CompileOptions opts;
   opts.maxTokens = 16;
+  opts.noFuse = noFuse;
   std::string err;
   EXPECT_EQ(compileModel(source, out, opts, &err), 0) << err;
   xfmr_model *model = xfmr_model_open(out.c_str(), 2);
@@ -640,7 +642,8 @@ std::vector<float> compiledLogits(const std::string &source, const std::string &
 // The same F16 weights from a Hugging Face directory (Conv1D [in, out],
 // "transformer." names, mask buffers) and from the GGUF file written of it
 // (llama.cpp's names, linears [out, in] read as transposed views) give the
-// same logits.
+// same logits, fused or not (unfused, Q, K and V are c_attn's stored rows
+// from 0, E and 2E, read transposed).
 TEST(GPT2GGUF, SameLogitsAsTheHuggingFaceDirectory) {
   test::TempDir tmp;
   std::string dir = tmp.path + "/model", file = tmp.path + "/f16.gguf", err;
@@ -654,13 +657,18 @@ TEST(GPT2GGUF, SameLogitsAsTheHuggingFaceDirectory) {
   std::vector<int32_t> tokens = {3, 141, 59, 26, 5, 358, 97, 93, 238, 46, 264, 33, 8, 327, 9, 50};
   int vocabHF = 0, vocabGG = 0;
   std::vector<float> hf = compiledLogits(dir, tmp.path + "/hf", tokens, &vocabHF);
-  std::vector<float> gg = compiledLogits(file, tmp.path + "/gg", tokens, &vocabGG);
-  ASSERT_EQ(vocabHF, vocabGG);
-  ASSERT_EQ(hf.size(), gg.size());
-  ASSERT_EQ(hf.size(), tokens.size() * size_t(vocabHF));
-  for (size_t t = 0; t < tokens.size(); ++t) {
-    std::vector<double> want(hf.begin() + long(t) * vocabHF, hf.begin() + long(t + 1) * vocabHF);
-    EXPECT_LT(relativeL2(gg.data() + t * size_t(vocabHF), want), 1e-5) << "position " << t;
+  for (bool noFuse : {false, true}) {
+    SCOPED_TRACE(noFuse ? "unfused" : "fused");
+    std::vector<float> gg = compiledLogits(file, tmp.path + (noFuse ? "/ggu" : "/gg"), tokens,
+                                           &vocabGG, noFuse);
+    ASSERT_EQ(vocabHF, vocabGG);
+    ASSERT_EQ(hf.size(), gg.size());
+    ASSERT_EQ(hf.size(), tokens.size() * size_t(vocabHF));
+    for (size_t t = 0; t < tokens.size(); ++t)
+      EXPECT_LT(relativeL2(gg.data() + t * size_t(vocabHF), hf.data() + t * size_t(vocabHF),
+                           size_t(vocabHF)),
+                1e-5)
+          << "position " << t;
   }
 }
 } // namespace
