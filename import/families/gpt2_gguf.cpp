@@ -180,9 +180,9 @@ std::unique_ptr<ModelDir> GPT2Model::openGGUF(std::unique_ptr<GGUFFile> f, std::
   // The tokenizer now, so bad metadata fails the open as bad config does.
   if (!tokenizerFilesFromGGUF(*f, &m->tokenizerFiles_, error))
     return nullptr;
-  m->checkpoint_ = openGGUFCheckpoint(
-      std::move(f), [](const GGUFTensorInfo &t) { return GGUFTensorMapping{gpt2NameFromGGUF(t.name), 0}; },
-      error);
+  // No rows were permuted: GPT-2 has no rotary.
+  auto map = [](const GGUFTensorInfo &t) { return GGUFTensorMapping{gpt2NameFromGGUF(t.name), 0}; };
+  m->checkpoint_ = openGGUFCheckpoint(std::move(f), map, error);
   if (!m->checkpoint_ || !m->checkTensors(expected, error))
     return nullptr;
   return m;

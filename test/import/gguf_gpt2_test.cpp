@@ -224,7 +224,9 @@ TEST(GGUFGPT2, SameTensorsAsTheHuggingFaceDirectory) {
         continue;
       }
       // F16: half an f16 ulp; Q8_0 / Q4_0: a step of the largest block.
-      const double bound = t == GGMLType::F16 ? scale * 1e-3 : t == GGMLType::Q8_0 ? scale / 127 : scale / 7;
+      const double bound = t == GGMLType::F16    ? scale * 1e-3
+                           : t == GGMLType::Q8_0 ? scale / 127
+                                                 : scale / 7;
       EXPECT_LE(worst, bound) << name;
       EXPECT_GT(worst, 0) << name << ": not rounded at all";
       if (t == GGMLType::F16)
@@ -377,5 +379,25 @@ TEST(GGUFGPT2, OutputWeightIsTheHead) {
       t.bytes.resize(64 * 95 * 2);
     }
   expectRefused(path, p, "tensor 'output.weight' has shape [95,64] but the metadata implies [96,64]");
+}
+} // namespace
+
+namespace {
+// The committed fuzz seed (test/fuzz/make_gguf_seeds.py) is a whole GPT-2,
+// so fuzz_gguf starts from files that reach the GPT-2 reader.
+TEST(GGUFGPT2, TheFuzzSeedIsAGPT2) {
+  std::string error;
+  auto m = ModelDir::open(std::string(XFMR_GGUF_SEEDS_DIR) + "/small-gpt2.gguf", &error);
+  ASSERT_TRUE(m) << error;
+  ASSERT_EQ(m->family(), ModelDir::Family::GPT2);
+  const auto &g = static_cast<const GPT2Model &>(*m);
+  EXPECT_EQ(g.config().nEmbd, 32);
+  EXPECT_EQ(g.config().vocab, 6);
+  EXPECT_EQ(g.config().eosToken, 5);
+  EXPECT_EQ(m->tokenizerFiles().size(), 2u);
+  const Checkpoint::Tensor *qkv = m->checkpoint().find("h.0.attn.c_attn.weight");
+  ASSERT_TRUE(qkv);
+  EXPECT_EQ(qkv->shape, (std::vector<int64_t>{96, 32}));
+  EXPECT_TRUE(m->checkpoint().storedScheme(*qkv));
 }
 } // namespace
