@@ -73,6 +73,30 @@ struct GGUFKeys {
     return true;
   }
 };
+/// The vocabulary size: the token list's length, or token_embd.weight's
+/// rows, which must agree when both exist; false with *error when there is
+/// neither (or more than `maxVocab`).
+inline bool ggufVocabulary(const GGUFFile &f, int64_t maxVocab, int64_t *vocab,
+                           std::string *error) {
+  *vocab = 0;
+  if (const GGUFValue *t = f.find("tokenizer.ggml.tokens"))
+    *vocab = int64_t(t->elements.size());
+  if (const GGUFTensorInfo *e = f.findTensor("token_embd.weight"); e && e->ne.size() == 2) {
+    if (*vocab != 0 && *vocab != e->ne[1]) {
+      *error = f.path() + ": tokenizer.ggml.tokens has " + std::to_string(*vocab) +
+               " tokens but token_embd.weight has " + std::to_string(e->ne[1]) + " rows";
+      return false;
+    }
+    *vocab = e->ne[1];
+  }
+  if (*vocab <= 0 || *vocab > maxVocab) {
+    *error = f.path() + ": no vocabulary of 1 to " + std::to_string(maxVocab) +
+             " tokens (neither tokenizer.ggml.tokens nor token_embd.weight)";
+    return false;
+  }
+  return true;
+}
+
 } // namespace xfmr::io
 
 #endif

@@ -64,23 +64,8 @@ bool xfmr::io::gpt2ConfigFromGGUF(const GGUFFile &f, GPT2Config &c, std::string 
                "= " + std::to_string(kvHeads) +
                    " differs from 'gpt2.attention.head_count' (GPT-2 has no grouped-query "
                    "attention)");
-  // The vocabulary: the token list, or the embedding's rows.
-  c.vocab = 0;
-  if (const GGUFValue *t = f.find("tokenizer.ggml.tokens"))
-    c.vocab = int64_t(t->elements.size());
-  if (const GGUFTensorInfo *e = f.findTensor("token_embd.weight"); e && e->ne.size() == 2) {
-    if (c.vocab != 0 && c.vocab != e->ne[1]) {
-      *error = f.path() + ": tokenizer.ggml.tokens has " + std::to_string(c.vocab) +
-               " tokens but token_embd.weight has " + std::to_string(e->ne[1]) + " rows";
-      return false;
-    }
-    c.vocab = e->ne[1];
-  }
-  if (c.vocab <= 0 || c.vocab > (1 << 24)) {
-    *error = f.path() + ": no vocabulary of 1 to 2^24 tokens (tokenizer.ggml.tokens or "
-                        "token_embd.weight's rows)";
+  if (!ggufVocabulary(f, 1 << 24, &c.vocab, error))
     return false;
-  }
   c.bosToken = c.eosToken = -1;
   k.integer("tokenizer.ggml.bos_token_id", 0, c.vocab - 1, &c.bosToken, false);
   k.integer("tokenizer.ggml.eos_token_id", 0, c.vocab - 1, &c.eosToken, false);

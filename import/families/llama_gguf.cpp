@@ -92,22 +92,8 @@ bool xfmr::io::llamaConfigFromGGUF(const GGUFFile &f, LlamaConfig &c, std::strin
                         "it) is not supported yet";
     return false;
   }
-  // The vocabulary: the token list, or the embedding's rows.
-  c.vocab = 0;
-  if (const GGUFValue *t = f.find("tokenizer.ggml.tokens"))
-    c.vocab = int64_t(t->elements.size());
-  if (const GGUFTensorInfo *e = f.findTensor("token_embd.weight"); e && e->ne.size() == 2) {
-    if (c.vocab != 0 && c.vocab != e->ne[1]) {
-      *error = f.path() + ": tokenizer.ggml.tokens has " + std::to_string(c.vocab) +
-               " tokens but token_embd.weight has " + std::to_string(e->ne[1]) + " rows";
-      return false;
-    }
-    c.vocab = e->ne[1];
-  }
-  if (c.vocab <= 0) {
-    *error = f.path() + ": no vocabulary (neither tokenizer.ggml.tokens nor token_embd.weight)";
+  if (!ggufVocabulary(f, int64_t(1) << 31, &c.vocab, error))
     return false;
-  }
   c.tieEmbeddings = f.findTensor("output.weight") == nullptr;
   c.qkvBias = f.findTensor("blk.0.attn_q.bias") != nullptr;
   c.outputBias = f.findTensor("blk.0.attn_output.bias") != nullptr;
