@@ -43,11 +43,11 @@ std::string shapeString(ArrayRef<int64_t> shape) {
   return s.empty() ? "scalar" : s;
 }
 
-/// The view `w` names of the stored tensor. Without `columns from` the
-/// stored shape must be the view's (transposed: the view's reversed); with
-/// it, the stored last dimension must hold the columns the view takes.
-/// (`transposed` with `columns from`: the columns are taken from the stored
-/// tensor, then transposed.)
+/// The view `w` names of the stored tensor [srcRows, srcCols] (a vector:
+/// one row). Without `columns from` the stored shape must be the view's
+/// (transposed: the view's reversed). `columns from N` takes the columns
+/// [N, N + cols) of the stored tensor, or with `transposed` of the stored
+/// tensor transposed, which are the stored rows [N, N + cols), whole.
 FailureOr<WeightData> viewOf(WeightOp w, const StoredTensor &s) {
   auto type = cast<RankedTensorType>(w.getType());
   ArrayRef<int64_t> vshape = type.getShape();
@@ -67,20 +67,20 @@ FailureOr<WeightData> viewOf(WeightOp w, const StoredTensor &s) {
     return fail();
   const bool t = w.getTransposed();
   const int64_t rows = type.getRank() == 2 ? vshape[0] : 1, cols = vshape.back();
-  // The stored tensor as [srcRows, srcCols]; the columns the view takes.
   const int64_t srcRows = s.shape.size() == 2 ? s.shape[0] : 1;
   const int64_t srcCols = s.shape.back();
-  const int64_t taken = t ? rows : cols;
+  // The dimension of the stored tensor the view's columns come from (its
+  // columns, or transposed its rows), and the one it takes whole.
+  const int64_t from = t ? srcRows : srcCols, whole = t ? srcCols : srcRows;
   const int64_t offset = w.getColumnOffset() ? int64_t(*w.getColumnOffset()) : 0;
-  if (srcRows != (t ? cols : rows) ||
-      (w.getColumnOffset() ? taken > srcCols || offset > srcCols - taken
-                           : taken != srcCols))
+  if (whole != rows ||
+      (w.getColumnOffset() ? cols > from || offset > from - cols : cols != from))
     return fail();
   WeightData d{rows, cols, std::vector<float>(size_t(rows * cols))};
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c)
       d.values[size_t(r * cols + c)] =
-          t ? s.data[size_t(c * srcCols + offset + r)]
+          t ? s.data[size_t((offset + c) * srcCols + r)]
             : s.data[size_t(r * srcCols + offset + c)];
   return d;
 }
@@ -117,10 +117,11 @@ LogicalResult applyType(WeightOp w, std::optional<unsigned> reductionDim,
   // the interpreter must not loop on a zero group whatever it is given.
   int64_t length = *reductionDim == 0 ? d.rows : d.cols;
   // Blocks the file already holds in this scheme, read along their rows
-  // (a transposed linear view, or a table as stored): the stored values are
-  // the weight's values; rounding them again would change them.
+  // (a transposed linear view, whole stored rows even with `columns from`,
+  // or a table as stored): the stored values are the weight's values;
+  // rounding them again would change them.
   const bool alongStoredRows = w.getTransposed() == (*reductionDim == 0) &&
-                               !w.getColumnOffset();
+                               (w.getTransposed() || !w.getColumnOffset());
   if (stored.storedAs && io::sameScheme(*stored.storedAs, scheme) && alongStoredRows)
     return success();
   if ((scheme.format != io::WeightFormat::Int8 || scheme.group != 0) &&

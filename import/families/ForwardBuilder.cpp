@@ -12,8 +12,11 @@ ForwardBuilder::ForwardBuilder(MLIRContext *ctx, const ::xfmr::io::ModelDir &fil
   ctx->loadDialect<XfmrDialect, func::FuncDialect>();
   module_ = ModuleOp::create(loc);
   SmallVector<NamedAttribute> entries;
+  // A negative value is one the source does not have (a GGUF without
+  // bos/eos ids): left out, as the manifest's numbers are non-negative.
   for (const auto &[key, value] : model)
-    entries.push_back(b.getNamedAttr(key, i64(value)));
+    if (value >= 0)
+      entries.push_back(b.getNamedAttr(key, i64(value)));
   module_->getOperation()->setAttr("xfmr.model", b.getDictionaryAttr(entries));
   module_->getOperation()->setAttr("xfmr.architecture", b.getStringAttr(architecture));
   b.setInsertionPointToEnd(module_->getBody());
@@ -44,10 +47,11 @@ Value ForwardBuilder::weight(const std::string &canonical, ArrayRef<int64_t> sha
 
 namespace {
 /// Whether every use of `w` reduces along the stored tensor's rows, where a
-/// file's quantized blocks run: a linear's transposed [out, in] view, or an
-/// LM head / embedding table as stored.
+/// file's quantized blocks run: a linear's transposed [out, in] view (with
+/// `columns from`, whole stored rows: one part of a fused matrix), or an LM
+/// head / embedding table as stored.
 bool reducesAlongStoredRows(WeightOp w) {
-  if (w.getColumnOffset() || w->use_empty())
+  if ((w.getColumnOffset() && !w.getTransposed()) || w->use_empty())
     return false;
   for (OpOperand &use : w->getUses()) {
     Operation *op = use.getOwner();

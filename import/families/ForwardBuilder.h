@@ -20,7 +20,8 @@ namespace mlir::xfmr {
 class ForwardBuilder {
 public:
   /// `model` entries are written as the module's `xfmr.model` dictionary
-  /// (the manifest copies them for the runtime).
+  /// (the manifest copies them for the runtime); negative ones (none) are
+  /// left out.
   ForwardBuilder(MLIRContext *ctx, const ::xfmr::io::ModelDir &files,
                  StringRef architecture,
                  const std::vector<std::pair<std::string, int64_t>> &model,
@@ -33,7 +34,9 @@ public:
   /// `tensor<?xD>`: activations, one row per token of the call.
   RankedTensorType act(int64_t d) const;
   /// The tensor named `canonical` viewed with `shape`: columns from
-  /// `colOffset`, or transposed (an nn.Linear's [out, in] as [in, out]).
+  /// `colOffset`, or transposed (an nn.Linear's [out, in] as [in, out]), or
+  /// both (stored rows from `colOffset`, transposed: one part of a fused
+  /// [out, in] matrix).
   Value weight(const std::string &canonical, ArrayRef<int64_t> shape,
                int64_t colOffset = -1, bool transposed = false);
   IntegerAttr i64(int64_t v) { return b.getI64IntegerAttr(v); }

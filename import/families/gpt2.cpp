@@ -22,6 +22,7 @@ bool xfmr::io::parseGPT2Config(ConfigJson &j, GPT2Config &c) {
   j.string("activation_function", &act);
   // Recorded in the manifest, whose numbers are non-negative.
   j.integer({"eos_token_id"}, 0, int64_t(1) << 31, &c.eosToken, false);
+  j.integer({"bos_token_id"}, 0, int64_t(1) << 31, &c.bosToken, false);
   if (!j.ok())
     return false;
   if (act != "gelu_new" && act != "gelu_pytorch_tanh" && act != "gelu_fast")
@@ -45,27 +46,33 @@ bool xfmr::io::parseGPT2Config(const std::string &text, const std::string &path,
   return true;
 }
 
-TensorList GPT2Model::expectedTensors(const GPT2Config &c) {
+TensorList GPT2Model::expectedTensors(const GPT2Config &c, const GPT2Layout &layout) {
   int64_t E = c.nEmbd;
+  // A linear from `in` to `out` features: Conv1D's [in, out], or [out, in].
+  auto linear = [&](int64_t in, int64_t out) {
+    return layout.linearsOutIn ? std::vector<int64_t>{out, in} : std::vector<int64_t>{in, out};
+  };
   TensorList t{
       {"wte.weight", {c.vocab, E}}, {"wpe.weight", {c.nCtx, E}}};
   for (int64_t i = 0; i < c.nLayer; ++i) {
     std::string h = "h." + std::to_string(i) + ".";
     t.push_back({h + "ln_1.weight", {E}});
     t.push_back({h + "ln_1.bias", {E}});
-    t.push_back({h + "attn.c_attn.weight", {E, 3 * E}});
+    t.push_back({h + "attn.c_attn.weight", linear(E, 3 * E)});
     t.push_back({h + "attn.c_attn.bias", {3 * E}});
-    t.push_back({h + "attn.c_proj.weight", {E, E}});
+    t.push_back({h + "attn.c_proj.weight", linear(E, E)});
     t.push_back({h + "attn.c_proj.bias", {E}});
     t.push_back({h + "ln_2.weight", {E}});
     t.push_back({h + "ln_2.bias", {E}});
-    t.push_back({h + "mlp.c_fc.weight", {E, 4 * E}});
+    t.push_back({h + "mlp.c_fc.weight", linear(E, 4 * E)});
     t.push_back({h + "mlp.c_fc.bias", {4 * E}});
-    t.push_back({h + "mlp.c_proj.weight", {4 * E, E}});
+    t.push_back({h + "mlp.c_proj.weight", linear(4 * E, E)});
     t.push_back({h + "mlp.c_proj.bias", {E}});
   }
   t.push_back({"ln_f.weight", {E}});
   t.push_back({"ln_f.bias", {E}});
+  if (layout.untiedHead)
+    t.push_back({"lm_head.weight", {c.vocab, E}});
   return t;
 }
 

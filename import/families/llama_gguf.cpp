@@ -9,6 +9,8 @@
 // back into the Hugging Face order undoes that.
 //
 //===----------------------------------------------------------------------===//
+#include "gguf_keys.h"
+#include "xfmr/import/gguf_model_writer.h"
 #include "xfmr/import/ggml_blocks.h"
 #include "xfmr/import/gguf.h"
 #include "xfmr/import/gguf_checkpoint.h"
@@ -25,68 +27,9 @@
 
 using namespace xfmr::io;
 
-namespace {
-/// Typed, bounded reads of "<arch>.*" keys, the first failure kept.
-struct Keys {
-  const GGUFFile &f;
-  std::string arch, error;
-
-  bool fail(const std::string &why) {
-    if (error.empty())
-      error = f.path() + ": " + why;
-    return false;
-  }
-  /// An unsigned or non-negative integer key in [lo, hi].
-  bool integer(const std::string &key, int64_t lo, int64_t hi, int64_t *out,
-               bool required = true) {
-    const GGUFValue *v = f.find(key);
-    if (!v)
-      return required ? fail("metadata '" + key + "' is missing") : true;
-    int64_t x;
-    switch (v->type) {
-    case GGUFType::U8: case GGUFType::U16: case GGUFType::U32: case GGUFType::U64:
-      if (v->u > uint64_t(INT64_MAX))
-        return fail("metadata '" + key + "' = " + std::to_string(v->u) + " is out of range");
-      x = int64_t(v->u);
-      break;
-    case GGUFType::I8: case GGUFType::I16: case GGUFType::I32: case GGUFType::I64:
-      x = v->i;
-      break;
-    default:
-      return fail("metadata '" + key + "' must be an integer, not a " + ggufTypeName(v->type));
-    }
-    if (x < lo || x > hi)
-      return fail("metadata '" + key + "' = " + std::to_string(x) + " is outside [" +
-                  std::to_string(lo) + ", " + std::to_string(hi) + "]");
-    *out = x;
-    return true;
-  }
-  bool number(const std::string &key, double lo, double hi, double *out) {
-    const GGUFValue *v = f.find(key);
-    if (!v)
-      return true;
-    if (v->type != GGUFType::F32 && v->type != GGUFType::F64)
-      return fail("metadata '" + key + "' must be a float, not a " + ggufTypeName(v->type));
-    if (!(v->f >= lo && v->f <= hi))
-      return fail("metadata '" + key + "' = " + std::to_string(v->f) + " is outside [" +
-                  std::to_string(lo) + ", " + std::to_string(hi) + "]");
-    *out = v->f;
-    return true;
-  }
-  bool string(const std::string &key, std::string *out) {
-    const GGUFValue *v = f.find(key);
-    if (!v)
-      return true;
-    if (v->type != GGUFType::String)
-      return fail("metadata '" + key + "' must be a string, not a " + ggufTypeName(v->type));
-    *out = v->s;
-    return true;
-  }
-};
-} // namespace
 
 bool xfmr::io::llamaConfigFromGGUF(const GGUFFile &f, LlamaConfig &c, std::string *error) {
-  Keys k{f, "", ""};
+  GGUFKeys k{f, "", ""};
   if (!k.string("general.architecture", &k.arch) || k.arch.empty()) {
     *error = k.error.empty() ? f.path() + ": metadata 'general.architecture' is missing" : k.error;
     return false;
@@ -149,22 +92,8 @@ bool xfmr::io::llamaConfigFromGGUF(const GGUFFile &f, LlamaConfig &c, std::strin
                         "it) is not supported yet";
     return false;
   }
-  // The vocabulary: the token list, or the embedding's rows.
-  c.vocab = 0;
-  if (const GGUFValue *t = f.find("tokenizer.ggml.tokens"))
-    c.vocab = int64_t(t->elements.size());
-  if (const GGUFTensorInfo *e = f.findTensor("token_embd.weight"); e && e->ne.size() == 2) {
-    if (c.vocab != 0 && c.vocab != e->ne[1]) {
-      *error = f.path() + ": tokenizer.ggml.tokens has " + std::to_string(c.vocab) +
-               " tokens but token_embd.weight has " + std::to_string(e->ne[1]) + " rows";
-      return false;
-    }
-    c.vocab = e->ne[1];
-  }
-  if (c.vocab <= 0) {
-    *error = f.path() + ": no vocabulary (neither tokenizer.ggml.tokens nor token_embd.weight)";
+  if (!ggufVocabulary(f, int64_t(1) << 31, &c.vocab, error))
     return false;
-  }
   c.tieEmbeddings = f.findTensor("output.weight") == nullptr;
   c.qkvBias = f.findTensor("blk.0.attn_q.bias") != nullptr;
   c.outputBias = f.findTensor("blk.0.attn_output.bias") != nullptr;
@@ -249,37 +178,8 @@ std::unique_ptr<ModelDir> LlamaModel::openGGUF(std::unique_ptr<GGUFFile> f,
   return m;
 }
 
-namespace {
-/// The model's tokenizer as tokenizer.ggml.* entries: from the files made
-/// at open (a GGUF source), or the directory's tokenizer.json (+ config);
-/// none when it has no tokenizer.json.
-bool tokenizerMetadata(const LlamaModel &m, int64_t vocab, GGUFTokenizerMetadata *out,
-                       std::string *error) {
-  std::string json, config;
-  for (const auto &[name, text] : m.tokenizerFiles())
-    (name == "tokenizer.json" ? json : config) = text;
-  if (m.tokenizerFiles().empty()) {
-    const std::string path = m.dir() + "/tokenizer.json";
-    if (::access(path.c_str(), F_OK) != 0)
-      return true;
-    if (!readRegularFile(path, kMaxTokenizerFileBytes, &json, error))
-      return false;
-    const std::string configPath = m.dir() + "/tokenizer_config.json";
-    if (::access(configPath.c_str(), F_OK) == 0 &&
-        !readRegularFile(configPath, kMaxTokenizerFileBytes, &config, error))
-      return false;
-  }
-  return ggufTokenizerFromHF(json, config, m.dir(), vocab, out, error);
-}
-} // namespace
-
 bool xfmr::io::writeLlamaGGUF(const LlamaModel &m, const std::string &path, GGMLType type,
                               std::string *error) {
-  std::vector<uint8_t> probe;
-  if (!encodeGGML({}, type, &probe)) {
-    *error = "writeLlamaGGUF: " + ggmlTypeName(uint32_t(type)) + " is not written";
-    return false;
-  }
   const LlamaConfig &c = m.config();
   const std::string a = c.modelType == "qwen2" ? "qwen2." : "llama.";
   auto u32 = [](int64_t v) { return GGUFValue::unsignedInt(GGUFType::U32, uint64_t(v)); };
@@ -305,16 +205,10 @@ bool xfmr::io::writeLlamaGGUF(const LlamaModel &m, const std::string &path, GGML
     return false;
   }
   GGUFTokenizerMetadata tok;
-  if (!tokenizerMetadata(m, c.vocab, &tok, error))
+  if (!ggufTokenizerOf(m, c.vocab, &tok, error))
     return false;
   kv.insert(kv.end(), tok.kv.begin(), tok.kv.end());
-  // tokenizer_config.json's bos/eos before config.json's, as llama.cpp's
-  // converter takes them.
-  int64_t bos = tok.bos >= 0 ? tok.bos : c.bos, eos = tok.eos >= 0 ? tok.eos : c.eos;
-  if (bos >= 0)
-    kv.push_back({"tokenizer.ggml.bos_token_id", u32(bos)});
-  if (eos >= 0)
-    kv.push_back({"tokenizer.ggml.eos_token_id", u32(eos)});
+  appendSpecialTokenIds(tok, c.bos, c.eos, c.vocab, &kv);
   // Inverse of the reader's mapping, over the tensors the config implies.
   std::map<std::string, std::string> ggufOf;
   auto add = [&](const std::string &g) { ggufOf[llamaNameFromGGUF(g)] = g; };
@@ -349,18 +243,9 @@ bool xfmr::io::writeLlamaGGUF(const LlamaModel &m, const std::string &path, GGML
                     cols * 4);
       x = std::move(p);
     }
-    // Vectors (norms, biases) stay F32, as llama.cpp keeps them; a matrix
-    // whose rows are not whole blocks of the type falls back to F16 (as
-    // llama-quantize falls back for K-quants).
-    GGMLType tt = shape.size() == 1 ? GGMLType::F32 : type;
-    int64_t blockValues = 1, blockBytes = 0;
-    if (ggmlBlock(uint32_t(tt), &blockValues, &blockBytes) && shape.back() % blockValues != 0)
-      tt = GGMLType::F16;
     GGUFTensorData d;
-    d.name = g->second;
-    d.ne.assign(shape.rbegin(), shape.rend());
-    d.type = uint32_t(tt);
-    encodeGGML(x, tt, &d.bytes);
+    if (!ggufTensorOf(g->second, shape, x, type, &d, error))
+      return false;
     tensors.push_back(std::move(d));
   }
   return writeGGUF(path, kv, tensors, error);

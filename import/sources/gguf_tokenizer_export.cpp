@@ -12,6 +12,7 @@
 
 #include "llvm/Support/Error.h"
 #include "llvm/Support/JSON.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <map>
 #include <unordered_map>
@@ -161,11 +162,12 @@ bool templateIds(const Fields &f, const Object *p, std::vector<int64_t> *before,
 }
 } // namespace
 
-bool xfmr::io::ggufTokenizerFromHF(const std::string &tokenizerJson,
-                                   const std::string &configJson, const std::string &dir,
-                                   int64_t vocab, GGUFTokenizerMetadata *out,
-                                   std::string *error) {
-  Fields f{dir + "/tokenizer.json", error};
+namespace {
+/// ggufTokenizerFromHF, errors naming `jsonPath` as the tokenizer.json.
+bool fromTokenizerJson(const std::string &tokenizerJson, const std::string &configJson,
+                       const std::string &dir, const std::string &jsonPath, int64_t vocab,
+                       GGUFTokenizerMetadata *out, std::string *error) {
+  Fields f{jsonPath, error};
   Value rootValue(nullptr);
   if (!parseObject(tokenizerJson, f.file, &rootValue, error))
     return false;
@@ -406,4 +408,52 @@ bool xfmr::io::ggufTokenizerFromHF(const std::string &tokenizerJson,
   out->bos = bos;
   out->eos = eos;
   return true;
+}
+} // namespace
+
+bool xfmr::io::ggufTokenizerFromHF(const std::string &tokenizerJson,
+                                   const std::string &configJson, const std::string &dir,
+                                   int64_t vocab, GGUFTokenizerMetadata *out,
+                                   std::string *error) {
+  return fromTokenizerJson(tokenizerJson, configJson, dir, dir + "/tokenizer.json", vocab, out,
+                           error);
+}
+
+bool xfmr::io::ggufTokenizerFromGPT2Files(const std::string &vocabJson,
+                                          const std::string &mergesTxt,
+                                          const std::string &configJson, const std::string &dir,
+                                          int64_t vocab, GGUFTokenizerMetadata *out,
+                                          std::string *error) {
+  // The tokenizer.json Hugging Face's converter makes of these files (GPT-2's
+  // own tokenizer.json is exactly that), then the one path to metadata.
+  Value vocabValue(nullptr);
+  if (!parseObject(vocabJson, dir + "/vocab.json", &vocabValue, error))
+    return false;
+  Array merges;
+  for (size_t pos = 0; pos < mergesTxt.size();) {
+    size_t eol = std::min(mergesTxt.find('\n', pos), mergesTxt.size());
+    std::string line = mergesTxt.substr(pos, eol - pos);
+    pos = eol + 1;
+    if (!line.empty() && line.back() == '\r')
+      line.pop_back();
+    if (!line.empty() && line.rfind("#version", 0) != 0)
+      merges.push_back(line);
+  }
+  Object model{{"type", "BPE"}, {"vocab", std::move(vocabValue)}, {"merges", std::move(merges)}};
+  // GPT2Tokenizer's bos, eos and unk: a special token, matched in the text
+  // (llama.cpp's converter marks it a control token).
+  Array added;
+  if (auto id = model.getObject("vocab")->getInteger("<|endoftext|>"))
+    added.push_back(Object{{"id", *id}, {"content", "<|endoftext|>"}, {"special", true}});
+  Object root{{"model", std::move(model)},
+              {"pre_tokenizer", Object{{"type", "ByteLevel"},
+                                       {"add_prefix_space", false},
+                                       {"use_regex", true}}},
+              {"added_tokens", std::move(added)}};
+  std::string json;
+  llvm::raw_string_ostream os(json);
+  os << Value(std::move(root));
+  os.flush();
+  return fromTokenizerJson(json, configJson, dir, dir + "/vocab.json + merges.txt", vocab, out,
+                           error);
 }

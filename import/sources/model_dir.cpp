@@ -51,7 +51,9 @@ std::unique_ptr<ModelDir> ModelDir::open(const std::string &dir, std::string *er
     std::string a = arch && arch->type == GGUFType::String ? arch->s : "";
     if (a == "llama" || a == "qwen2")
       return LlamaModel::openGGUF(std::move(f), error);
-    *error = dir + ": general.architecture " + xfmr::io::quoted(a) + " is not supported from GGUF (llama, qwen2 are)";
+    if (a == "gpt2")
+      return GPT2Model::openGGUF(std::move(f), error);
+    *error = dir + ": general.architecture " + xfmr::io::quoted(a) + " is not supported from GGUF (gpt2, llama, qwen2 are)";
     return nullptr;
   }
   if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {

@@ -7,27 +7,34 @@ using namespace mlir;
 using namespace mlir::xfmr;
 
 namespace {
-/// The column offset of a weight view, or -1 when it is not a column view
-/// of the named tensor (transposed views are never merged).
-int64_t columnOffset(Value v, StringRef &name) {
+/// A weight view's columns: the named tensor, whether transposed, and the
+/// offset (transposed: of the stored rows); offset -1 when `v` is not a
+/// weight view.
+struct Columns {
+  StringRef name;
+  bool transposed = false;
+  int64_t offset = -1;
+};
+Columns columnsOf(Value v) {
   auto w = v.getDefiningOp<WeightOp>();
-  if (!w || w.getTransposed())
-    return -1;
-  name = w.getName();
-  return w.getColumnOffset() ? int64_t(*w.getColumnOffset()) : 0;
+  if (!w)
+    return {};
+  return {w.getName(), w.getTransposed(),
+          w.getColumnOffset() ? int64_t(*w.getColumnOffset()) : 0};
 }
 
 /// Whether `parts` (in order) are consecutive column views of one stored
-/// tensor; returns the first one's offset.
-std::optional<int64_t> adjacentColumns(ArrayRef<Value> parts) {
-  StringRef name;
-  int64_t first = columnOffset(parts[0], name), next = first;
-  if (first < 0)
+/// tensor, all transposed or none (GPT-2's c_attn as Hugging Face stores
+/// it, [E, 3E], or as GGUF does, [3E, E] read transposed); returns the
+/// first one's columns.
+std::optional<Columns> adjacentColumns(ArrayRef<Value> parts) {
+  Columns first = columnsOf(parts[0]);
+  if (first.offset < 0)
     return std::nullopt;
+  int64_t next = first.offset;
   for (Value p : parts) {
-    StringRef n;
-    int64_t off = columnOffset(p, n);
-    if (off != next || n != name)
+    Columns c = columnsOf(p);
+    if (c.offset != next || c.name != first.name || c.transposed != first.transposed)
       return std::nullopt;
     next += cast<ShapedType>(p.getType()).getShape().back();
   }
@@ -57,11 +64,11 @@ RankedTensorType mlir::xfmr::mergedColumnsType(ArrayRef<Value> parts) {
 Value mlir::xfmr::mergeColumns(ArrayRef<Value> parts, Operation *at) {
   RankedTensorType type = mergedColumnsType(parts);
   OpBuilder b(at);
-  if (std::optional<int64_t> offset = adjacentColumns(parts)) {
+  if (std::optional<Columns> c = adjacentColumns(parts)) {
     auto w = parts[0].getDefiningOp<WeightOp>();
     return b.create<WeightOp>(w.getLoc(), type, w.getNameAttr(),
-                              *offset ? b.getI64IntegerAttr(*offset) : IntegerAttr(),
-                              UnitAttr());
+                              c->offset ? b.getI64IntegerAttr(c->offset) : IntegerAttr(),
+                              c->transposed ? b.getUnitAttr() : UnitAttr());
   }
   // The parts' weight ops (no operands) move up to the concat.
   for (Value p : parts)

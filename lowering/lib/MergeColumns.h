@@ -3,7 +3,8 @@
 // The projection-merging passes (xfmr-fuse-qkv, xfmr-fuse-gate-up) turn
 // several linears of one input into one over their weights side by side.
 // Column views of one stored tensor that sit next to each other (GPT-2's
-// c_attn) become one wider view; separate tensors (Llama's q/k/v_proj,
+// c_attn, also when transposed: its rows as GGUF stores it) become one wider
+// view; separate tensors (Llama's q/k/v_proj,
 // gate/up_proj) an xfmr.concat of them.
 //
 //===----------------------------------------------------------------------===//

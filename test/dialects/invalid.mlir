@@ -32,6 +32,23 @@ func.func @weight_transposed_1d() {
 
 // -----
 
+// Columns of a transposed view are stored rows: a vector has none.
+func.func @weight_transposed_columns_1d() {
+  // expected-error @+1 {{only 2-D weights can be transposed}}
+  %w = xfmr.weight "w" columns from 4 transposed : tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @weight_transposed_negative_offset() {
+  // expected-error @+1 {{column offset must be non-negative}}
+  %w = xfmr.weight "w" columns from -4 transposed : tensor<4x4xf32>
+  return
+}
+
+// -----
+
 func.func @embedding_width(%t: tensor<?xi32>, %p: index, %e: tensor<10x8xf32>) {
   // expected-error @+1 {{result width 4 differs from the embedding width 8}}
   %h = xfmr.embedding %t, %e at %p : tensor<?xi32>, tensor<10x8xf32> -> tensor<?x4xf32>

@@ -15,6 +15,9 @@ func.func @all_ops(%tokens: tensor<?xi32>, %pos: index, %cache: !cache) -> tenso
   %bk = xfmr.weight "attn.bias" columns from 64 : tensor<32xf32>
   // CHECK: xfmr.weight "lm_head.weight" transposed : tensor<64x128xf32>
   %wt = xfmr.weight "lm_head.weight" transposed : tensor<64x128xf32>
+  // Stored rows [64, 96) of a [out, in] matrix, as a [64 (in), 32 (out)].
+  // CHECK: xfmr.weight "qkv.weight" columns from 64 transposed : tensor<64x32xf32>
+  %wkt = xfmr.weight "qkv.weight" columns from 64 transposed : tensor<64x32xf32>
   %g = xfmr.weight "ln.weight" : tensor<64xf32>
   %b = xfmr.weight "ln.bias" : tensor<64xf32>
   // CHECK: xfmr.embedding %{{.*}}, %{{.*}}, %{{.*}} at %{{.*}} : tensor<?xi32>, tensor<128x64xf32>, tensor<64x64xf32> -> tensor<?x64xf32>

@@ -54,14 +54,38 @@ struct Case {
   std::optional<io::LlamaConfig> llama = std::nullopt;
   io::RandomLlamaFormat llamaFormat = {};
   int64_t context = 0; // --context (0: the model's)
-  /// The Llama model exported as a GGUF file of this type (as llama.cpp's
-  /// converter and quantizer write it), compiled and interpreted from the
-  /// file alone: its Q8_0 / Q4_0 blocks are the weights' own types.
+  /// The model (Llama or GPT-2) exported as a GGUF file of this type (as
+  /// llama.cpp's converter and quantizer write it), compiled and
+  /// interpreted from the file alone: its Q8_0 / Q4_0 blocks are the
+  /// weights' own types.
   std::optional<io::GGMLType> gguf = std::nullopt;
   /// A model file to compile as it is (test/import/data), instead of a
   /// random model.
   std::string file = "";
+  /// GPT-2 GGUF: add output.weight, a copy of token_embd's blocks, as older
+  /// llama.cpp converters wrote it (the file's LM head then).
+  bool ggufOutputWeight = false;
+  bool noFuse = false; // compile without the fusion passes
 };
+
+/// `file` again with output.weight, a copy of token_embd.weight.
+void addOutputWeight(const std::string &file) {
+  std::string err;
+  std::vector<io::GGUFTensorData> tensors;
+  std::vector<std::pair<std::string, io::GGUFValue>> kv;
+  {
+    auto g = io::GGUFFile::open(file, &err);
+    ASSERT_TRUE(g) << err;
+    kv = g->metadata();
+    for (const io::GGUFTensorInfo &t : g->tensors()) {
+      const uint8_t *p = g->data(t);
+      tensors.push_back({t.name, t.ne, t.type, std::vector<uint8_t>(p, p + t.bytes)});
+      if (t.name == "token_embd.weight")
+        tensors.push_back({"output.weight", t.ne, t.type, std::vector<uint8_t>(p, p + t.bytes)});
+    }
+  }
+  ASSERT_TRUE(io::writeGGUF(file, kv, tensors, &err)) << err;
+}
 
 void PrintTo(const Case &c, std::ostream *os) { *os << c.name; }
 
@@ -85,8 +109,19 @@ TEST_P(ModelEndToEnd, MatchesReferenceAndRecompute) {
           << err;
       modelDir = file;
     }
-  } else
+  } else {
     ASSERT_TRUE(io::writeRandomGPT2(modelDir, c.config, seed, &err, c.format)) << err;
+    if (c.gguf) {
+      auto dir = io::ModelDir::open(modelDir, &err);
+      ASSERT_TRUE(dir) << err;
+      const std::string file = tmp.path + "/model.gguf";
+      ASSERT_TRUE(io::writeGPT2GGUF(llvm::cast<io::GPT2Model>(*dir), file, *c.gguf, &err))
+          << err;
+      if (c.ggufOutputWeight)
+        addOutputWeight(file);
+      modelDir = file;
+    }
+  }
   CompileOptions opts;
   opts.maxTokens = 16; // the 16-token prompt fills one chunk exactly
   opts.dropLayers = c.dropLayers;
@@ -101,6 +136,7 @@ TEST_P(ModelEndToEnd, MatchesReferenceAndRecompute) {
   opts.amx = c.amx;
   opts.attentionSplits = c.attentionSplits;
   opts.context = c.context;
+  opts.noFuse = c.noFuse;
   if (c.amx && !mlir::xfmr::CPUTarget::host().hasAMX())
     GTEST_SKIP() << "no AMX on this CPU";
   ASSERT_EQ(compileModel(modelDir, outDir, opts, &err), 0) << err;
@@ -254,6 +290,47 @@ INSTANTIATE_TEST_SUITE_P(
                            {io::DType::F16, "transformer.", true}},
                       Case{"bf16", test::smallGPT2(), 2, {io::DType::BF16, "", false}},
                       Case{"pruned_blocks_1_and_2", test::fourLayerGPT2(), 2, {}, {1, 2}}),
+    [](const auto &info) { return std::string(info.param.name); });
+
+/// GPT-2 as a GGUF file of `type` (llama.cpp's names, linears [out, in]
+/// read as transposed views): weight-only kernels (`dot` false) meet the
+/// f32 bound against the interpreter of the file's dequantized values; the
+/// dot-product kernels round activations too (the quantized bound).
+Case gpt2GGUF(const char *name, io::GGMLType type, bool dot) {
+  Case k{name, test::smallGPT2(), 2};
+  k.gguf = type;
+  k.allowVNNI = dot;
+  k.bound = dot ? 2e-2 : 1e-4;
+  k.seed = dot ? 1234 : 0;
+  return k;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    GPT2GGUF, ModelEndToEnd,
+    ::testing::Values(
+        gpt2GGUF("gguf_f16", io::GGMLType::F16, false),
+        gpt2GGUF("gguf_q8_0", io::GGMLType::Q8_0, false),
+        gpt2GGUF("gguf_q8_0_vnni", io::GGMLType::Q8_0, true),
+        gpt2GGUF("gguf_q4_0", io::GGMLType::Q4_0, false),
+        gpt2GGUF("gguf_q4_0_vnni", io::GGMLType::Q4_0, true),
+        // Unfused, Q, K and V stay three transposed views of attn_qkv's
+        // rows, each packed from the file's blocks.
+        [] {
+          Case k = gpt2GGUF("gguf_q8_0_unfused", io::GGMLType::Q8_0, false);
+          k.noFuse = true;
+          return k;
+        }(),
+        [] {
+          Case k = gpt2GGUF("gguf_q4_0_unfused_vnni", io::GGMLType::Q4_0, true);
+          k.noFuse = true;
+          return k;
+        }(),
+        // An output.weight of the file's own: the LM head is a linear over it.
+        [] {
+          Case k = gpt2GGUF("gguf_q8_0_output_weight", io::GGMLType::Q8_0, false);
+          k.ggufOutputWeight = true;
+          return k;
+        }()),
     [](const auto &info) { return std::string(info.param.name); });
 
 // Quantized models compute what their scheme says: the reference runs the
@@ -557,5 +634,64 @@ TEST(GGUFBlocks, StoredAndQuantizedPartsInOneLinear) {
     EXPECT_LT(relativeL2(logits + t * size_t(vocab), ref[t]), 1e-4) << "position " << t;
   xfmr_session_free(s);
   xfmr_model_close(model);
+}
+} // namespace
+
+namespace {
+/// Logits of every position of `tokens` (one prefill) of the model compiled
+/// from `source`.
+std::vector<float> compiledLogits(const std::string &source, const std::string &out,
+                                  const std::vector<int32_t> &tokens, int *vocab,
+                                  bool noFuse = false) {
+  CompileOptions opts;
+  opts.maxTokens = 16;
+  opts.noFuse = noFuse;
+  std::string err;
+  EXPECT_EQ(compileModel(source, out, opts, &err), 0) << err;
+  xfmr_model *model = xfmr_model_open(out.c_str(), 2);
+  EXPECT_TRUE(model) << xfmr_last_error();
+  if (!model)
+    return {};
+  xfmr_session *s = xfmr_session_create(model, 0);
+  *vocab = xfmr_model_vocab_size(model);
+  EXPECT_EQ(xfmr_prefill(s, tokens.data(), int(tokens.size()), 1), 0) << xfmr_last_error();
+  const float *l = xfmr_logits(s, nullptr);
+  std::vector<float> logits(l, l + tokens.size() * size_t(*vocab));
+  xfmr_session_free(s);
+  xfmr_model_close(model);
+  return logits;
+}
+
+// The same F16 weights from a Hugging Face directory (Conv1D [in, out],
+// "transformer." names, mask buffers) and from the GGUF file written of it
+// (llama.cpp's names, linears [out, in] read as transposed views) give the
+// same logits, fused or not (unfused, Q, K and V are c_attn's stored rows
+// from 0, E and 2E, read transposed).
+TEST(GPT2GGUF, SameLogitsAsTheHuggingFaceDirectory) {
+  test::TempDir tmp;
+  std::string dir = tmp.path + "/model", file = tmp.path + "/f16.gguf", err;
+  ASSERT_TRUE(io::writeRandomGPT2(dir, test::smallGPT2(), 11, &err,
+                                  {io::DType::F16, "transformer.", true}))
+      << err;
+  auto m = io::ModelDir::open(dir, &err);
+  ASSERT_TRUE(m) << err;
+  ASSERT_TRUE(io::writeGPT2GGUF(llvm::cast<io::GPT2Model>(*m), file, io::GGMLType::F16, &err))
+      << err;
+  std::vector<int32_t> tokens = {3, 141, 59, 26, 5, 358, 97, 93, 238, 46, 264, 33, 8, 327, 9, 50};
+  int vocabHF = 0, vocabGG = 0;
+  std::vector<float> hf = compiledLogits(dir, tmp.path + "/hf", tokens, &vocabHF);
+  for (bool noFuse : {false, true}) {
+    SCOPED_TRACE(noFuse ? "unfused" : "fused");
+    std::vector<float> gg = compiledLogits(file, tmp.path + (noFuse ? "/ggu" : "/gg"), tokens,
+                                           &vocabGG, noFuse);
+    ASSERT_EQ(vocabHF, vocabGG);
+    ASSERT_EQ(hf.size(), gg.size());
+    ASSERT_EQ(hf.size(), tokens.size() * size_t(vocabHF));
+    for (size_t t = 0; t < tokens.size(); ++t)
+      EXPECT_LT(relativeL2(gg.data() + t * size_t(vocabHF), hf.data() + t * size_t(vocabHF),
+                           size_t(vocabHF)),
+                1e-5)
+          << "position " << t;
+  }
 }
 } // namespace

@@ -4,14 +4,15 @@
 // looked up by name and its bytes are read end to end, and the invariants
 // the importers rely on are checked, and its tokenizer metadata is turned
 // into tokenizer files (or refused in one line); last the file is opened as
-// a Llama-family model (or refused in one line) and every tensor is
-// dequantized (F16 .. Q4_K, Q6_K) and its stored blocks read group by
-// group, as the compiler packs them. Seeds: seeds/fuzz_gguf/
+// a Llama-family or GPT-2 model by its architecture (or refused in one
+// line) and every tensor is dequantized (F16 .. Q4_K, Q6_K) and its stored
+// blocks read group by group, as the compiler packs them. Seeds: seeds/fuzz_gguf/
 // (make_gguf_seeds.py: a small Llama with a llama.cpp-style tokenizer, and
 // a byte-level one) and test/import/data/*.gguf (written by llama.cpp's own
 // llama-quantize).
 #include "xfmr/import/gguf.h"
 #include "xfmr/import/gguf_tokenizer.h"
+#include "xfmr/import/gpt2.h"
 #include "xfmr/import/llama.h"
 
 #include <cstddef>
@@ -52,16 +53,27 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       (error.empty() || error.find('\n') != std::string::npos))
     std::abort();
   error.clear();
-  auto m = xfmr::io::LlamaModel::openGGUF(std::move(f), &error);
+  // The family by general.architecture, as ModelDir::open picks it.
+  const xfmr::io::GGUFValue *arch = f->find("general.architecture");
+  const bool gpt2 = arch && arch->type == xfmr::io::GGUFType::String && arch->s == "gpt2";
+  auto m = gpt2 ? xfmr::io::GPT2Model::openGGUF(std::move(f), &error)
+                : xfmr::io::LlamaModel::openGGUF(std::move(f), &error);
   if (!m) {
     if (error.empty() || error.find('\n') != std::string::npos)
       std::abort();
     return 0;
   }
-  const auto &llama = static_cast<const xfmr::io::LlamaModel &>(*m);
+  xfmr::io::TensorList expected;
+  if (gpt2) {
+    const auto &g = static_cast<const xfmr::io::GPT2Model &>(*m);
+    expected = xfmr::io::GPT2Model::expectedTensors(g.config(), g.layout());
+  } else {
+    expected = xfmr::io::LlamaModel::expectedTensors(
+        static_cast<const xfmr::io::LlamaModel &>(*m).config());
+  }
   const xfmr::io::Checkpoint &ckpt = m->checkpoint();
   xfmr::io::QuantGroup q;
-  for (const auto &[name, shape] : xfmr::io::LlamaModel::expectedTensors(llama.config())) {
+  for (const auto &[name, shape] : expected) {
     const xfmr::io::Checkpoint::Tensor *t = ckpt.find(name);
     if (!t || t->shape != shape)
       std::abort(); // the open checked every expected tensor

@@ -3,8 +3,10 @@
 a small Llama-like GGUF v3 (llama.* keys, a tokenizer as llama.cpp stores
 one: tokens, scores, token types, merges (which a SentencePiece
 reader ignores), bos/eos; F32, F16, Q8_0, Q4_0
-tensors, alignment 32), a v2 file with metadata only, and a metadata-only
-byte-level tokenizer (gpt2, tokenizer.ggml.pre qwen2). Deterministic."""
+tensors, alignment 32), a v2 file with metadata only, a metadata-only
+byte-level tokenizer (gpt2, tokenizer.ggml.pre qwen2), and a one-layer
+GPT-2 (gpt2.* keys, llama.cpp's GPT-2 tensor names and [out, in] linears in
+F32, F16, Q8_0, Q4_0, a gpt-2 tokenizer). Deterministic."""
 import struct, sys, os
 
 def s(x): b = x.encode(); return struct.pack('<Q', len(b)) + b
@@ -70,3 +72,39 @@ open(os.path.join(d, 'byte-level-tokenizer.gguf'), 'wb').write(gguf(3, [
     kv('tokenizer.ggml.merges', ARR, arr(STR, ['a b', '\u0120 ab'], s)),
     kv('tokenizer.ggml.eos_token_id', U32, struct.pack('<I', 5)),
 ], []))
+
+def floats(n, fmt='<f'): return b''.join(struct.pack(fmt, ((i * 7) % 11 - 5) / 50) for i in range(n))
+def q8_rows(rows, cols): return b''.join(struct.pack('<e', 0.01) + bytes((i * 5 + r) & 0xFF for i in range(32)) for r in range(rows) for _ in range(cols // 32))
+def q4_rows(rows, cols): return b''.join(struct.pack('<e', 0.02) + bytes((i * 3 + r) & 0xFF for i in range(16)) for r in range(rows) for _ in range(cols // 32))
+E, V, C = 32, len(bpe), 4
+ones = b''.join(struct.pack('<f', 1.0) for _ in range(E))
+gpt2_tensors = [
+    ('token_embd.weight', [E, V], 0, floats(E * V)),
+    ('position_embd.weight', [E, C], 0, floats(E * C)),
+    ('blk.0.attn_norm.weight', [E], 0, ones), ('blk.0.attn_norm.bias', [E], 0, floats(E)),
+    ('blk.0.attn_qkv.weight', [E, 3 * E], 8, q8_rows(3 * E, E)),
+    ('blk.0.attn_qkv.bias', [3 * E], 0, floats(3 * E)),
+    ('blk.0.attn_output.weight', [E, E], 2, q4_rows(E, E)),
+    ('blk.0.attn_output.bias', [E], 0, floats(E)),
+    ('blk.0.ffn_norm.weight', [E], 0, ones), ('blk.0.ffn_norm.bias', [E], 0, floats(E)),
+    ('blk.0.ffn_up.weight', [E, 4 * E], 1, floats(E * 4 * E, '<e')),
+    ('blk.0.ffn_up.bias', [4 * E], 0, floats(4 * E)),
+    ('blk.0.ffn_down.weight', [4 * E, E], 8, q8_rows(E, 4 * E)),
+    ('blk.0.ffn_down.bias', [E], 0, floats(E)),
+    ('output_norm.weight', [E], 0, ones), ('output_norm.bias', [E], 0, floats(E)),
+]
+open(os.path.join(d, 'small-gpt2.gguf'), 'wb').write(gguf(3, [
+    kv('general.architecture', STR, s('gpt2')),
+    kv('gpt2.block_count', U32, struct.pack('<I', 1)),
+    kv('gpt2.context_length', U32, struct.pack('<I', C)),
+    kv('gpt2.embedding_length', U32, struct.pack('<I', E)),
+    kv('gpt2.feed_forward_length', U32, struct.pack('<I', 4 * E)),
+    kv('gpt2.attention.head_count', U32, struct.pack('<I', 2)),
+    kv('gpt2.attention.layer_norm_epsilon', F32, struct.pack('<f', 1e-5)),
+    kv('tokenizer.ggml.model', STR, s('gpt2')),
+    kv('tokenizer.ggml.pre', STR, s('gpt-2')),
+    kv('tokenizer.ggml.tokens', ARR, arr(STR, bpe, s)),
+    kv('tokenizer.ggml.token_type', ARR, arr(I32, [1] * 5 + [3], lambda v: struct.pack('<i', v))),
+    kv('tokenizer.ggml.merges', ARR, arr(STR, ['a b', '\u0120 ab'], s)),
+    kv('tokenizer.ggml.eos_token_id', U32, struct.pack('<I', 5)),
+], gpt2_tensors))

@@ -136,6 +136,105 @@ INSTANTIATE_TEST_SUITE_P(Files, RealTokenizer,
                            return std::string(p.param.name);
                          });
 
+// ---- GPT-2's vocab.json + merges.txt -> GGUF metadata -> tokenizer.json ----
+
+// GPT-2's first files (third_party/gpt2-tokenizer), written as the metadata
+// llama.cpp's converter writes for them and read back, give the ids of the
+// files themselves (the runtime's vocab.json path) and of the real GPT-2
+// tokenizer (the ids test/runtime/tokenizer_test.cpp recorded).
+TEST(GPT2Files, GiveTheIdsOfVocabJsonAndMerges) {
+  const std::string dir = XFMR_TOKENIZER_DIR;
+  Tokenizer hf(xfmr_tokenizer_load(dir.c_str()), xfmr_tokenizer_free);
+  ASSERT_TRUE(hf) << xfmr_last_error() << " (scripts/setup.sh fetches the files)";
+  GGUFTokenizerMetadata meta;
+  std::string error;
+  ASSERT_TRUE(ggufTokenizerFromGPT2Files(readAll(dir + "/vocab.json"),
+                                         readAll(dir + "/merges.txt"), "", dir, 50257, &meta,
+                                         &error))
+      << error;
+  KV kv = meta.kv;
+  auto find = [&](const char *key) -> const GGUFValue * {
+    for (const auto &[k, v] : kv)
+      if (k == key)
+        return &v;
+    return nullptr;
+  };
+  ASSERT_NE(find("tokenizer.ggml.model"), nullptr);
+  EXPECT_EQ(find("tokenizer.ggml.model")->s, "gpt2");
+  EXPECT_EQ(find("tokenizer.ggml.pre")->s, "gpt-2");
+  EXPECT_EQ(find("tokenizer.ggml.tokens")->elements.size(), 50257u);
+  EXPECT_EQ(find("tokenizer.ggml.merges")->elements.size(), 50000u);
+  // <|endoftext|> a control token, as llama.cpp's converter marks it.
+  EXPECT_EQ(find("tokenizer.ggml.token_type")->elements[50256].i, int64_t(GGUFTokenType::Control));
+  EXPECT_EQ(find("tokenizer.ggml.token_type")->elements[50255].i, int64_t(GGUFTokenType::Normal));
+  kv.emplace_back("tokenizer.ggml.eos_token_id", GGUFValue::unsignedInt(GGUFType::U32, 50256));
+
+  TokenizerFiles files;
+  ASSERT_TRUE(convert(kv, &files, &error)) << error;
+  Tokenizer gg = load(files, "gpt2");
+  ASSERT_TRUE(gg) << xfmr_last_error();
+  EXPECT_EQ(xfmr_tokenizer_vocab_size(gg.get()), 50257);
+  EXPECT_EQ(xfmr_tokenizer_eos(gg.get()), 50256);
+  // The texts of the GPT-2 tokenizer test with the real tokenizer's ids,
+  // then those of the other tokenizer tests against the vocab.json path.
+  const std::vector<std::pair<std::string, Ids>> known = {
+      {"Hello, world!", {15496, 11, 995, 0}},
+      {"The quick brown fox jumps over the lazy dog.",
+       {464, 2068, 7586, 21831, 18045, 625, 262, 16931, 3290, 13}},
+      {"caf\xc3\xa9 na\xc3\xafve r\xc3\xa9sum\xc3\xa9", {66, 1878, 2634, 41492, 40560, 16345, 2634}},
+      {"\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x81\xae\xe3\x83\x86\xe3\x82\xad\xe3\x82\xb9\xe3\x83\x88",
+       {33768, 98, 17312, 105, 45739, 252, 5641, 24336, 25084, 43302}},
+      {"emoji \xf0\x9f\x91\x8b\xf0\x9f\x8c\x8d test", {368, 31370, 50169, 233, 8582, 234, 235, 1332}},
+      {"  multiple   spaces\n\nand\ttabs  ",
+       {220, 3294, 220, 220, 9029, 198, 198, 392, 197, 8658, 82, 220, 220}},
+      {"It's 2026, isn't it? I'll say 12345.",
+       {1026, 338, 1160, 2075, 11, 2125, 470, 340, 30, 314, 1183, 910, 17031, 2231, 13}},
+      {"", {}},
+  };
+  for (const auto &[text, ids] : known) {
+    EXPECT_EQ(encode(gg.get(), text), ids) << "text: '" << text << "'";
+    EXPECT_EQ(decode(gg.get(), ids), text);
+  }
+  std::vector<std::string> texts;
+  for (const char *ref : {"llama3", "qwen3", "llama2"}) {
+    std::string refPath = std::string(XFMR_TOKENIZER_REFS_DIR "/") + ref + ".json";
+    llvm::Expected<llvm::json::Value> refs = llvm::json::parse(readAll(refPath));
+    ASSERT_TRUE(bool(refs)) << refPath;
+    for (const llvm::json::Value &r : *refs->getAsObject()->getArray("texts"))
+      texts.push_back(r.getAsObject()->getString("text")->str());
+  }
+  ASSERT_GE(texts.size(), 100u);
+  for (const std::string &text : texts) {
+    // The vocab.json path has no special tokens: <|endoftext|> is text there.
+    Ids want = encode(hf.get(), text);
+    EXPECT_EQ(encode(gg.get(), text, XFMR_TOKENIZE_SPECIAL_AS_TEXT), want)
+        << "text: '" << text << "'";
+    if (text.find("<|endoftext|>") == std::string::npos)
+      EXPECT_EQ(encode(gg.get(), text), want) << "text: '" << text << "'";
+    EXPECT_EQ(decode(gg.get(), want), decode(hf.get(), want)) << "text: '" << text << "'";
+  }
+  // <|endoftext|> in a prompt is the special token (as Hugging Face's
+  // GPT2Tokenizer reads it), unless asked to read it as text.
+  EXPECT_EQ(encode(gg.get(), "a<|endoftext|>"), (Ids{64, 50256}));
+  EXPECT_EQ(encode(gg.get(), "a<|endoftext|>", XFMR_TOKENIZE_SPECIAL_AS_TEXT),
+            encode(hf.get(), "a<|endoftext|>"));
+  EXPECT_NE(encode(hf.get(), "a<|endoftext|>"), (Ids{64, 50256}));
+}
+
+// A merges.txt line that is not two tokens of vocab.json is refused, the
+// message naming the two files and the merge.
+TEST(GPT2Files, BadMergeIsRefusedByName) {
+  GGUFTokenizerMetadata meta;
+  std::string error;
+  EXPECT_FALSE(ggufTokenizerFromGPT2Files(R"({"a": 0, "b": 1, "ab": 2})", "#version: 0.2\na b\nb c\n",
+                                          "", "/m", 3, &meta, &error));
+  EXPECT_NE(error.find("/m/vocab.json + merges.txt: model.merges[1]: does not join two tokens"),
+            std::string::npos)
+      << error;
+  EXPECT_FALSE(ggufTokenizerFromGPT2Files("[1, 2]", "", "", "/m", 3, &meta, &error));
+  EXPECT_NE(error.find("/m/vocab.json: not a JSON object"), std::string::npos) << error;
+}
+
 // ---- Merges from scores ------------------------------------------------------
 
 TEST(MergesFromScores, EverySplitRankedByTheResultsScore) {

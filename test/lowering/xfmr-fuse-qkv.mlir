@@ -107,3 +107,47 @@ func.func @llama_separate_tensors(%x: tensor<?x16xf32>, %pos: index, %cache: !ca
   %a = xfmr.attention(%q, %k, %v), %cache at %pos {layer = 0 : i64, num_heads = 2 : i64} : (tensor<?x16xf32>, tensor<?x8xf32>, tensor<?x8xf32>), !cache -> tensor<?x16xf32>
   return %a : tensor<?x16xf32>
 }
+
+// -----
+
+// GPT-2 from GGUF: c_attn stored [48, 16] ([out, in]), Q, K and V its rows
+// 0, 16, 32 read transposed (Q8_0 blocks along the stored rows): one
+// transposed view of the whole tensor, its encoding kept.
+!cache = !xfmr.kv_cache<layers = 1, heads = 2, context = 16, head_dim = 8, f32>
+// CHECK-LABEL: func.func @gpt2_gguf_block
+// CHECK: %[[W:.+]] = xfmr.weight "c_attn.weight" transposed : tensor<32x48xi8, #xfmr.quant<bits = 8, group = 32, scale = f16>>
+// CHECK: %[[B:.+]] = xfmr.weight "c_attn.bias" : tensor<48xf32>
+// CHECK: %[[QKV:.+]] = xfmr.linear %arg0, %[[W]], %[[B]]
+// CHECK-NOT: xfmr.linear
+// CHECK: xfmr.attention(%[[QKV]])
+func.func @gpt2_gguf_block(%x: tensor<?x32xf32>, %pos: index, %cache: !cache) -> tensor<?x16xf32> {
+  %wq = xfmr.weight "c_attn.weight" columns from 0 transposed : tensor<32x16xi8, #xfmr.quant<bits = 8, group = 32, scale = f16>>
+  %bq = xfmr.weight "c_attn.bias" columns from 0 : tensor<16xf32>
+  %q = xfmr.linear %x, %wq, %bq : tensor<?x32xf32>, tensor<32x16xi8, #xfmr.quant<bits = 8, group = 32, scale = f16>>, tensor<16xf32> -> tensor<?x16xf32>
+  %wk = xfmr.weight "c_attn.weight" columns from 16 transposed : tensor<32x16xi8, #xfmr.quant<bits = 8, group = 32, scale = f16>>
+  %bk = xfmr.weight "c_attn.bias" columns from 16 : tensor<16xf32>
+  %k = xfmr.linear %x, %wk, %bk : tensor<?x32xf32>, tensor<32x16xi8, #xfmr.quant<bits = 8, group = 32, scale = f16>>, tensor<16xf32> -> tensor<?x16xf32>
+  %wv = xfmr.weight "c_attn.weight" columns from 32 transposed : tensor<32x16xi8, #xfmr.quant<bits = 8, group = 32, scale = f16>>
+  %bv = xfmr.weight "c_attn.bias" columns from 32 : tensor<16xf32>
+  %v = xfmr.linear %x, %wv, %bv : tensor<?x32xf32>, tensor<32x16xi8, #xfmr.quant<bits = 8, group = 32, scale = f16>>, tensor<16xf32> -> tensor<?x16xf32>
+  %a = xfmr.attention(%q, %k, %v), %cache at %pos {layer = 0 : i64, num_heads = 2 : i64} : (tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x16xf32>), !cache -> tensor<?x16xf32>
+  return %a : tensor<?x16xf32>
+}
+
+// -----
+
+// Views of one tensor, some transposed and some not, are not its columns
+// side by side: an xfmr.concat.
+!cache = !xfmr.kv_cache<layers = 1, heads = 2, context = 16, head_dim = 8, f32>
+// CHECK-LABEL: func.func @mixed_transposed
+// CHECK: xfmr.concat {{.*}} -> tensor<16x48xf32>
+func.func @mixed_transposed(%x: tensor<?x16xf32>, %pos: index, %cache: !cache) -> tensor<?x16xf32> {
+  %wq = xfmr.weight "c_attn" columns from 0 transposed : tensor<16x16xf32>
+  %q = xfmr.linear %x, %wq : tensor<?x16xf32>, tensor<16x16xf32> -> tensor<?x16xf32>
+  %wk = xfmr.weight "c_attn" columns from 16 : tensor<16x16xf32>
+  %k = xfmr.linear %x, %wk : tensor<?x16xf32>, tensor<16x16xf32> -> tensor<?x16xf32>
+  %wv = xfmr.weight "c_attn" columns from 32 transposed : tensor<16x16xf32>
+  %v = xfmr.linear %x, %wv : tensor<?x16xf32>, tensor<16x16xf32> -> tensor<?x16xf32>
+  %a = xfmr.attention(%q, %k, %v), %cache at %pos {layer = 0 : i64, num_heads = 2 : i64} : (tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x16xf32>), !cache -> tensor<?x16xf32>
+  return %a : tensor<?x16xf32>
+}

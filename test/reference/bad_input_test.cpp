@@ -105,6 +105,15 @@ TEST(BadInput, TransposedViewOfTheWrongShape) {
   expectRefused(*p.module, weights(), "the view 4x4 transposed does not fit");
 }
 
+// `columns from N transposed` takes stored rows [N, N + cols): "w" has 4.
+TEST(BadInput, TransposedColumnsPastTheStoredRows) {
+  Parsed p(module(R"(  %w = xfmr.weight "w" columns from 2 transposed : tensor<4x4xf32>
+  %out = xfmr.linear %x, %w : tensor<?x4xf32>, tensor<4x4xf32> -> tensor<?x4xf32>)"));
+  expectRefused(*p.module, weights(),
+                "the view 4x4 columns from 2 transposed does not fit the stored tensor 'w' "
+                "of shape 4x4");
+}
+
 TEST(BadInput, LoaderGivesTheWrongNumberOfValues) {
   Parsed p(module(R"(  %w = xfmr.weight "w" : tensor<4x4xf32>
   %out = xfmr.linear %x, %w : tensor<?x4xf32>, tensor<4x4xf32> -> tensor<?x4xf32>)"));

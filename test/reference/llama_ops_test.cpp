@@ -208,6 +208,63 @@ func.func @forward(%tokens: tensor<?xi32>, %pos: index, %cache: !cache) -> tenso
   expectNear(run(text, w, {seq}), want, 1e-12);
 }
 
+// ---- transposed column views: stored rows of a fused [out, in] matrix --------
+
+/// A linear over `columns from 16 transposed` of a stored [48, 32] "qkv"
+/// (GPT-2's c_attn as GGUF stores it), typed `weightType`.
+std::string stackedModule(const std::string &weightType) {
+  return std::string(kCache1) + R"(
+func.func @forward(%tokens: tensor<?xi32>, %pos: index, %cache: !cache) -> tensor<?x16xf32> {
+  %e = xfmr.weight "emb" : tensor<6x32xf32>
+  %x = xfmr.embedding %tokens, %e at %pos : tensor<?xi32>, tensor<6x32xf32> -> tensor<?x32xf32>
+  %w = xfmr.weight "qkv" columns from 16 transposed : )" + weightType + R"(
+  %y = xfmr.linear %x, %w : tensor<?x32xf32>, )" + weightType + R"( -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+})";
+}
+
+/// y_j = sum_i x_i qkv[16 + j][i]: the view's column j is stored row 16 + j.
+Rows stackedWant(TensorMap &w, const std::vector<int32_t> &seq) {
+  Rows want;
+  for (int32_t tok : seq) {
+    std::vector<double> x = rowOf(w["emb"], tok), y(16);
+    for (int j = 0; j < 16; ++j)
+      for (int i = 0; i < 32; ++i)
+        y[size_t(j)] += x[size_t(i)] * w["qkv"].data[size_t((16 + j) * 32 + i)];
+    want.push_back(y);
+  }
+  return want;
+}
+
+TEST(TransposedColumns, AreTheStoredRows) {
+  std::mt19937 rng(5);
+  TensorMap w{{"emb", randomTensor({6, 32}, rng)}, {"qkv", randomTensor({48, 32}, rng)}};
+  std::vector<int32_t> seq{1, 4, 0};
+  expectNear(run(stackedModule("tensor<32x16xf32>"), w, {seq}), stackedWant(w, seq), 1e-12);
+}
+
+// A file's blocks along the stored rows (GGUF's Q8_0) stay whole in such a
+// view: the weight reads the stored values as they are. The same values
+// not stored in that scheme are rounded to it, which changes them: the
+// first check could not pass by chance.
+TEST(TransposedColumns, ReadStoredBlocksAsTheyAre) {
+  std::mt19937 rng(6);
+  TensorMap w{{"emb", randomTensor({6, 32}, rng)}, {"qkv", randomTensor({48, 32}, rng)}};
+  const std::string q8 = "tensor<32x16xi8, #xfmr.quant<bits = 8, group = 32, scale = f16>>";
+  std::vector<int32_t> seq{2, 5};
+  Rows want = stackedWant(w, seq);
+  TensorMap stored = w;
+  stored["qkv"].storedAs = io::QuantScheme{io::WeightFormat::Int8, 32, true, false};
+  expectNear(run(stackedModule(q8), stored, {seq}), want, 1e-12);
+  Rows rounded = run(stackedModule(q8), w, {seq});
+  ASSERT_EQ(rounded.size(), want.size());
+  double diff = 0;
+  for (size_t t = 0; t < want.size(); ++t)
+    for (size_t i = 0; i < want[t].size(); ++i)
+      diff = std::max(diff, std::fabs(rounded[t][i] - want[t][i]));
+  EXPECT_GT(diff, 1e-6);
+}
+
 // ---- grouped-query attention and the KV cache --------------------------------
 
 /// Four query heads over two kv heads of head_dim 4: q, k and v come from

@@ -82,7 +82,8 @@ bool packStoredGroups(const ::xfmr::io::Checkpoint &ckpt, const mlir::xfmr::Weig
     const ::xfmr::io::Checkpoint::Tensor *t;
     const std::string *name;
     int64_t first, count; // logical channels
-    std::vector<float> values; // not stored: the tensor, [count, K], quantized here
+    int64_t row;          // the stored row of its first channel
+    std::vector<float> values; // not stored: the tensor, [.., K], quantized here
     int64_t quantizedChannel = -1;           // ... a channel at a time, into
     std::vector<::xfmr::io::QuantGroup> run; // its groups
   };
@@ -94,12 +95,20 @@ bool packStoredGroups(const ::xfmr::io::Checkpoint &ckpt, const mlir::xfmr::Weig
     const bool isStored = s && ::xfmr::io::sameScheme(*s, l.scheme);
     stored += isStored;
     // Channels run along the stored rows: a linear's transposed parts side
-    // by side, or one table as stored.
+    // by side (each whole stored rows, from its offset), or one table as
+    // stored.
     bool columns = l.kind == mlir::xfmr::WeightLayout::ColumnBlocks && part.transposed;
     bool rows = l.kind == mlir::xfmr::WeightLayout::Rows && !part.transposed &&
-                w.parts.size() == 1;
-    if (t && part.columnOffset == 0 && (columns || rows))
-      parts.push_back({t, &part.name, at, rows ? l.rows : part.cols, {}});
+                w.parts.size() == 1 && part.columnOffset == 0;
+    if (t && (columns || rows)) {
+      if (columns && (t->shape.size() != 2 || t->shape[1] != l.rows ||
+                      part.columnOffset + part.cols > t->shape[0])) {
+        p.error = t->path + ": tensor '" + part.name + "' does not have the shape the model reads";
+        return true;
+      }
+      parts.push_back({t, &part.name, at, rows ? l.rows : part.cols,
+                       columns ? part.columnOffset : 0, {}});
+    }
     at += part.cols;
   }
   if (stored == 0)
@@ -130,15 +139,16 @@ bool packStoredGroups(const ::xfmr::io::Checkpoint &ckpt, const mlir::xfmr::Weig
                 const int64_t length =
                     l.kind == mlir::xfmr::WeightLayout::ColumnBlocks ? l.rows : l.cols;
                 pt.run = ::xfmr::io::quantizeRun(
-                    pt.values.data() + (channel - pt.first) * length, length, 1, l.scheme);
+                    pt.values.data() + (pt.row + channel - pt.first) * length, length, 1,
+                    l.scheme);
                 pt.quantizedChannel = channel;
               }
               q = pt.run[size_t(g)];
               return;
             }
             const std::string where = "group " + std::to_string(g) + " of row " +
-                                      std::to_string(channel - pt.first);
-            if (!ckpt.storedGroup(*pt.t, channel - pt.first, g, q))
+                                      std::to_string(pt.row + channel - pt.first);
+            if (!ckpt.storedGroup(*pt.t, pt.row + channel - pt.first, g, q))
               failed = "internal error: " + pt.t->path + ": tensor '" + *pt.name + "' has no " +
                        where;
             else if (!std::isfinite(q.scale) || !std::isfinite(q.min))
@@ -167,14 +177,14 @@ PackedWeight packView(const ::xfmr::io::ModelDir &files, const mlir::xfmr::Weigh
   }
   int64_t rows = w.shape.size() == 2 ? w.shape[0] : 1;
   int64_t cols = w.shape.back();
-  // Transposed parts (Hugging Face's [out, in] linears) into column blocks:
-  // kept column-major, each part's rows appended as they are, and packed
-  // from there (every column one stream) instead of transposed first.
+  // Transposed parts (Hugging Face's [out, in] linears, or stored rows of
+  // one, from an offset) into column blocks: kept column-major, each part's
+  // stored rows appended as they are, and packed from there (every column
+  // one stream) instead of transposed first.
   const bool columnMajor =
       w.layout.kind == mlir::xfmr::WeightLayout::ColumnBlocks && w.shape.size() == 2 &&
-      llvm::all_of(w.parts, [](const mlir::xfmr::WeightView::Part &pt) {
-        return pt.transposed && pt.columnOffset == 0;
-      });
+      llvm::all_of(w.parts,
+                   [](const mlir::xfmr::WeightView::Part &pt) { return pt.transposed; });
   std::vector<float> out(size_t(rows * cols));
   int64_t at = 0; // first column of the part in `out`
   for (const mlir::xfmr::WeightView::Part &part : w.parts) {
@@ -194,13 +204,16 @@ PackedWeight packView(const ::xfmr::io::ModelDir &files, const mlir::xfmr::Weigh
       return p;
     }
     if (part.transposed) {
-      if (part.columnOffset != 0 || rows * pc != int64_t(src.size())) {
+      // Stored [srcRows, rows]: the view is its rows [offset, offset + pc).
+      if (t->shape.size() != 2 || t->shape[1] != rows ||
+          part.columnOffset + pc > t->shape[0] || t->shape[0] * rows != int64_t(src.size())) {
         p.error = t->path + ": tensor '" + part.name +
                   "' does not have the shape the model reads";
         return p;
       }
+      const float *stored = src.data() + part.columnOffset * rows;
       if (columnMajor) { // [pc][rows]: columns at .. at + pc, as stored
-        std::memcpy(out.data() + at * rows, src.data(), src.size() * sizeof(float));
+        std::memcpy(out.data() + at * rows, stored, size_t(pc * rows) * sizeof(float));
         at += pc;
         continue;
       }
@@ -211,7 +224,7 @@ PackedWeight packView(const ::xfmr::io::ModelDir &files, const mlir::xfmr::Weigh
         for (int64_t c0 = 0; c0 < pc; c0 += B)
           for (int64_t c = c0; c < std::min(pc, c0 + B); ++c)
             for (int64_t r = r0; r < std::min(rows, r0 + B); ++r)
-              out[size_t(r * cols + at + c)] = src[size_t(c * rows + r)];
+              out[size_t(r * cols + at + c)] = stored[size_t(c * rows + r)];
     } else {
       if (part.columnOffset + pc > srcCols || rows * srcCols != int64_t(src.size())) {
         p.error = t->path + ": tensor '" + part.name +

@@ -15,7 +15,7 @@ static const char *kUsage =
     "  tune MODEL_DIR --db PATH         tune the kernels' schedules into a database\n"
     "  tune-db export|import|list DB    share and read tuning databases\n"
     "  init-model DIR                   write a random GPT-2 or Llama (Hugging Face layout)\n"
-    "  export-gguf MODEL_DIR -o FILE    a Llama-family directory as GGUF (f32/f16/q8_0/q4_0)\n";
+    "  export-gguf MODEL_DIR -o FILE    a GPT-2 or Llama-family directory as GGUF (f32/f16/q8_0/q4_0)\n";
 
 int main(int argc, char **argv) {
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {

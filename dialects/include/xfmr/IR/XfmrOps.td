@@ -36,10 +36,20 @@ def Xfmr_WeightOp : Xfmr_Op<"weight", [Pure]> {
       last dimension (GPT-2 stores Q, K and V side by side in `c_attn`);
     * `transposed`: the stored 2-D tensor transposed.
 
+    Both together mean the stored tensor transposed, then its columns
+    `[N, N + cols)`: the stored rows `[N, N + cols)`, whole. That is the
+    view of one part of a fused `[out, in]` matrix (GGUF's GPT-2
+    `attn_qkv`, `[3E, E]`: q, k and v are its rows `[0, E)`, `[E, 2E)`,
+    `[2E, 3E)`), and since each stored row is taken whole, blocks quantized
+    along the stored rows (a file's Q8_0 / Q4_0) stay intact in the view.
+
     The compiled model materializes each view in the layout its kernel reads.
 
     ```mlir
     %wq = xfmr.weight "h.0.attn.c_attn.weight" columns from 0 : tensor<768x768xf32>
+    // From GGUF, c_attn is stored [2304, 768] ([out, in]): K is its rows
+    // [768, 1536), read as a [768 (in), 768 (out)].
+    %wk = xfmr.weight "h.0.attn.c_attn.weight" columns from 768 transposed : tensor<768x768xf32>
     ```
   }];
   let arguments = (ins StrAttr:$name, OptionalAttr<I64Attr>:$column_offset,

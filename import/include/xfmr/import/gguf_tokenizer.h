@@ -95,6 +95,15 @@ bool ggufTokenizerFromHF(const std::string &tokenizerJson, const std::string &co
                          const std::string &dir, int64_t vocab, GGUFTokenizerMetadata *out,
                          std::string *error);
 
+/// The same for GPT-2's first files, vocab.json and merges.txt (+
+/// tokenizer_config.json's text, "" when there is none), as Hugging Face's
+/// GPT2Tokenizer reads them: byte-level BPE split by GPT-2's pattern
+/// (tokenizer.ggml.pre "gpt-2"), <|endoftext|> a special token. Errors name
+/// the two files.
+bool ggufTokenizerFromGPT2Files(const std::string &vocabJson, const std::string &mergesTxt,
+                                const std::string &configJson, const std::string &dir,
+                                int64_t vocab, GGUFTokenizerMetadata *out, std::string *error);
+
 } // namespace xfmr::io
 
 #endif

@@ -85,9 +85,8 @@ enum class GGMLType : uint32_t;
 
 /// Writes `m` as a GGUF file as llama.cpp's converter would (its metadata
 /// keys and tensor names, q/k rows permuted for its rotary), matrices in
-/// `type` (what encodeGGML writes: F32, F16, Q8_0, Q4_0, Q4_K, Q6_K; rows
-/// that are not whole blocks of it in F16), vectors F32. For tests and
-/// `xfmr export-gguf`.
+/// `type` (any of ggmlWrittenTypes(): F32, F16, Q8_0, Q4_0, Q4_K, Q6_K),
+/// vectors F32. For tests and `xfmr export-gguf`.
 bool writeLlamaGGUF(const LlamaModel &m, const std::string &path, GGMLType type,
                     std::string *error);
 

@@ -21,7 +21,8 @@ namespace mlir::xfmr {
 /// or (xfmr.concat) several views side by side.
 struct WeightView {
   /// A view of one stored tensor: its columns from `columnOffset`, or the
-  /// tensor transposed; `cols` of the weight's columns.
+  /// tensor transposed, or both (the stored rows from `columnOffset`,
+  /// transposed, as xfmr.weight defines it); `cols` of the weight's columns.
   struct Part {
     std::string name;
     int64_t columnOffset = 0;
