@@ -305,6 +305,13 @@ Case gpt2GGUF(const char *name, io::GGMLType type, bool dot) {
   return k;
 }
 
+Case gpt2KQuantGGUF(const char *name, io::GGMLType type, bool dot) {
+  Case k = gpt2GGUF(name, type, dot);
+  k.config.nEmbd = 256;
+  k.config.nHead = 8;
+  return k;
+}
+
 INSTANTIATE_TEST_SUITE_P(
     GPT2GGUF, ModelEndToEnd,
     ::testing::Values(
@@ -330,7 +337,11 @@ INSTANTIATE_TEST_SUITE_P(
           Case k = gpt2GGUF("gguf_q8_0_output_weight", io::GGMLType::Q8_0, false);
           k.ggufOutputWeight = true;
           return k;
-        }()),
+        }(),
+        // K-quants: a GPT-2 whose width is whole super-blocks of 256.
+        gpt2KQuantGGUF("gguf_q4_k", io::GGMLType::Q4_K, false),
+        gpt2KQuantGGUF("gguf_q4_k_vnni", io::GGMLType::Q4_K, true),
+        gpt2KQuantGGUF("gguf_q6_k", io::GGMLType::Q6_K, false)),
     [](const auto &info) { return std::string(info.param.name); });
 
 // Quantized models compute what their scheme says: the reference runs the
