@@ -104,8 +104,7 @@ std::unique_ptr<Harness> Harness::create(const TunableKernel &kernel,
     OwningOpRef<ModuleOp> copy = im.module->clone();
     PassManager pm(&im.ctx);
     CPUPipelineOptions o = options.pipeline;
-    pm.addPass(createXfmrAssignSchedulesPass(XfmrAssignSchedulesPassOptions{
-        o.vectorWidth, o.tileM, o.tileN, o.vnni, o.bf16Dot, o.amx}));
+    pm.addPass(createXfmrAssignSchedulesPass(assignSchedulesOptions(o)));
     if (failed(pm.run(*copy))) {
       *error = "no default schedule";
       return nullptr;

@@ -66,7 +66,7 @@ LogicalResult buildBody(ImplicitLocOpBuilder &b, Operation *op, KernelArgs &a) {
       });
 }
 
-LogicalResult lowerKernel(func::FuncOp kernel, int64_t maxTokens) {
+LogicalResult lowerKernel(func::FuncOp kernel, int64_t maxTokens, bool avx2Dot) {
   Block &body = kernel.getBody().front();
   Operation *op = &body.front();
   if (op->getNumResults() != 1 || !isa<func::ReturnOp>(op->getNextNode()))
@@ -127,6 +127,7 @@ LogicalResult lowerKernel(func::FuncOp kernel, int64_t maxTokens) {
   lowered->setAttr("xfmr.buffer_bytes", ob.getDenseI64ArrayAttr(bufferBytes));
   Block *entry = lowered.addEntryBlock();
   KernelArgs args;
+  args.avx2Dot = avx2Dot;
   unsigned next = 0;
   for (int r : role) {
     if (r == -2) {
@@ -164,7 +165,7 @@ struct LowerKernelsToLoops
     for (func::FuncOp f : others)
       f.erase();
     for (func::FuncOp k : kernels)
-      if (failed(lowerKernel(k, maxTokens)))
+      if (failed(lowerKernel(k, maxTokens, avx2Dot)))
         return signalPassFailure();
     // exp and tanh as polynomials, so they stay in vector registers.
     RewritePatternSet patterns(&getContext());

@@ -22,16 +22,27 @@ void xfmr::buildKernelFormationPipeline(OpPassManager &pm,
   if (o.attentionSplits > 1)
     pm.addPass(createXfmrSplitAttentionPass(
         XfmrSplitAttentionPassOptions{o.attentionSplits}));
-  pm.addPass(createXfmrAssignSchedulesPass(
-      XfmrAssignSchedulesPassOptions{o.vectorWidth, o.tileM, o.tileN, o.vnni,
-                                     o.bf16Dot, o.amx, o.linearPrefetch}));
+  pm.addPass(createXfmrAssignSchedulesPass(assignSchedulesOptions(o)));
   pm.addPass(createXfmrOutlineKernelsPass());
+}
+
+mlir::xfmr::XfmrAssignSchedulesPassOptions xfmr::assignSchedulesOptions(const CPUPipelineOptions &o) {
+  XfmrAssignSchedulesPassOptions s;
+  s.vectorWidth = o.vectorWidth;
+  s.tileM = o.tileM;
+  s.tileN = o.tileN;
+  s.vnni = o.vnni;
+  s.bf16Dot = o.bf16Dot;
+  s.amx = o.amx;
+  s.linearPrefetch = o.linearPrefetch;
+  s.avx2Dot = o.avx2Dot;
+  return s;
 }
 
 void xfmr::buildCPUCodegenPipeline(OpPassManager &pm,
                                    const CPUPipelineOptions &o) {
   pm.addPass(createXfmrLowerKernelsToLoopsPass(
-      XfmrLowerKernelsToLoopsPassOptions{o.maxTokens}));
+      XfmrLowerKernelsToLoopsPassOptions{o.maxTokens, o.avx2Dot}));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addPass(createConvertVectorToSCFPass());

@@ -27,8 +27,10 @@ struct Kernel {
   explicit Kernel(const std::string &forward, bool dot = false) {
     mlir::xfmr::CPUPipelineOptions o;
     o.maxTokens = kMaxTokens;
-    o.vnni = dot;
+    o.vnni = dot && mlir::xfmr::CPUTarget::host().hasVNNI();
     o.bf16Dot = dot;
+    // Without VNNI, 4-bit codes' dot products by AVX2 (as the driver does).
+    o.avx2Dot = dot && !o.vnni && mlir::xfmr::CPUTarget::host().hasAVX2();
     // Prefill tiles of 16 rows use AMX where the CPU has it.
     o.amx = dot && mlir::xfmr::CPUTarget::host().hasAMX();
     std::string error;
@@ -180,7 +182,10 @@ TEST_P(LinearKernel, MatchesReference) {
                     act(N) + "\n}";
   auto host = mlir::xfmr::CPUTarget::host();
   bool bf16 = f.scheme.format == WeightFormat::BF16;
-  bool requested = f.vnni && (bf16 ? host.hasBF16() : host.hasVNNI());
+  // Integer dot products: VNNI, or AVX2's byte multiply-adds for 4-bit codes.
+  bool int4 = f.scheme.format == WeightFormat::Int4;
+  bool requested =
+      f.vnni && (bf16 ? host.hasBF16() : host.hasVNNI() || (int4 && host.hasAVX2()));
   if (f.vnni && !requested)
     GTEST_SKIP() << "no AVX-512 VNNI / AVX512-BF16 on this CPU";
   Kernel k(src, requested);
@@ -418,7 +423,10 @@ TEST_P(LMHeadKernel, MatchesReference) {
   std::string src = "func.func @forward(%x: " + act(D) + ", %e: " + e + ") -> " +
                     act(V) + " {\n %y = xfmr.lm_head %x, %e : " + act(D) + ", " +
                     e + " -> " + act(V) + "\n return %y : " + act(V) + "\n}";
-  bool vnni = f.vnni && mlir::xfmr::CPUTarget::host().hasVNNI() && D % 32 == 0;
+  auto host = mlir::xfmr::CPUTarget::host();
+  bool vnni = f.vnni && D % 32 == 0 &&
+              (host.hasVNNI() ||
+               (f.scheme.format == WeightFormat::Int4 && f.scheme.group == 32 && host.hasAVX2()));
   if (f.vnni && !vnni)
     GTEST_SKIP() << "no AVX-512 VNNI on this CPU, or D not a multiple of 32";
   Kernel k(src, vnni);

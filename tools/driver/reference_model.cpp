@@ -24,9 +24,7 @@ int ::xfmr::driver::openReference(const std::string &modelDir,
       pipelineOptions(options, target, out.files->shape().context, 0);
   PassManager pm(out.ctx.get());
   pm.addPass(mlir::xfmr::createXfmrAssignSchedulesPass(
-      mlir::xfmr::XfmrAssignSchedulesPassOptions{popts.vectorWidth, popts.tileM, popts.tileN,
-                                                 popts.vnni, popts.bf16Dot, popts.amx,
-                                                 popts.linearPrefetch}));
+      mlir::xfmr::assignSchedulesOptions(popts)));
   if (failed(pm.run(*out.module))) {
     *error = "reference: schedules: " + diag.text;
     return 1;
@@ -39,7 +37,7 @@ int ::xfmr::driver::openReference(const std::string &modelDir,
     return ::xfmr::reference::StoredTensor{t->shape, ckpt.toF32(*t), ckpt.storedScheme(*t)};
   };
   ::xfmr::reference::InterpreterOptions io;
-  io.dotInputRounding = popts.vnni || popts.bf16Dot;
+  io.dotInputRounding = popts.vnni || popts.bf16Dot || popts.avx2Dot;
   io.activationJitter = jitter;
   out.interpreter = std::make_unique<::xfmr::reference::Interpreter>(*out.module, load, io);
   if (!out.interpreter->ok()) {

@@ -30,12 +30,17 @@ struct KernelArgs {
   Value kCache, vCache;      // attention only: this layer's [kv_heads, ctx, head_dim]
   Value out;                 // the result memref
   Value n, pos, begin, end;  // index scalars
+  bool avx2Dot = false;      // dpbusd by AVX2 (xfmr-lower-kernels-to-loops avx2-dot)
 };
 
 /// Small builder vocabulary so generators read like the math they emit.
 struct KB {
   ImplicitLocOpBuilder &b;
-  explicit KB(ImplicitLocOpBuilder &b) : b(b) {}
+  /// dpbusd without VNNI: AVX2's vpmaddubsw (u8 x s8 pairs -> i16, which
+  /// saturates: only for unsigned codes up to 127, 4-bit ones here) then
+  /// vpmaddwd by ones (i16 pairs -> i32), per 256-bit half.
+  bool avx2Dot = false;
+  explicit KB(ImplicitLocOpBuilder &b, bool avx2Dot = false) : b(b), avx2Dot(avx2Dot) {}
 
   Value idx(int64_t v) { return b.create<arith::ConstantIndexOp>(v); }
   Value f32(double v) {
@@ -96,11 +101,47 @@ struct KB {
   /// `u8` with four signed bytes of `s8` (AVX-512 VNNI vpdpbusd; 128- to
   /// 512-bit vectors of i32).
   Value dpbusd(Value acc, Value u8, Value s8) {
+    if (avx2Dot)
+      return dpbusdAVX2(acc, u8, s8);
     int64_t bits = cast<VectorType>(acc.getType()).getNumElements() * 32;
     return b.create<LLVM::CallIntrinsicOp>(
                 acc.getType(), "llvm.x86.avx512.vpdpbusd." + std::to_string(bits),
                 ValueRange{acc, u8, s8})
         .getResult(0);
+  }
+  Value dpbusdAVX2(Value acc, Value u8, Value s8) {
+    auto at = cast<VectorType>(acc.getType());
+    const int64_t lanes = at.getNumElements();
+    auto i32x8 = VectorType::get({8}, b.getI32Type());
+    auto i8x32 = VectorType::get({32}, b.getI8Type());
+    auto i16x16 = VectorType::get({16}, b.getI16Type());
+    Value ones = b.create<arith::ConstantOp>(
+        DenseElementsAttr::get(i16x16, b.getI16IntegerAttr(1)));
+    Value out = acc;
+    for (int64_t h = 0; h < lanes / 8; ++h) {
+      auto half = [&](Value v) -> Value {
+        if (lanes == 8)
+          return v;
+        return b.create<vector::ExtractStridedSliceOp>(v, ArrayRef<int64_t>{h * 8},
+                                                       ArrayRef<int64_t>{8},
+                                                       ArrayRef<int64_t>{1});
+      };
+      Value u = b.create<vector::BitCastOp>(i8x32, half(u8));
+      Value s = b.create<vector::BitCastOp>(i8x32, half(s8));
+      Value pairs = b.create<LLVM::CallIntrinsicOp>(i16x16, "llvm.x86.avx2.pmadd.ub.sw",
+                                                    ValueRange{u, s})
+                        .getResult(0);
+      Value quads = b.create<LLVM::CallIntrinsicOp>(i32x8, "llvm.x86.avx2.pmadd.wd",
+                                                    ValueRange{pairs, ones})
+                        .getResult(0);
+      Value sum = b.create<arith::AddIOp>(half(acc), quads);
+      out = lanes == 8 ? sum
+                       : b.create<vector::InsertStridedSliceOp>(sum, out,
+                                                                ArrayRef<int64_t>{h * 8},
+                                                                ArrayRef<int64_t>{1})
+                             .getResult();
+    }
+    return out;
   }
   /// acc (16 x f32) += per lane, the dot product of a pair of bf16 from each
   /// of `a` and `b` (32 x bf16; AVX512-BF16 vdpbf16ps).

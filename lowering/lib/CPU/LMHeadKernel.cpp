@@ -19,7 +19,7 @@ using ::xfmr::io::WeightFormat;
 
 LogicalResult cpu::buildLMHead(ImplicitLocOpBuilder &b, LMHeadOp op,
                                KernelArgs &a) {
-  KB k(b);
+  KB k(b, a.avx2Dot);
   ScheduleAttr s = scheduleOf(op);
   WeightLayout l = layoutOf(op, 1);
   const WeightFormat fmt = l.scheme.format;
@@ -136,6 +136,9 @@ LogicalResult cpu::buildLMHead(ImplicitLocOpBuilder &b, LMHeadOp op,
   // activation block each): per block, the offset off the 8 lanes and the
   // group's and block's scales in one multiply.
   const bool vnni = s.getDot() && dec->hasQuads() && (dec->groups() == 1 || G == 32);
+  if (vnni && a.avx2Dot && fmt == WeightFormat::Int8)
+    return op.emitOpError() << "AVX2 dot products take 4-bit codes only: int8 codes as q + "
+                               "128 would saturate vpmaddubsw's 16-bit pair sums";
   const int64_t offset = dec->dotOffset();
   // Scratch for kFew rows' codes: decode (and the last row of a prompt)
   // quantizes its rows once per call; more rows are quantized per unit

@@ -30,7 +30,7 @@ using namespace mlir::xfmr::cpu;
 using ::xfmr::io::WeightFormat;
 
 LinearKernel::LinearKernel(ImplicitLocOpBuilder &b, LinearOp op, KernelArgs &a)
-    : b(b), k(b), op(op), a(a), s(scheduleOf(op)), l(layoutOf(op, 1)),
+    : b(b), k(b, a.avx2Dot), op(op), a(a), s(scheduleOf(op)), l(layoutOf(op, 1)),
       fmt(l.scheme.format), amxOps(k) {
   // N: weight columns; a gated linear stores N / 2 of them.
   K = staticDim(op.getWeight(), 0);
@@ -75,6 +75,9 @@ LogicalResult LinearKernel::validate() {
   if ((fmt == WeightFormat::Int4 || fmt == WeightFormat::Int6) && tn % (2 * vw) != 0)
     return op.emitOpError() << "int4 and int6 weights need tile_n (" << tn
                             << ") to be a multiple of 2 x vector_width (" << vw << ")";
+  if (l.dot && a.avx2Dot && fmt == WeightFormat::Int8)
+    return op.emitOpError() << "AVX2 dot products take 4-bit codes only: int8 codes as q + "
+                               "128 would saturate vpmaddubsw's 16-bit pair sums";
   if (l.dot && fmt == WeightFormat::Int6) // no quads decoder (WeightDecoders.cpp)
     return op.emitOpError() << "schedule dot = true, but the CPU kernels have no "
                                "dot-product decoder for "
@@ -98,7 +101,9 @@ Value LinearKernel::column(Value unit, int64_t j) {
 // likewise, gate vector j with its up vector j + nv/2.
 // (VNNI keeps an i32 and an f32 accumulator per output vector.)
 SmallVector<SmallVector<int64_t>> LinearKernel::subTiles(int64_t rows) {
-  const int64_t kAccumulators = l.dot ? 8 : 24;
+  // AVX2 dot products keep each 16-lane vector in two 256-bit registers
+  // (of 16): half as many.
+  const int64_t kAccumulators = l.dot ? (a.avx2Dot ? 4 : 8) : 24;
   SmallVector<SmallVector<int64_t>> tiles;
   int64_t per = std::max<int64_t>(1, kAccumulators / rows);
   if (decoder->codesPerLoad() == 2 || gated) {

@@ -33,6 +33,8 @@ CPUTarget CPUTarget::host() {
   return t;
 }
 
+bool CPUTarget::hasAVX2() const { return features.find("+avx2") != std::string::npos; }
+
 bool CPUTarget::hasAVX512() const {
   return features.find("+avx512f") != std::string::npos;
 }

@@ -16,6 +16,8 @@ struct CPUTarget {
   static CPUTarget host();
   /// True when the features enable AVX-512 (16 f32 lanes).
   bool hasAVX512() const;
+  /// True when the features enable AVX2 (vpmaddubsw on 256-bit vectors).
+  bool hasAVX2() const;
   /// True when the features enable AVX-512 VNNI (vpdpbusd).
   bool hasVNNI() const;
   /// True when the features enable AVX512-BF16 (vdpbf16ps).

@@ -31,6 +31,10 @@ def XfmrAssignSchedulesPass : Pass<"xfmr-assign-schedules", "ModuleOp"> {
            "bf16 weights: AVX512-BF16 dot products on bf16 activations">,
     Option<"amx", "amx", "bool", /*default=*/"false",
            "int8 weights with vnni: AMX tiles for prefill">,
+    Option<"avx2Dot", "avx2-dot", "bool", /*default=*/"false",
+           "without VNNI: 4-bit weights' dot products by AVX2's vpmaddubsw "
+           "and vpmaddwd on quantized activations (vector_width 16, two "
+           "256-bit halves)">,
     Option<"linearPrefetch", "linear-prefetch", "int64_t", /*default=*/"-1",
            "the `prefetch` of every linear schedule: -1 the kernel's default, "
            "0 off, else bytes ahead">,
@@ -232,6 +236,10 @@ def XfmrLowerKernelsToLoopsPass : Pass<"xfmr-lower-kernels-to-loops", "ModuleOp"
   let options = [
     Option<"maxTokens", "max-tokens", "int64_t", /*default=*/"1024",
            "largest number of tokens one call processes (activation rows)">,
+    Option<"avx2Dot", "avx2-dot", "bool", /*default=*/"false",
+           "emit the dot products of `dot` schedules with AVX2's vpmaddubsw "
+           "+ vpmaddwd instead of AVX-512 VNNI's vpdpbusd (4-bit codes only: "
+           "their pair sums cannot saturate 16 bits)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
