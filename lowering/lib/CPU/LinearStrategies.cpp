@@ -9,6 +9,8 @@
 //   VNNI   decoders with quads: per activation block of 32 (scale s_x, code
 //          sum S), dot = sum u xq by vpdpbusd, partial += (dot - o S) s_x;
 //          then per group as FMA, sum(x) taken from the rounded activations.
+//          Without VNNI (avx2-dot) vpdpbusd is AVX2's vpmaddubsw + vpmaddwd
+//          per 256-bit half (KB::dpbusdAVX2), for 4-bit codes only.
 //   BF16   bf16 weights [K/2][tn][2]: vdpbf16ps on pairs of k.
 //   AMX    int8 with one scale per column: 16-row tdpbsud tiles (prefill).
 //

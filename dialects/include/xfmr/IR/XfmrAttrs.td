@@ -59,7 +59,7 @@ def Xfmr_QuantAttr : AttrDef<Xfmr_Dialect, "Quant"> {
   let summary = "How the integers of a quantized weight tensor dequantize";
   let description = [{
     The encoding of a quantized weight tensor. The tensor keeps its logical
-    shape; its element type holds the stored integers (`i8` or `i4`) and
+    shape; its element type holds the stored integers (`i8`, `i4` or `i6`) and
     this attribute says how to turn them back into reals along the op's
     reduction dimension (`K` of a `[K, N]` linear weight, `D` of a `[V, D]`
     LM-head table):
