@@ -52,17 +52,18 @@ struct AssignSchedules
             cast<RankedTensorType>(lin.getWeight().getType()).getEncoding());
         bool int4 = q && q.getBits() != 8; // 4- and 6-bit codes: two columns per byte
         bool halves = int4 || lin.getGated();
-        // Without VNNI, AVX2 multiplies 4-bit codes by bytes too: its dot
-        // kernels keep the 16-lane vectors of VNNI's (two registers each).
-        bool avx2Int4 = avx2Dot && q && q.getBits() == 4 && q.hasDotKernel() &&
-                        cols(lin.getInput()) % 32 == 0 && n % 32 == 0;
-        int64_t width = avx2Int4 ? 16 : vectorWidth;
+        // Without VNNI, AVX2 multiplies int8 and 4-bit codes by bytes too:
+        // its dot kernels keep the 16-lane vectors of VNNI's (two registers
+        // each).
+        bool avx2Codes = avx2Dot && q && q.hasDotKernel() && cols(lin.getInput()) % 32 == 0 &&
+                        n % (q.getBits() == 8 ? 16 : 32) == 0;
+        int64_t width = avx2Codes ? 16 : vectorWidth;
         int64_t vw = halves && n % 2 == 0 ? fitWidth(width, n / 2) : fitWidth(width, n);
         int64_t unit = halves ? 2 * vw : vw;
         // VNNI: 16 i32 lanes per vector, activation blocks of 32.
         auto wt = cast<RankedTensorType>(lin.getWeight().getType());
         bool dot = vw == 16 && cols(lin.getInput()) % 32 == 0 &&
-                   ((vnni && q && q.hasDotKernel()) || avx2Int4 ||
+                   ((vnni && q && q.hasDotKernel()) || avx2Codes ||
                     (bf16Dot && wt.getElementType().isBF16()));
         // Unset tiles by format. Weights widened to f32 (f32, bf16) run
         // FMA tiles: 8 rows x 3 vectors (24 accumulators) measured 130 ->
@@ -78,10 +79,11 @@ struct AssignSchedules
       } else if (auto head = dyn_cast<LMHeadOp>(op)) {
         auto q = dyn_cast_or_null<QuantAttr>(
             cast<RankedTensorType>(head.getWeight().getType()).getEncoding());
-        bool avx2Int4 = avx2Dot && q && q.getBits() == 4 && q.getGroup() == 32 &&
+        bool avx2Codes = avx2Dot && q && q.hasDotKernel() &&
+                        (q.getBits() == 8 || q.getGroup() == 32) &&
                         cols(head.getInput()) % 32 == 0;
-        int64_t vw = fitWidth(avx2Int4 ? 16 : vectorWidth, cols(head.getInput()));
-        bool dot = (avx2Int4 || (vnni && q && q.hasDotKernel() &&
+        int64_t vw = fitWidth(avx2Codes ? 16 : vectorWidth, cols(head.getInput()));
+        bool dot = (avx2Codes || (vnni && q && q.hasDotKernel() &&
                                  (q.getBits() == 8 || q.getGroup() == 32))) &&
                    vw == 16 && cols(head.getInput()) % 32 == 0;
         s = make(vw, 1, std::max<int64_t>((tileN ? tileN : 64) / vw, 1) * vw, dot);

@@ -29,7 +29,7 @@ struct Kernel {
     o.maxTokens = kMaxTokens;
     o.vnni = dot && mlir::xfmr::CPUTarget::host().hasVNNI();
     o.bf16Dot = dot;
-    // Without VNNI, 4-bit codes' dot products by AVX2 (as the driver does).
+    // Without VNNI, dot products by AVX2 (as the driver does).
     o.avx2Dot = dot && !o.vnni && mlir::xfmr::CPUTarget::host().hasAVX2();
     // Prefill tiles of 16 rows use AMX where the CPU has it.
     o.amx = dot && mlir::xfmr::CPUTarget::host().hasAMX();
@@ -182,12 +182,10 @@ TEST_P(LinearKernel, MatchesReference) {
                     act(N) + "\n}";
   auto host = mlir::xfmr::CPUTarget::host();
   bool bf16 = f.scheme.format == WeightFormat::BF16;
-  // Integer dot products: VNNI, or AVX2's byte multiply-adds for 4-bit codes.
-  bool int4 = f.scheme.format == WeightFormat::Int4;
-  bool requested =
-      f.vnni && (bf16 ? host.hasBF16() : host.hasVNNI() || (int4 && host.hasAVX2()));
+  // Integer dot products: VNNI, or AVX2's byte multiply-adds.
+  bool requested = f.vnni && (bf16 ? host.hasBF16() : host.hasVNNI() || host.hasAVX2());
   if (f.vnni && !requested)
-    GTEST_SKIP() << "no AVX-512 VNNI / AVX512-BF16 on this CPU";
+    GTEST_SKIP() << "no AVX-512 VNNI or AVX2 / AVX512-BF16 on this CPU";
   Kernel k(src, requested);
   ASSERT_TRUE(k.jit);
   // VNNI needs 16-lane vectors and blocks of 32: narrower shapes fall back
@@ -325,9 +323,10 @@ TEST_P(FusedLinearKernel, MatchesReference) {
   op += " : " + act(K) + ", " + w + ", " + ten({WN}) + " -> " + act(N);
   std::string src = "func.func @forward(" + args + ") -> " + act(N) + " {\n" + op +
                     "\n return %y : " + act(N) + "\n}";
-  bool requested = f.vnni && mlir::xfmr::CPUTarget::host().hasVNNI();
+  auto host = mlir::xfmr::CPUTarget::host();
+  bool requested = f.vnni && (host.hasVNNI() || host.hasAVX2());
   if (f.vnni && !requested)
-    GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+    GTEST_SKIP() << "no AVX-512 VNNI or AVX2 on this CPU";
   Kernel k(src, requested);
   ASSERT_TRUE(k.jit);
   bool vnni = k.jit->layout(1).dot;
@@ -425,8 +424,7 @@ TEST_P(LMHeadKernel, MatchesReference) {
                     e + " -> " + act(V) + "\n return %y : " + act(V) + "\n}";
   auto host = mlir::xfmr::CPUTarget::host();
   bool vnni = f.vnni && D % 32 == 0 &&
-              (host.hasVNNI() ||
-               (f.scheme.format == WeightFormat::Int4 && f.scheme.group == 32 && host.hasAVX2()));
+              (host.hasVNNI() || host.hasAVX2());
   if (f.vnni && !vnni)
     GTEST_SKIP() << "no AVX-512 VNNI on this CPU, or D not a multiple of 32";
   Kernel k(src, vnni);

@@ -33,7 +33,7 @@ auto ::xfmr::driver::pipelineOptions(const ::xfmr::CompileOptions &options,
   popts.tileN = options.tileN;
   popts.tileM = options.tileM;
   popts.vnni = target.hasVNNI() && !options.noDot;
-  // Without VNNI, AVX2's byte multiply-adds still take 4-bit codes.
+  // Without VNNI, AVX2's byte multiply-adds still take int8 and 4-bit codes.
   popts.avx2Dot = !popts.vnni && target.hasAVX2() && !options.noDot;
   popts.bf16Dot = target.hasBF16() && options.bf16Dot && !options.noDot;
   popts.fuse = !options.noFuse;

@@ -37,8 +37,10 @@ struct KernelArgs {
 struct KB {
   ImplicitLocOpBuilder &b;
   /// dpbusd without VNNI: AVX2's vpmaddubsw (u8 x s8 pairs -> i16, which
-  /// saturates: only for unsigned codes up to 127, 4-bit ones here) then
-  /// vpmaddwd by ones (i16 pairs -> i32), per 256-bit half.
+  /// saturates past 32767) then vpmaddwd by ones (i16 pairs -> i32), per
+  /// 256-bit half. 4-bit codes cannot saturate it; int8 codes stored as
+  /// q + 128 (`offsetCodes`) go as llama.cpp's sign trick, |q| times x
+  /// with q's sign, plus 128 x: each pair sum then fits.
   bool avx2Dot = false;
   explicit KB(ImplicitLocOpBuilder &b, bool avx2Dot = false) : b(b), avx2Dot(avx2Dot) {}
 
@@ -100,16 +102,16 @@ struct KB {
   /// acc (i32 lanes) += per lane, the dot product of four unsigned bytes of
   /// `u8` with four signed bytes of `s8` (AVX-512 VNNI vpdpbusd; 128- to
   /// 512-bit vectors of i32).
-  Value dpbusd(Value acc, Value u8, Value s8) {
+  Value dpbusd(Value acc, Value u8, Value s8, bool offsetCodes = false) {
     if (avx2Dot)
-      return dpbusdAVX2(acc, u8, s8);
+      return dpbusdAVX2(acc, u8, s8, offsetCodes);
     int64_t bits = cast<VectorType>(acc.getType()).getNumElements() * 32;
     return b.create<LLVM::CallIntrinsicOp>(
                 acc.getType(), "llvm.x86.avx512.vpdpbusd." + std::to_string(bits),
                 ValueRange{acc, u8, s8})
         .getResult(0);
   }
-  Value dpbusdAVX2(Value acc, Value u8, Value s8) {
+  Value dpbusdAVX2(Value acc, Value u8, Value s8, bool offsetCodes) {
     auto at = cast<VectorType>(acc.getType());
     const int64_t lanes = at.getNumElements();
     auto i32x8 = VectorType::get({8}, b.getI32Type());
@@ -128,12 +130,27 @@ struct KB {
       };
       Value u = b.create<vector::BitCastOp>(i8x32, half(u8));
       Value s = b.create<vector::BitCastOp>(i8x32, half(s8));
-      Value pairs = b.create<LLVM::CallIntrinsicOp>(i16x16, "llvm.x86.avx2.pmadd.ub.sw",
-                                                    ValueRange{u, s})
-                        .getResult(0);
-      Value quads = b.create<LLVM::CallIntrinsicOp>(i32x8, "llvm.x86.avx2.pmadd.wd",
-                                                    ValueRange{pairs, ones})
-                        .getResult(0);
+      auto madd = [&](Value us, Value ss) -> Value {
+        Value pairs = b.create<LLVM::CallIntrinsicOp>(i16x16, "llvm.x86.avx2.pmadd.ub.sw",
+                                                      ValueRange{us, ss})
+                          .getResult(0);
+        return b.create<LLVM::CallIntrinsicOp>(i32x8, "llvm.x86.avx2.pmadd.wd",
+                                               ValueRange{pairs, ones})
+            .getResult(0);
+      };
+      Value quads;
+      if (!offsetCodes) {
+        quads = madd(u, s);
+      } else {
+        Value top = b.create<arith::ConstantOp>(
+            DenseElementsAttr::get(i8x32, b.getIntegerAttr(b.getI8Type(), 0x80)));
+        Value q = b.create<arith::XOrIOp>(u, top); // q + 128 -> q
+        Value absQ = b.create<math::AbsIOp>(q);    // -128 -> 0x80, read unsigned: 128
+        Value signedS = b.create<LLVM::CallIntrinsicOp>(i8x32, "llvm.x86.avx2.psign.b",
+                                                        ValueRange{s, q})
+                            .getResult(0);
+        quads = b.create<arith::AddIOp>(madd(absQ, signedS), madd(top, s));
+      }
       Value sum = b.create<arith::AddIOp>(half(acc), quads);
       out = lanes == 8 ? sum
                        : b.create<vector::InsertStridedSliceOp>(sum, out,

@@ -136,9 +136,6 @@ LogicalResult cpu::buildLMHead(ImplicitLocOpBuilder &b, LMHeadOp op,
   // activation block each): per block, the offset off the 8 lanes and the
   // group's and block's scales in one multiply.
   const bool vnni = s.getDot() && dec->hasQuads() && (dec->groups() == 1 || G == 32);
-  if (vnni && a.avx2Dot && fmt == WeightFormat::Int8)
-    return op.emitOpError() << "AVX2 dot products take 4-bit codes only: int8 codes as q + "
-                               "128 would saturate vpmaddubsw's 16-bit pair sums";
   const int64_t offset = dec->dotOffset();
   // Scratch for kFew rows' codes: decode (and the last row of a prompt)
   // quantizes its rows once per call; more rows are quantized per unit
@@ -197,7 +194,8 @@ LogicalResult cpu::buildLMHead(ImplicitLocOpBuilder &b, LMHeadOp op,
               offV = k.bcast(v8, offset == 8 ? xsum : k.mul(xsum, k.f32(offset / 8.0)));
           }
           for (size_t r = 0; r < R; ++r) {
-            Value d = k.dpbusd(zero, dec->quads32(rows[r], perRow ? c0 : blk, perRow ? blk : c0), xv);
+            Value d = k.dpbusd(zero, dec->quads32(rows[r], perRow ? c0 : blk, perRow ? blk : c0), xv,
+                               offset == 128);
             Value f = b.create<arith::SIToFPOp>(v8, d);
             if (perRow) {
               next[r] = k.fma(f, k.bcast(v8, sx), args[r]);

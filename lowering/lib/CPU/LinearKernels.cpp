@@ -75,9 +75,6 @@ LogicalResult LinearKernel::validate() {
   if ((fmt == WeightFormat::Int4 || fmt == WeightFormat::Int6) && tn % (2 * vw) != 0)
     return op.emitOpError() << "int4 and int6 weights need tile_n (" << tn
                             << ") to be a multiple of 2 x vector_width (" << vw << ")";
-  if (l.dot && a.avx2Dot && fmt == WeightFormat::Int8)
-    return op.emitOpError() << "AVX2 dot products take 4-bit codes only: int8 codes as q + "
-                               "128 would saturate vpmaddubsw's 16-bit pair sums";
   if (l.dot && fmt == WeightFormat::Int6) // no quads decoder (WeightDecoders.cpp)
     return op.emitOpError() << "schedule dot = true, but the CPU kernels have no "
                                "dot-product decoder for "

@@ -10,7 +10,7 @@
 //          sum S), dot = sum u xq by vpdpbusd, partial += (dot - o S) s_x;
 //          then per group as FMA, sum(x) taken from the rounded activations.
 //          Without VNNI (avx2-dot) vpdpbusd is AVX2's vpmaddubsw + vpmaddwd
-//          per 256-bit half (KB::dpbusdAVX2), for 4-bit codes only.
+//          per 256-bit half (KB::dpbusdAVX2; int8 by the sign trick).
 //   BF16   bf16 weights [K/2][tn][2]: vdpbf16ps on pairs of k.
 //   AMX    int8 with one scale per column: 16-row tdpbsud tiles (prefill).
 //
@@ -97,7 +97,7 @@ SmallVector<Value> LinearKernel::vnniTile(ColumnDecoder &d, Value m0, Value s0, 
             for (int64_t i = 0; i < rows; ++i) {
               Value xq4 = xQuad(s0, i, g ? k.add(k.mul(xb0, k.idx(8)), kk) : lq);
               for (int64_t t = 0; t < nt; ++t)
-                cur[i * nt + t] = k.dpbusd(cur[i * nt + t], wv[t], xq4);
+                cur[i * nt + t] = k.dpbusd(cur[i * nt + t], wv[t], xq4, offset == 128);
             }
             return cur;
           });

@@ -33,7 +33,7 @@ struct CPUPipelineOptions {
   bool bf16Dot = false; // bf16 weights: AVX512-BF16 dot products
   bool fuse = true;     // run the fusion passes first
   bool amx = false;     // int8 VNNI weights: AMX tiles for prefill
-  bool avx2Dot = false; // no VNNI: 4-bit weights' dot products on AVX2
+  bool avx2Dot = false; // no VNNI: int8/4-bit weights' dot products on AVX2
   int64_t attentionSplits = 1; // > 1: flash-decoding over position ranges
   int64_t linearPrefetch = -1; // linear schedules' prefetch (-1: kernel default)
   // The kernel table's model fields (xfmr-emit-kernel-table).

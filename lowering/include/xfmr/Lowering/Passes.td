@@ -32,7 +32,7 @@ def XfmrAssignSchedulesPass : Pass<"xfmr-assign-schedules", "ModuleOp"> {
     Option<"amx", "amx", "bool", /*default=*/"false",
            "int8 weights with vnni: AMX tiles for prefill">,
     Option<"avx2Dot", "avx2-dot", "bool", /*default=*/"false",
-           "without VNNI: 4-bit weights' dot products by AVX2's vpmaddubsw "
+           "without VNNI: int8 and 4-bit weights' dot products by AVX2's vpmaddubsw "
            "and vpmaddwd on quantized activations (vector_width 16, two "
            "256-bit halves)">,
     Option<"linearPrefetch", "linear-prefetch", "int64_t", /*default=*/"-1",
@@ -238,8 +238,8 @@ def XfmrLowerKernelsToLoopsPass : Pass<"xfmr-lower-kernels-to-loops", "ModuleOp"
            "largest number of tokens one call processes (activation rows)">,
     Option<"avx2Dot", "avx2-dot", "bool", /*default=*/"false",
            "emit the dot products of `dot` schedules with AVX2's vpmaddubsw "
-           "+ vpmaddwd instead of AVX-512 VNNI's vpdpbusd (4-bit codes only: "
-           "their pair sums cannot saturate 16 bits)">,
+           "+ vpmaddwd instead of AVX-512 VNNI's vpdpbusd (int8 codes by "
+           "the sign trick, so 16-bit pair sums cannot saturate)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
