@@ -28,6 +28,14 @@ using KV = std::vector<std::pair<std::string, GGUFValue>>;
 using namespace tokenizer_calls;
 using Tokenizer = std::unique_ptr<xfmr_tokenizer, void (*)(xfmr_tokenizer *)>;
 
+/// The value of `key` in `kv`, or nullptr.
+const GGUFValue *findKey(const KV &kv, const std::string &key) {
+  for (const auto &[k, v] : kv)
+    if (k == key)
+      return &v;
+  return nullptr;
+}
+
 /// A fresh directory under the test's temp dir.
 std::string tempDir(const std::string &name) {
   const char *base = std::getenv("TMPDIR");
@@ -82,12 +90,7 @@ TEST_P(RealTokenizer, GivesTheIdsOfItsTokenizerJson) {
                                   &error))
       << error;
   KV kv = meta.kv;
-  auto find = [&](const char *key) -> const GGUFValue * {
-    for (const auto &[k, v] : kv)
-      if (k == key)
-        return &v;
-    return nullptr;
-  };
+  auto find = [&](const char *key) { return findKey(kv, key); };
   ASSERT_NE(find("tokenizer.ggml.model"), nullptr);
   EXPECT_EQ(find("tokenizer.ggml.model")->s, fam.model);
   EXPECT_EQ(find("tokenizer.ggml.pre")->s, fam.pre);
@@ -153,12 +156,7 @@ TEST(GPT2Files, GiveTheIdsOfVocabJsonAndMerges) {
                                          &error))
       << error;
   KV kv = meta.kv;
-  auto find = [&](const char *key) -> const GGUFValue * {
-    for (const auto &[k, v] : kv)
-      if (k == key)
-        return &v;
-    return nullptr;
-  };
+  auto find = [&](const char *key) { return findKey(kv, key); };
   ASSERT_NE(find("tokenizer.ggml.model"), nullptr);
   EXPECT_EQ(find("tokenizer.ggml.model")->s, "gpt2");
   EXPECT_EQ(find("tokenizer.ggml.pre")->s, "gpt-2");
