@@ -98,22 +98,19 @@ std::vector<float> xfmr::io::dequantizeGGML(const uint8_t *p, size_t n, GGMLType
   case GGMLType::BF16:
     bf16ToFloat(p, out.data(), n);
     break;
-  case GGMLType::Q8_0: // d q
-    for (size_t b = 0; b < n / 32; ++b, p += 34) {
-      const float d = halfAt(p);
-      for (int i = 0; i < 32; ++i)
-        out[b * 32 + size_t(i)] = d * float(int8_t(p[2 + i]));
+  case GGMLType::Q8_0:
+  case GGMLType::Q4_0: {
+    // d q and d (q - 8): an f16 times a small integer, exact in f32 however
+    // it is evaluated, so the stored groups' own map gives ggml's values.
+    const QuantScheme scheme = *ggmlStoredScheme(type);
+    QuantGroup q;
+    for (size_t g = 0; g < n / 32; ++g) {
+      ggmlStoredGroup(p, int64_t(g), type, q);
+      for (size_t i = 0; i < 32; ++i)
+        out[g * 32 + i] = dequantizeCode(q, i, scheme);
     }
     break;
-  case GGMLType::Q4_0: // d (q - 8)
-    for (size_t b = 0; b < n / 32; ++b, p += 18) {
-      const float d = halfAt(p);
-      for (int i = 0; i < 16; ++i) {
-        out[b * 32 + size_t(i)] = d * float(int(p[2 + i] & 15) - 8);
-        out[b * 32 + 16 + size_t(i)] = d * float(int(p[2 + i] >> 4) - 8);
-      }
-    }
-    break;
+  }
   case GGMLType::Q4_K:
     for (size_t b = 0; b < n / 256; ++b, p += 144)
       dequantizeQ4K(p, out.data() + b * 256);
