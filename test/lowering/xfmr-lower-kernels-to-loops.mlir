@@ -120,6 +120,29 @@ func.func private @xk_int4_tile(%x: tensor<?x64xf32>, %w: tensor<64x16xi4, #xfmr
 
 // -----
 
+// Q6_K rows decode 8 or 16 lanes of a group of 16 (one or two nibble halves).
+!q6k = tensor<64x256xi6, #xfmr.quant<bits = 6, group = 16, scale = f16, super = 256>>
+func.func private @xk_q6k_head(%x: tensor<?x256xf32>, %e: !q6k) -> tensor<?x64xf32> attributes {xfmr.kernel, xfmr.work = 1 : i64} {
+  // expected-error @+1 {{Q6_K rows decode 8 or 16 lanes, not 4}}
+  %y = xfmr.lm_head %x, %e {schedule = #xfmr.schedule<vector_width = 4, tile_m = 1, tile_n = 16, unroll = 1>} : tensor<?x256xf32>, !q6k -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
+// AVX2 dot products (avx2-dot, no VNNI): vpmaddubsw + vpmaddwd, not vpdpbusd.
+// RUN: xfmr-opt %s -split-input-file -xfmr-lower-kernels-to-loops="max-tokens=32 avx2-dot=true" -verify-diagnostics | FileCheck %s --check-prefix=AVX2
+// AVX2-LABEL: func.func @xk_int4_avx2_dot
+// AVX2: llvm.x86.avx2.pmadd.ub.sw
+// AVX2: llvm.x86.avx2.pmadd.wd
+// AVX2-NOT: vpdpbusd
+func.func private @xk_int4_avx2_dot(%x: tensor<?x64xf32>, %w: tensor<64x32xi4, #xfmr.quant<bits = 4, group = 32, scale = f16>>) -> tensor<?x32xf32> attributes {xfmr.kernel, xfmr.work = 1 : i64} {
+  %y = xfmr.linear %x, %w {schedule = #xfmr.schedule<vector_width = 16, tile_m = 1, tile_n = 32, unroll = 1, dot = true>} : tensor<?x64xf32>, tensor<64x32xi4, #xfmr.quant<bits = 4, group = 32, scale = f16>> -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}
+
+// -----
+
 // The row that streams a column block from memory (decode's one row, the
 // first of a few) prefetches it ahead: into L1 (locality 3, prefetcht0) by
 // default, into L2 (locality 2, prefetcht1) with prefetch_to = l2. Rows
